@@ -1,0 +1,54 @@
+# The two commands: `make demo` and `make test`. Everything else supports them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+.PHONY: venv
+venv: $(STAMP) ## create .venv and install Helmward with its dev tools
+
+.PHONY: build
+build: ## build (or reuse) the control-plane binaries in ~/.cache/helmward/bin
+	bash hack/lib/build.sh
+
+.PHONY: test
+test: venv build ## set everything up, then run the tests (not the slow ones)
+	$(VPY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: venv ## ruff, mypy and lint-imports
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy api internal controller
+	$(VENV)/bin/lint-imports
+
+.PHONY: demo
+demo: venv build ## start the local control plane and show how to use it
+	bash hack/demo.sh
+
+.PHONY: cluster-up
+cluster-up: build ## start the local control plane
+	bash hack/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## stop the local control plane
+	bash hack/cluster.sh down
+
+.PHONY: clean
+clean: ## remove the venv and caches inside the checkout (not ~/.cache/helmward)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

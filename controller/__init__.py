@@ -1,0 +1,1 @@
+"""Wiring and policy: the manager, informers, queues, reconcilers, metrics and the CLI."""

@@ -1,0 +1,1 @@
+"""Mechanisms: the Helm engine, sources, artifacts, dag, drift, values and kube helpers."""

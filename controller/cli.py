@@ -10,7 +10,7 @@ from importlib.metadata import version
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="helmward",
-        description="A GitOps controller for Helm releases, compatible with Flux's HelmRelease API.",
+        description="A GitOps controller for Helm releases, compatible with Flux's HelmRelease.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the Helmward version")

@@ -45,9 +45,7 @@ def _namespace_name(test_name: str) -> str:
 
 
 @pytest.fixture
-async def namespace(
-    kube: client.ApiClient, request: pytest.FixtureRequest
-) -> AsyncIterator[str]:
+async def namespace(kube: client.ApiClient, request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """A fresh namespace, ready for pods (its default service account exists), deleted after."""
     core = client.CoreV1Api(kube)
     name = _namespace_name(request.node.name)
@@ -62,7 +60,7 @@ async def namespace(
             raise
         return True
 
-    await eventually(default_sa, timeout=30, what=f"service account default in {name}")
+    await eventually(default_sa, within=30, what=f"service account default in {name}")
     yield name
     try:
         await core.delete_namespace(name)

@@ -68,17 +68,17 @@ def keep_cluster() -> bool:
 async def eventually(
     probe: Callable[[], Awaitable[T | None]],
     *,
-    timeout: float = 30.0,
+    within: float = 30.0,
     interval: float = 0.2,
     what: str = "condition",
 ) -> T:
     """Poll `probe` until it returns something other than None or False."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     last: T | None = None
     while True:
         last = await probe()
         if last is not None and last is not False:
             return last
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(interval)

@@ -68,7 +68,7 @@ async def test_deployment_becomes_available(kube: client.ApiClient, namespace: s
             return d
         return None
 
-    ready = await eventually(available, timeout=60, what="deployment web Available")
+    ready = await eventually(available, within=60, what="deployment web Available")
     assert ready.status.available_replicas == 3
     assert ready.status.updated_replicas == 3
 
@@ -86,7 +86,7 @@ async def test_run_to_completion_pod_succeeds(kube: client.ApiClient, namespace:
         phase = await _pod_phase(core, "once", namespace)
         return phase if phase in ("Succeeded", "Failed") else None
 
-    assert await eventually(finished, timeout=60, what="pod once finished") == "Succeeded"
+    assert await eventually(finished, within=60, what="pod once finished") == "Succeeded"
     pod = await core.read_namespaced_pod("once", namespace)
     assert pod.status.container_statuses[0].state.terminated.exit_code == 0
 
@@ -101,7 +101,7 @@ async def test_pod_labelled_to_fail_fails(kube: client.ApiClient, namespace: str
         phase = await _pod_phase(core, "doomed", namespace)
         return phase if phase in ("Succeeded", "Failed") else None
 
-    assert await eventually(finished, timeout=60, what="pod doomed finished") == "Failed"
+    assert await eventually(finished, within=60, what="pod doomed finished") == "Failed"
     pod = await core.read_namespaced_pod("doomed", namespace)
     assert pod.status.container_statuses[0].state.terminated.exit_code == 1
 
@@ -128,7 +128,7 @@ async def test_job_completes(kube: client.ApiClient, namespace: str) -> None:
         j = await batch.read_namespaced_job_status("migrate", namespace)
         return any(c.type == "Complete" and c.status == "True" for c in j.status.conditions or [])
 
-    await eventually(complete, timeout=60, what="job migrate Complete")
+    await eventually(complete, within=60, what="job migrate Complete")
 
 
 async def test_namespace_deletion_completes(kube: client.ApiClient) -> None:
@@ -162,7 +162,7 @@ async def test_namespace_deletion_completes(kube: client.ApiClient) -> None:
             return exc.status == 404
         return False
 
-    await eventually(gone, timeout=90, what=f"namespace {name} deleted")
+    await eventually(gone, within=90, what=f"namespace {name} deleted")
 
 
 async def test_owner_reference_garbage_collection(kube: client.ApiClient, namespace: str) -> None:
@@ -188,7 +188,7 @@ async def test_owner_reference_garbage_collection(kube: client.ApiClient, namesp
         left = await core.list_namespaced_config_map(namespace)
         return not [c for c in left.items if c.metadata.name.startswith("child-")]
 
-    await eventually(children_gone, timeout=60, what="children garbage-collected")
+    await eventually(children_gone, within=60, what="children garbage-collected")
 
 
 async def test_crd_registers_and_serves(kube: client.ApiClient, namespace: str) -> None:
@@ -228,8 +228,7 @@ async def test_crd_registers_and_serves(kube: client.ApiClient, namespace: str) 
         async def established() -> bool:
             got = await ext.read_custom_resource_definition(f"widgets.{group}")
             return any(
-                c.type == "Established" and c.status == "True"
-                for c in got.status.conditions or []
+                c.type == "Established" and c.status == "True" for c in got.status.conditions or []
             )
 
         await eventually(established, what="CRD Established")
@@ -243,7 +242,9 @@ async def test_crd_registers_and_serves(kube: client.ApiClient, namespace: str) 
 
         async def created() -> bool:
             try:
-                await custom.create_namespaced_custom_object(group, "v1", namespace, "widgets", widget)
+                await custom.create_namespaced_custom_object(
+                    group, "v1", namespace, "widgets", widget
+                )
             except ApiException as exc:
                 if exc.status == 404:  # discovery not caught up yet
                     return False
@@ -269,7 +270,12 @@ async def test_server_side_apply_records_field_managers(
     core = client.CoreV1Api(kube)
 
     async def apply(manager: str, data: dict[str, str]) -> client.V1ConfigMap:
-        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}, "data": data}
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "shared"},
+            "data": data,
+        }
         return await core.patch_namespaced_config_map(
             "shared",
             namespace,

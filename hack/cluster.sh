@@ -196,6 +196,11 @@ insecure_ok() { curl -fsSk --max-time 2 "$1"; }
 
 kubectl_() { "${BIN_DIR}/kubectl" --kubeconfig "${KUBECONFIG_PATH}" "$@"; }
 
+node_untainted() {
+  local taints
+  taints="$(kubectl_ get node kwok-node-0 -o jsonpath='{.spec.taints}')" && [[ -z "${taints}" ]]
+}
+
 stop_all() {
   local i name pid
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
@@ -273,7 +278,7 @@ cmd_up() {
     --service-account-private-key-file "${PKI}/sa.key" \
     --use-service-account-credentials=true \
     --bind-address 127.0.0.1 --secure-port "${KCM_PORT}" \
-    --leader-elect=false --controllers '*,-node-ipam-controller,-node-lifecycle-controller' \
+    --leader-elect=false --controllers '*,-node-ipam-controller' \
     --concurrent-gc-syncs 5
   start kube-scheduler kube-scheduler \
     --kubeconfig "${STATE_DIR}/scheduler.kubeconfig" \
@@ -294,6 +299,7 @@ cmd_up() {
   kubectl_ apply --server-side --field-manager helmward-cluster -f "${HACK_DIR}/kwok/node.yaml" >/dev/null \
     || die "could not create the fake node; see kubectl's message above."
   wait_for kwok "node kwok-node-0 Ready" kubectl_ wait --for=condition=Ready node/kwok-node-0 --timeout=2s
+  wait_for kube-controller-manager "node kwok-node-0 untainted (node-lifecycle controller)" node_untainted
   wait_for kube-controller-manager "the default service account" kubectl_ get serviceaccount default -n default
 
   log "control plane ready in $((SECONDS - t0))s (Kubernetes ${KUBE_VERSION}); KUBECONFIG=${KUBECONFIG_PATH}"

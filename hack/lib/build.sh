@@ -77,8 +77,9 @@ build etcd go.etcd.io/etcd/server/v3 \
   "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=${ETCD_VERSION}"
 build kwok sigs.k8s.io/kwok/cmd/kwok \
   "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
-build helm helm.sh/helm/v4/cmd/helm \
-  "-s -w -X helm.sh/helm/v4/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+(cd "${TOOLS_DIR}/helm" && go mod download) || die "go mod download failed for ${TOOLS_DIR}/helm."
+(cd "${TOOLS_DIR}/helm" && build helm helm.sh/helm/v4/cmd/helm \
+  "-s -w -X helm.sh/helm/v4/internal/version.version=${HELM_VERSION} -X helm.sh/helm/v4/internal/version.gitTreeState=clean")
 build kubectl k8s.io/kubernetes/cmd/kubectl "${kube_ldflags}"
 build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "${kube_ldflags}"
 build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "${kube_ldflags}"

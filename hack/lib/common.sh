@@ -13,17 +13,18 @@ export GOFLAGS="-mod=mod -buildvcs=false"
 export GOTOOLCHAIN=local
 
 # The pins, read from the tools module so there is one place to change them.
-pin_of() { awk -v m="$1" '$1 == m && $2 ~ /^v/ {print $2; exit}' "${TOOLS_DIR}/go.mod"; }
+pin_of() { awk -v m="$1" '$1 == "require" { $1 = ""; $0 = $0 } $1 == m && $2 ~ /^v/ {print $2; exit}' "${2:-${TOOLS_DIR}/go.mod}"; }
 KUBE_VERSION="$(pin_of k8s.io/kubernetes)"
 ETCD_VERSION="$(pin_of go.etcd.io/etcd/server/v3)"
-HELM_VERSION="$(pin_of helm.sh/helm/v4)"
+HELM_VERSION="$(pin_of helm.sh/helm/v4 "${TOOLS_DIR}/helm/go.mod")"
 KWOK_VERSION="$(pin_of sigs.k8s.io/kwok)"
 
 # Bump when build.sh changes how binaries are built (flags, ldflags, set).
-BUILD_RECIPE=1
+BUILD_RECIPE=2
 # The cache key: every pin plus the recipe. Any change rebuilds.
 build_key() {
-  { cat "${TOOLS_DIR}/go.mod" "${TOOLS_DIR}/go.sum"; echo "recipe=${BUILD_RECIPE}"; } | sha256sum | cut -c1-12
+  { cat "${TOOLS_DIR}/go.mod" "${TOOLS_DIR}/go.sum" "${TOOLS_DIR}/helm/go.mod" "${TOOLS_DIR}/helm/go.sum"
+    echo "recipe=${BUILD_RECIPE}"; } | sha256sum | cut -c1-12
 }
 BIN_DIR="${HELMWARD_CACHE}/bin/${KUBE_VERSION}-$(build_key)"
 

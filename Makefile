@@ -37,6 +37,10 @@ lint: venv ## ruff, mypy and lint-imports
 	$(VENV)/bin/mypy api internal controller
 	$(VENV)/bin/lint-imports
 
+.PHONY: generate
+generate: venv ## write config/crd/bases/*.yaml from the models in api/
+	$(VPY) hack/generate.py
+
 .PHONY: demo
 demo: venv build ## start the local control plane and show how to use it
 	bash hack/demo.sh

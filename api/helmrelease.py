@@ -1,0 +1,730 @@
+"""HelmRelease, `helm.toolkit.fluxcd.io/v2`, as helm-controller v1.6 defines it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from api.duration import Duration
+from api.kustomize import CustomHealthCheck, Image, Patch, Selector
+from api.meta import (
+    Condition,
+    DependencyReference,
+    FluxModel,
+    FluxObject,
+    FreeForm,
+    Int64,
+    KubeConfigReference,
+    LocalObjectReference,
+    Name,
+    NamespaceName,
+    Time,
+    ValuesReference,
+)
+from api.schema import OpenAPI, Resource, Rule
+
+GROUP = "helm.toolkit.fluxcd.io"
+VERSION = "v2"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+DEFAULT_MAX_HISTORY = 5
+DEFAULT_TIMEOUT = "5m0s"
+DEFAULT_RETRY_INTERVAL = "5m0s"
+MAX_RELEASE_NAME_LENGTH = 53
+
+DRIFT_DETECTION_METADATA_KEY = f"{GROUP}/driftDetection"
+"""Label or annotation that, set to 'disabled', leaves an object out of drift detection."""
+
+
+_DisableOpenAPIValidation = Annotated[bool | None, Field(alias="disableOpenAPIValidation")]
+
+
+class HelmReleaseCondition(StrEnum):
+    """Condition types of a HelmRelease, besides Ready, Reconciling and Stalled."""
+
+    RELEASED = "Released"
+    TEST_SUCCESS = "TestSuccess"
+    REMEDIATED = "Remediated"
+    DRIFTED = "Drifted"
+
+
+class HelmReleaseReason(StrEnum):
+    """Condition reasons a HelmRelease may carry, besides the shared ones in `api.meta`."""
+
+    INSTALL_SUCCEEDED = "InstallSucceeded"
+    INSTALL_FAILED = "InstallFailed"
+    UPGRADE_SUCCEEDED = "UpgradeSucceeded"
+    UPGRADE_FAILED = "UpgradeFailed"
+    TEST_SUCCEEDED = "TestSucceeded"
+    TEST_FAILED = "TestFailed"
+    ROLLBACK_SUCCEEDED = "RollbackSucceeded"
+    ROLLBACK_FAILED = "RollbackFailed"
+    UNINSTALL_SUCCEEDED = "UninstallSucceeded"
+    UNINSTALL_FAILED = "UninstallFailed"
+    ARTIFACT_FAILED = "ArtifactFailed"
+    DEPENDENCY_NOT_READY = "DependencyNotReady"
+    DRIFT_DETECTED = "DriftDetected"
+    NO_DRIFT_DETECTED = "NoDriftDetected"
+    INVENTORY_BUILD_FAILED = "InventoryBuildFailed"
+    NAMESPACE_CHECK_SKIPPED = "NamespaceCheckSkipped"
+    RETRIES_EXCEEDED = "RetriesExceeded"
+    MISSING_ROLLBACK_TARGET = "MissingRollbackTarget"
+
+
+class ReleaseAction(StrEnum):
+    INSTALL = "install"
+    UPGRADE = "upgrade"
+    ROLLBACK = "rollback"
+    UNINSTALL = "uninstall"
+    UNINSTALL_REMEDIATION = "uninstall-remediation"
+
+
+class ChartSourceKind(StrEnum):
+    HELM_REPOSITORY = "HelmRepository"
+    GIT_REPOSITORY = "GitRepository"
+    BUCKET = "Bucket"
+
+
+class ChartRefKind(StrEnum):
+    OCI_REPOSITORY = "OCIRepository"
+    HELM_CHART = "HelmChart"
+    EXTERNAL_ARTIFACT = "ExternalArtifact"
+
+
+class ReconcileStrategy(StrEnum):
+    CHART_VERSION = "ChartVersion"
+    REVISION = "Revision"
+
+
+class VerificationProvider(StrEnum):
+    COSIGN = "cosign"
+    NOTATION = "notation"
+
+
+class ActionStrategyName(StrEnum):
+    REMEDIATE_ON_FAILURE = "RemediateOnFailure"
+    RETRY_ON_FAILURE = "RetryOnFailure"
+
+
+class RemediationStrategy(StrEnum):
+    ROLLBACK = "rollback"
+    UNINSTALL = "uninstall"
+
+
+class CRDsPolicy(StrEnum):
+    SKIP = "Skip"
+    CREATE = "Create"
+    CREATE_REPLACE = "CreateReplace"
+
+
+class ServerSideApplyMode(StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    AUTO = "auto"
+
+
+class ChartNameChangeStrategy(StrEnum):
+    IN_PLACE_UPDATE = "InPlaceUpdate"
+    REINSTALL = "Reinstall"
+
+
+class DeletionPropagation(StrEnum):
+    BACKGROUND = "background"
+    FOREGROUND = "foreground"
+    ORPHAN = "orphan"
+
+
+class DriftDetectionMode(StrEnum):
+    ENABLED = "enabled"
+    WARN = "warn"
+    DISABLED = "disabled"
+
+
+class PostRenderStrategy(StrEnum):
+    NO_HOOKS = "nohooks"
+    COMBINED = "combined"
+    SEPARATE = "separate"
+
+
+class WaitStrategyName(StrEnum):
+    POLLER = "poller"
+    LEGACY = "legacy"
+
+
+class CrossNamespaceObjectReference(FluxModel):
+    """The source a chart template pulls its chart from."""
+
+    api_version: str | None = None
+    """API version of the source."""
+    kind: ChartSourceKind
+    """Kind of the source: HelmRepository, GitRepository or Bucket."""
+    name: Name
+    """Name of the source."""
+    namespace: NamespaceName | None = None
+    """Namespace of the source; the HelmRelease's namespace when empty."""
+
+
+class CrossNamespaceSourceReference(FluxModel):
+    """An object that already holds the chart as an artifact."""
+
+    api_version: str | None = None
+    """API version of the referent."""
+    kind: ChartRefKind
+    """Kind of the referent: OCIRepository, HelmChart or ExternalArtifact."""
+    name: Name
+    """Name of the referent."""
+    namespace: NamespaceName | None = None
+    """Namespace of the referent; the HelmRelease's namespace when empty."""
+
+
+class HelmChartTemplateObjectMeta(FluxModel):
+    """Labels and annotations for the generated HelmChart."""
+
+    labels: dict[str, str] | None = None
+    """Labels of the HelmChart."""
+    annotations: dict[str, str] | None = None
+    """Annotations of the HelmChart."""
+
+
+class HelmChartTemplateVerification(FluxModel):
+    """How to verify the signature of an OCI chart."""
+
+    provider: Annotated[VerificationProvider, OpenAPI(required=True)] = VerificationProvider.COSIGN
+    """Signing technology: cosign or notation."""
+    secret_ref: LocalObjectReference | None = None
+    """Secret with the trusted public keys."""
+
+
+class HelmChartTemplateSpec(FluxModel):
+    """The HelmChart to generate for this release."""
+
+    chart: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    """Name or path of the chart in the source."""
+    version: str = "*"
+    """SemVer range of the chart version; ignored for GitRepository and Bucket sources."""
+    source_ref: CrossNamespaceObjectReference
+    """The source holding the chart."""
+    interval: Duration | None = None
+    """How often to check the source for a new chart; the release's interval when empty."""
+    reconcile_strategy: ReconcileStrategy = ReconcileStrategy.CHART_VERSION
+    """What makes a new chart artifact: a new ChartVersion, or any new source Revision."""
+    values_files: list[str] | None = None
+    """Values files in the source, merged in order, used instead of the chart's values.yaml."""
+    ignore_missing_values_files: bool | None = None
+    """Skip values files that do not exist instead of failing."""
+    verify: HelmChartTemplateVerification | None = None
+    """Signature verification; OCI charts only."""
+
+
+class HelmChartTemplate(FluxModel):
+    """A template of the HelmChart the controller creates next to the source."""
+
+    metadata: HelmChartTemplateObjectMeta | None = None
+    """Labels and annotations of the HelmChart."""
+    spec: HelmChartTemplateSpec
+    """Spec of the HelmChart."""
+
+
+class IgnoreRule(FluxModel):
+    """Changes that drift detection disregards."""
+
+    paths: list[str]
+    """JSON Pointers (RFC 6901) to leave out of the comparison."""
+    target: Selector | None = None
+    """Objects the rule applies to; all objects of the release when empty."""
+
+
+class DriftDetection(FluxModel):
+    """Compares the release manifest with the cluster, and what to do about differences."""
+
+    mode: DriftDetectionMode | None = None
+    """enabled corrects drift, warn only reports it, disabled (the default) skips the check."""
+    ignore: list[IgnoreRule] | None = None
+    """Changes to disregard."""
+
+    def effective_mode(self) -> DriftDetectionMode:
+        return self.mode or DriftDetectionMode.DISABLED
+
+
+def _install_retry_interval_allowed(strategy: InstallStrategy) -> bool:
+    return (
+        strategy.retry_interval is None or strategy.name != ActionStrategyName.REMEDIATE_ON_FAILURE
+    )
+
+
+class InstallStrategy(FluxModel):
+    """What to do after a failed install."""
+
+    rules = (
+        Rule(
+            "!has(self.retryInterval) || self.name != 'RemediateOnFailure'",
+            ".retryInterval cannot be set when .name is 'RemediateOnFailure'",
+            _install_retry_interval_allowed,
+        ),
+    )
+
+    name: ActionStrategyName
+    """RemediateOnFailure applies the remediation settings; RetryOnFailure retries with an
+    upgrade after retryInterval."""
+    retry_interval: Duration | None = None
+    """Wait between retries, 5m when empty; RetryOnFailure only."""
+
+    def effective_retry_interval(self) -> str:
+        return self.retry_interval or DEFAULT_RETRY_INTERVAL
+
+
+class InstallRemediation(FluxModel):
+    """How to recover from a failed install."""
+
+    retries: int | None = None
+    """Attempts after the first failure, with an uninstall in between; negative means no
+    limit."""
+    ignore_test_failures: bool | None = None
+    """Do not remediate failed tests after an install; test.ignoreFailures when empty."""
+    remediate_last_failure: bool | None = None
+    """Remediate the last failure too, when no retries remain."""
+
+
+class Install(FluxModel):
+    """Settings of the Helm install action."""
+
+    timeout: Duration | None = None
+    """Time for each Kubernetes operation; spec.timeout when empty."""
+    strategy: InstallStrategy | None = None
+    """What to do after a failure; RemediateOnFailure when empty."""
+    remediation: InstallRemediation | None = None
+    """How to remediate a failure."""
+    disable_take_ownership: bool | None = None
+    """Do not adopt existing resources."""
+    disable_wait: bool | None = None
+    """Do not wait for resources to be ready."""
+    disable_wait_for_jobs: bool | None = None
+    """Do not wait for Jobs to complete."""
+    disable_hooks: bool | None = None
+    """Do not run chart hooks."""
+    disable_open_api_validation: _DisableOpenAPIValidation = None
+    """Do not validate rendered manifests against the Kubernetes OpenAPI schema."""
+    disable_schema_validation: bool | None = None
+    """Do not validate values against the chart's JSON schema."""
+    replace: bool | None = None
+    """Reuse the release name if it belongs to a deleted release still in the history."""
+    skip_crds: Annotated[bool | None, Field(alias="skipCRDs")] = None
+    """Deprecated, without effect: use crds: Skip."""
+    crds: CRDsPolicy | None = None
+    """What to do with the chart's CRDs: Skip, Create (the default) or CreateReplace."""
+    create_namespace: bool | None = None
+    """Create the target namespace if it does not exist; it is kept on uninstall."""
+    server_side_apply: bool | None = None
+    """Apply resources with server-side apply; true when empty."""
+
+    def effective_crds(self) -> CRDsPolicy:
+        return self.crds or CRDsPolicy.CREATE
+
+
+def _upgrade_retry_interval_allowed(strategy: UpgradeStrategy) -> bool:
+    return strategy.retry_interval is None or strategy.name == ActionStrategyName.RETRY_ON_FAILURE
+
+
+class UpgradeStrategy(FluxModel):
+    """What to do after a failed upgrade."""
+
+    rules = (
+        Rule(
+            "!has(self.retryInterval) || self.name == 'RetryOnFailure'",
+            ".retryInterval can only be set when .name is 'RetryOnFailure'",
+            _upgrade_retry_interval_allowed,
+        ),
+    )
+
+    name: ActionStrategyName
+    """RemediateOnFailure applies the remediation settings; RetryOnFailure retries the upgrade
+    every retryInterval."""
+    retry_interval: Duration | None = None
+    """Wait between retries, 5m when empty; RetryOnFailure only."""
+
+    def effective_retry_interval(self) -> str:
+        return self.retry_interval or DEFAULT_RETRY_INTERVAL
+
+
+class UpgradeRemediation(FluxModel):
+    """How to recover from a failed upgrade."""
+
+    retries: int | None = None
+    """Attempts after the first failure, with a remediation in between; negative means no
+    limit."""
+    ignore_test_failures: bool | None = None
+    """Do not remediate failed tests after an upgrade; test.ignoreFailures when empty."""
+    remediate_last_failure: bool | None = None
+    """Remediate the last failure too; true when empty and retries is above 0."""
+    strategy: RemediationStrategy | None = None
+    """rollback (the default) or uninstall."""
+
+    def effective_strategy(self) -> RemediationStrategy:
+        return self.strategy or RemediationStrategy.ROLLBACK
+
+    def effective_remediate_last_failure(self) -> bool:
+        if self.remediate_last_failure is None:
+            return (self.retries or 0) > 0
+        return self.remediate_last_failure
+
+
+class Upgrade(FluxModel):
+    """Settings of the Helm upgrade action."""
+
+    timeout: Duration | None = None
+    """Time for each Kubernetes operation; spec.timeout when empty."""
+    strategy: UpgradeStrategy | None = None
+    """What to do after a failure; RemediateOnFailure when empty."""
+    remediation: UpgradeRemediation | None = None
+    """How to remediate a failure."""
+    disable_take_ownership: bool | None = None
+    """Do not adopt existing resources."""
+    disable_wait: bool | None = None
+    """Do not wait for resources to be ready."""
+    disable_wait_for_jobs: bool | None = None
+    """Do not wait for Jobs to complete."""
+    disable_hooks: bool | None = None
+    """Do not run chart hooks."""
+    disable_open_api_validation: _DisableOpenAPIValidation = None
+    """Do not validate rendered manifests against the Kubernetes OpenAPI schema."""
+    disable_schema_validation: bool | None = None
+    """Do not validate values against the chart's JSON schema."""
+    force: bool | None = None
+    """Replace resources instead of patching them; ignored with server-side apply."""
+    preserve_values: bool | None = None
+    """Start from the last release's values; makes the release non-declarative."""
+    cleanup_on_fail: bool | None = None
+    """Delete resources created by a failed upgrade."""
+    crds: CRDsPolicy | None = None
+    """What to do with the chart's CRDs: Skip, Create or CreateReplace."""
+    server_side_apply: ServerSideApplyMode | None = None
+    """enabled, disabled, or auto (the default) to keep what the release used before."""
+    chart_name_change_strategy: ChartNameChangeStrategy | None = None
+    """When the chart name changes: Reinstall (the default) or InPlaceUpdate."""
+
+    def effective_crds(self) -> CRDsPolicy:
+        return self.crds or CRDsPolicy.CREATE
+
+    def effective_chart_name_change_strategy(self) -> ChartNameChangeStrategy:
+        return self.chart_name_change_strategy or ChartNameChangeStrategy.REINSTALL
+
+
+class Filter(FluxModel):
+    """Selects a Helm test by name."""
+
+    name: Name
+    """Name of the test."""
+    exclude: bool | None = None
+    """Leave the test out instead of running only the selected ones."""
+
+
+class Test(FluxModel):
+    """Settings of the Helm test action."""
+
+    __test__ = False
+
+    enable: bool | None = None
+    """Run the chart's tests after each install or upgrade."""
+    timeout: Duration | None = None
+    """Time for each Kubernetes operation; spec.timeout when empty."""
+    ignore_failures: bool | None = None
+    """Do not remediate when tests fail."""
+    filters: list[Filter] | None = None
+    """Tests to run or to leave out."""
+
+
+class Rollback(FluxModel):
+    """Settings of the Helm rollback action."""
+
+    timeout: Duration | None = None
+    """Time for each Kubernetes operation; spec.timeout when empty."""
+    disable_wait: bool | None = None
+    """Do not wait for resources to be ready."""
+    disable_wait_for_jobs: bool | None = None
+    """Do not wait for Jobs to complete."""
+    disable_hooks: bool | None = None
+    """Do not run chart hooks."""
+    recreate: bool | None = None
+    """Deprecated, without effect since Helm 4."""
+    force: bool | None = None
+    """Replace resources instead of patching them; ignored with server-side apply."""
+    cleanup_on_fail: bool | None = None
+    """Delete resources created by a failed rollback."""
+    server_side_apply: ServerSideApplyMode | None = None
+    """enabled, disabled, or auto (the default) to keep what the release used before."""
+
+
+class Uninstall(FluxModel):
+    """Settings of the Helm uninstall action."""
+
+    timeout: Duration | None = None
+    """Time for each Kubernetes operation; spec.timeout when empty."""
+    disable_hooks: bool | None = None
+    """Do not run chart hooks."""
+    keep_history: bool | None = None
+    """Keep the release history, marking the release as uninstalled."""
+    disable_wait: bool | None = None
+    """Do not wait for the resources to be deleted."""
+    deletion_propagation: DeletionPropagation = DeletionPropagation.BACKGROUND
+    """Deletion propagation policy: background, foreground or orphan."""
+
+
+class Kustomize(FluxModel):
+    """A kustomize post-renderer."""
+
+    patches: list[Patch] | None = None
+    """Strategic-merge and JSON 6902 patches."""
+    images: list[Image] | None = None
+    """Image name, tag and digest replacements."""
+
+
+class PostRenderer(FluxModel):
+    """A step that transforms the rendered manifests."""
+
+    kustomize: Kustomize | None = None
+    """A kustomize post-renderer."""
+
+
+class CommonMetadata(FluxModel):
+    """Labels and annotations added to every object of the release."""
+
+    annotations: dict[str, str] | None = None
+    """Annotations to add; they win over the chart's."""
+    labels: dict[str, str] | None = None
+    """Labels to add; they win over the chart's."""
+
+
+class WaitStrategy(FluxModel):
+    """How Helm waits for resources to become ready."""
+
+    name: WaitStrategyName
+    """poller (kstatus, the default) or legacy (Helm 3's checks)."""
+
+
+def _chart_xor_chart_ref(spec: HelmReleaseSpec) -> bool:
+    return (spec.chart is None) != (spec.chart_ref is None)
+
+
+class HelmReleaseSpec(FluxModel):
+    """The desired state of a Helm release."""
+
+    rules = (
+        Rule(
+            "(has(self.chart) && !has(self.chartRef)) || (!has(self.chart) && has(self.chartRef))",
+            "either chart or chartRef must be set",
+            _chart_xor_chart_ref,
+        ),
+    )
+
+    chart: HelmChartTemplate | None = None
+    """Template of the HelmChart to create for this release. Excludes chartRef."""
+    chart_ref: CrossNamespaceSourceReference | None = None
+    """An existing object holding the chart artifact. Excludes chart."""
+    interval: Duration
+    """How often to reconcile the release."""
+    kube_config: KubeConfigReference | None = None
+    """Credentials of a remote cluster to release to."""
+    suspend: bool | None = None
+    """Stop reconciling; a reconciliation under way finishes."""
+    release_name: Annotated[str, StringConstraints(min_length=1, max_length=53)] | None = None
+    """Name of the Helm release; '[targetNamespace-]name' when empty, shortened past 53
+    characters."""
+    target_namespace: NamespaceName | None = None
+    """Namespace of the release's objects; the HelmRelease's namespace when empty."""
+    storage_namespace: NamespaceName | None = None
+    """Namespace of Helm's release storage; the HelmRelease's namespace when empty."""
+    depends_on: list[DependencyReference] | None = None
+    """HelmReleases that must be ready before this one is reconciled."""
+    timeout: Duration | None = None
+    """Time for each Kubernetes operation of a Helm action; 5m0s when empty."""
+    max_history: int | None = None
+    """Release revisions Helm keeps; 5 when empty, 0 for no limit."""
+    service_account_name: Name | None = None
+    """Service account to impersonate."""
+    persistent_client: bool | None = None
+    """Reuse one Kubernetes client for the whole reconciliation; true when empty."""
+    drift_detection: DriftDetection | None = None
+    """Detection and correction of changes made to the release's objects in the cluster."""
+    install: Install | None = None
+    """Settings of the install action."""
+    upgrade: Upgrade | None = None
+    """Settings of the upgrade action."""
+    test: Test | None = None
+    """Settings of the test action."""
+    rollback: Rollback | None = None
+    """Settings of the rollback action."""
+    uninstall: Uninstall | None = None
+    """Settings of the uninstall action."""
+    values_from: list[ValuesReference] | None = None
+    """Secrets and ConfigMaps holding values, merged in order before values."""
+    values: FreeForm | None = None
+    """Inline Helm values, merged last."""
+    common_metadata: CommonMetadata | None = None
+    """Labels and annotations for every object of the release."""
+    post_renderers: list[PostRenderer] | None = None
+    """Post-renderers, applied in order."""
+    post_render_strategy: PostRenderStrategy | None = None
+    """Which manifests reach the post-renderers: nohooks, combined (the default) or
+    separate."""
+    wait_strategy: WaitStrategy | None = None
+    """How to wait for readiness; poller when empty."""
+    health_check_exprs: list[CustomHealthCheck] | None = None
+    """CEL health checks for custom resources, used by the poller wait strategy."""
+
+    def effective_timeout(self) -> str:
+        return self.timeout or DEFAULT_TIMEOUT
+
+    def effective_max_history(self) -> int:
+        return DEFAULT_MAX_HISTORY if self.max_history is None else self.max_history
+
+    def effective_persistent_client(self) -> bool:
+        return True if self.persistent_client is None else self.persistent_client
+
+    def effective_post_render_strategy(self) -> PostRenderStrategy:
+        return self.post_render_strategy or PostRenderStrategy.COMBINED
+
+    def effective_wait_strategy(self) -> WaitStrategyName:
+        return self.wait_strategy.name if self.wait_strategy else WaitStrategyName.POLLER
+
+    def effective_chart_interval(self) -> str:
+        if self.chart is not None and self.chart.spec.interval:
+            return self.chart.spec.interval
+        return self.interval
+
+
+class TestHookStatus(FluxModel):
+    """A test hook as the controller saw it run."""
+
+    __test__ = False
+
+    last_started: Time | None = None
+    """When the hook last started."""
+    last_completed: Time | None = None
+    """When the hook last completed."""
+    phase: str | None = None
+    """Phase the hook was last seen in, such as Succeeded or Failed."""
+
+
+class Snapshot(FluxModel):
+    """A point-in-time copy of a Helm release's state."""
+
+    api_version: str | None = None
+    """Version of the snapshot format, telling digest methods apart."""
+    digest: str
+    """Digest of the release object in storage, as '<algorithm>:<checksum>'."""
+    name: str
+    """Name of the release."""
+    namespace: str
+    """Namespace the release is deployed to."""
+    version: int
+    """Version of the release object in storage."""
+    status: str
+    """State of the release, such as deployed or superseded."""
+    action: str | None = None
+    """The action that made this release: install, upgrade, rollback, ..."""
+    chart_name: str
+    """Name of the chart."""
+    chart_version: str
+    """Version of the chart."""
+    app_version: str | None = None
+    """App version of the chart."""
+    config_digest: str
+    """Digest of the release's values, as '<algorithm>:<checksum>'."""
+    first_deployed: Time
+    """When the release was first deployed."""
+    last_deployed: Time
+    """When the release was last deployed."""
+    deleted: Time | None = None
+    """When the release was deleted."""
+    test_hooks: dict[str, TestHookStatus | None] | None = None
+    """Test hooks observed to run, by name."""
+    oci_digest: str | None = None
+    """Digest of the OCI artifact the chart came from."""
+
+
+class ResourceRef(FluxModel):
+    """An object applied by the release."""
+
+    id: str
+    """'<namespace>_<name>_<group>_<kind>'."""
+    v: str
+    """API version of the object's kind."""
+
+
+class ResourceInventory(FluxModel):
+    """The objects applied by the release."""
+
+    entries: list[ResourceRef]
+    """One entry per object."""
+
+
+class HelmReleaseStatus(FluxModel):
+    """The observed state of a HelmRelease."""
+
+    observed_generation: Int64 | None = None
+    """Last generation the controller observed."""
+    observed_post_renderers_digest: str | None = None
+    """Digest of the post-renderers at the last successful reconciliation."""
+    observed_common_metadata_digest: str | None = None
+    """Digest of the common metadata at the last successful reconciliation."""
+    last_attempted_generation: Int64 | None = None
+    """Last generation the controller tried to reconcile."""
+    conditions: list[Condition] | None = None
+    """Conditions of the HelmRelease."""
+    helm_chart: str | None = None
+    """'<namespace>/<name>' of the HelmChart created for the release."""
+    storage_namespace: NamespaceName | None = None
+    """Namespace of the current release's storage."""
+    history: list[Snapshot] | None = None
+    """Releases made for this object, newest first, back to the last successful one."""
+    inventory: ResourceInventory | None = None
+    """Objects applied by the release."""
+    last_attempted_release_action: Literal["install", "upgrade"] | None = None
+    """Last release action tried: install or upgrade."""
+    last_attempted_release_action_duration: str | None = None
+    """How long the last release action took."""
+    failures: Int64 | None = None
+    """Failed reconciliations against the latest desired state."""
+    install_failures: Int64 | None = None
+    """Failed installs against the latest desired state."""
+    upgrade_failures: Int64 | None = None
+    """Failed upgrades against the latest desired state."""
+    last_attempted_revision: str | None = None
+    """Source revision of the last attempt."""
+    last_attempted_revision_digest: str | None = None
+    """Digest of the last attempt's artifact; OCIRepository sources only."""
+    last_attempted_values_checksum: str | None = None
+    """Deprecated: SHA1 of the last attempt's values."""
+    last_release_revision: int | None = None
+    """Deprecated: revision of the last successful release."""
+    last_attempted_config_digest: str | None = None
+    """Digest of the last attempt's values."""
+    last_handled_reset_at: str | None = None
+    """Last resetAt annotation value handled."""
+    last_handled_reconcile_at: str | None = None
+    """Last requestedAt annotation value handled."""
+    last_handled_force_at: str | None = None
+    """Last forceAt annotation value handled."""
+
+
+class HelmRelease(FluxObject):
+    """A Helm release, kept in the state this object describes."""
+
+    resource = Resource(
+        group=GROUP,
+        version=VERSION,
+        kind="HelmRelease",
+        plural="helmreleases",
+        short_names=("hr",),
+        categories=("all", "fluxcd", "fluxcd-appliers"),
+        status_default={"observedGeneration": -1},
+        # Stops Flux's kustomize-controller from substituting ${...} inside the CRD.
+        annotations={"kustomize.toolkit.fluxcd.io/substitute": "disabled"},
+    )
+
+    api_version: Literal["helm.toolkit.fluxcd.io/v2"] = "helm.toolkit.fluxcd.io/v2"
+    kind: Literal["HelmRelease"] = "HelmRelease"
+    spec: HelmReleaseSpec
+    status: HelmReleaseStatus | None = None

@@ -1,0 +1,1 @@
+"""The dependsOn graph of HelmReleases: cycles, missing dependencies and dependents."""

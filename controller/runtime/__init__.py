@@ -1,0 +1,1 @@
+"""The controller runtime: informers, work queues, rate limits, leader election, health."""

@@ -1,0 +1,101 @@
+"""A work queue of object keys, as client-go's: a key is processed by one worker at a time.
+
+A key added while it is being processed is queued again once the worker is done, so no event is
+lost and no key runs twice at once. Delayed adds keep only the earliest deadline per key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from controller.runtime.ratelimit import ExponentialBackoff
+
+
+class ShutDown(Exception):
+    """The queue was shut down; workers stop."""
+
+
+class WorkQueue:
+    def __init__(self, backoff: ExponentialBackoff | None = None) -> None:
+        self._queue: deque[str] = deque()
+        self._dirty: set[str] = set()
+        self._processing: set[str] = set()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._deadlines: dict[str, float] = {}
+        self._wakeup = asyncio.Event()
+        self._shutting_down = False
+        self.backoff = backoff or ExponentialBackoff()
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def add(self, key: str) -> None:
+        if self._shutting_down or key in self._dirty:
+            return
+        self._dirty.add(key)
+        if key not in self._processing:
+            self._queue.append(key)
+            self._notify()
+
+    def add_after(self, key: str, delay: float) -> None:
+        if delay <= 0:
+            self.add(key)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + delay
+        if key in self._deadlines and self._deadlines[key] <= deadline:
+            return
+        if key in self._timers:
+            self._timers[key].cancel()
+        self._deadlines[key] = deadline
+        self._timers[key] = loop.call_at(deadline, self._fire, key)
+
+    def add_rate_limited(self, key: str) -> float:
+        delay = self.backoff.when(key)
+        self.add_after(key, delay)
+        return delay
+
+    def forget(self, key: str) -> None:
+        self.backoff.forget(key)
+
+    def pending_delay(self, key: str) -> float | None:
+        deadline = self._deadlines.get(key)
+        return None if deadline is None else deadline - asyncio.get_running_loop().time()
+
+    async def get(self) -> str:
+        while not self._queue:
+            if self._shutting_down:
+                raise ShutDown
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        key = self._queue.popleft()
+        self._processing.add(key)
+        self._dirty.discard(key)
+        return key
+
+    def done(self, key: str) -> None:
+        self._processing.discard(key)
+        if key in self._dirty:
+            self._queue.append(key)
+            self._notify()
+
+    def shut_down(self) -> None:
+        self._shutting_down = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._deadlines.clear()
+        self._notify()
+
+    @property
+    def processing(self) -> frozenset[str]:
+        return frozenset(self._processing)
+
+    def _fire(self, key: str) -> None:
+        self._timers.pop(key, None)
+        self._deadlines.pop(key, None)
+        self.add(key)
+
+    def _notify(self) -> None:
+        self._wakeup.set()

@@ -1,0 +1,1 @@
+"""Kubernetes client helpers: resource paths, raw JSON requests, watch streams."""

@@ -1,0 +1,110 @@
+"""Raw JSON over the kubernetes-asyncio ApiClient: requests and watch streams.
+
+The generated typed clients cover built-in kinds only and deserialize into heavy models; the
+controller works on plain dicts for every kind, so it talks to the REST paths directly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, cast
+
+import aiohttp
+from kubernetes_asyncio.client import ApiClient
+from kubernetes_asyncio.client.exceptions import ApiException
+
+JSONObject = dict[str, Any]
+
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+class WatchExpired(Exception):
+    """The watch's resourceVersion is too old (410 Gone): relist."""
+
+
+async def request(
+    api: ApiClient,
+    method: str,
+    path: str,
+    *,
+    query: Mapping[str, str | int | bool] | None = None,
+    body: object = None,
+    content_type: str = "application/json",
+    request_timeout: float | None = 30,
+) -> JSONObject:
+    """One request; the decoded JSON body, or ApiException with the server's message."""
+    response = await api.call_api(
+        path,
+        method,
+        query_params=_query(query),
+        header_params={"Content-Type": content_type, "Accept": "application/json"},
+        body=body,
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _request_timeout=request_timeout,
+    )
+    async with response:
+        data = await response.read()
+        if not 200 <= response.status < 300:
+            raise ApiException(status=response.status, reason=_message(data) or response.reason)
+    return cast(JSONObject, json.loads(data)) if data else {}
+
+
+async def watch(
+    api: ApiClient,
+    path: str,
+    *,
+    resource_version: str,
+    query: Mapping[str, str | int | bool] | None = None,
+    timeout_seconds: int = 300,
+) -> AsyncIterator[JSONObject]:
+    """Watch events from `resource_version`, bookmarks included. Raises WatchExpired on 410."""
+    params: dict[str, str | int | bool] = {
+        **(query or {}),
+        "watch": "true",
+        "allowWatchBookmarks": "true",
+        "resourceVersion": resource_version,
+        "timeoutSeconds": timeout_seconds,
+    }
+    response = await api.call_api(
+        path,
+        "GET",
+        query_params=_query(params),
+        header_params={"Accept": "application/json"},
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _request_timeout=aiohttp.ClientTimeout(connect=10, sock_read=timeout_seconds + 30),
+    )
+    async with response:
+        if response.status == 410:
+            raise WatchExpired(_message(await response.read()))
+        if not 200 <= response.status < 300:
+            raise ApiException(status=response.status, reason=_message(await response.read()))
+        async for line in response.content:
+            if not line.strip():
+                continue
+            event = cast(JSONObject, json.loads(line))
+            if event.get("type") == "ERROR":
+                status = event.get("object", {})
+                if status.get("code") == 410:
+                    raise WatchExpired(str(status.get("message", "resource version too old")))
+                raise ApiException(status=status.get("code", 500), reason=status.get("message"))
+            yield event
+
+
+def _query(query: Mapping[str, str | int | bool] | None) -> list[tuple[str, str]]:
+    out = []
+    for k, v in (query or {}).items():
+        out.append((k, ("true" if v else "false") if isinstance(v, bool) else str(v)))
+    return out
+
+
+def _message(data: bytes) -> str:
+    try:
+        status = json.loads(data)
+    except ValueError:
+        return data.decode(errors="replace")[:500]
+    return str(status.get("message", "")) if isinstance(status, dict) else ""

@@ -1,0 +1,114 @@
+"""The informer against the real API server: events, the store, bookmarks and 410 relists."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from kubernetes_asyncio import client
+
+from controller.runtime.informer import Informer, Obj
+from internal.kube.resources import CONFIG_MAPS
+from tests.support import eventually
+
+pytestmark = pytest.mark.controller
+
+
+@contextlib.asynccontextmanager
+async def running(informer: Informer) -> AsyncIterator[list[tuple[str, str]]]:
+    events: list[tuple[str, str]] = []
+
+    def record(kind: str, obj: Obj) -> None:
+        events.append((kind, obj["metadata"]["name"]))
+
+    informer.add_handler(record)
+    task = asyncio.create_task(informer.run())
+    try:
+        yield events
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _cm(name: str, value: str) -> client.V1ConfigMap:
+    return client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name), data={"v": value})
+
+
+async def test_list_then_watch_keeps_the_store_in_step(
+    kube: client.ApiClient, namespace: str
+) -> None:
+    core = client.CoreV1Api(kube)
+    await core.create_namespaced_config_map(namespace, _cm("before", "1"))
+    informer = Informer(kube, CONFIG_MAPS, namespace=namespace, page_size=2)
+    async with running(informer) as events:
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        assert f"{namespace}/before" in informer.store
+        await core.create_namespaced_config_map(namespace, _cm("after", "1"))
+        await core.replace_namespaced_config_map("after", namespace, _cm("after", "2"))
+        await core.delete_namespaced_config_map("before", namespace)
+
+        async def settled() -> bool:
+            return ("DELETED", "before") in events and informer.store.get(
+                f"{namespace}/after", {}
+            ).get("data") == {"v": "2"}
+
+        await eventually(settled, within=10, what="watch events applied")
+    assert ("ADDED", "before") in events
+    assert ("ADDED", "after") in events
+    assert ("MODIFIED", "after") in events
+    assert f"{namespace}/before" not in informer.store
+
+
+async def test_expired_resource_version_relists(kube: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(kube)
+    for i in range(3):
+        await core.create_namespaced_config_map(namespace, _cm(f"cm-{i}", "x"))
+    informer = Informer(kube, CONFIG_MAPS, namespace=namespace)
+    # Resume from a version the API server has long forgotten: it answers 410 Gone.
+    informer.resource_version = "1"
+    async with running(informer) as events:
+
+        async def relisted() -> bool:
+            return informer.relists >= 1 and len(informer.store) >= 3
+
+        await eventually(relisted, within=10, what="a relist after 410")
+        await core.create_namespaced_config_map(namespace, _cm("late", "x"))
+        await eventually(
+            lambda: _async(("ADDED", "late") in events), within=10, what="watch after relist"
+        )
+    assert {f"cm-{i}" for i in range(3)} <= {name for _, name in events}
+
+
+async def test_label_selector_shards_the_watch(kube: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(kube)
+    mine = client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="mine", labels={"shard": "a"}), data={}
+    )
+    theirs = client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="theirs", labels={"shard": "b"}), data={}
+    )
+    informer = Informer(kube, CONFIG_MAPS, namespace=namespace, label_selector="shard=a")
+    async with running(informer) as events:
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        await core.create_namespaced_config_map(namespace, theirs)
+        await core.create_namespaced_config_map(namespace, mine)
+        await eventually(lambda: _async(("ADDED", "mine") in events), within=10, what="mine")
+    assert ("ADDED", "theirs") not in events
+    assert set(informer.store) == {f"{namespace}/mine"}
+
+
+async def test_resync_replays_the_store(kube: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(kube)
+    await core.create_namespaced_config_map(namespace, _cm("steady", "1"))
+    informer = Informer(kube, CONFIG_MAPS, namespace=namespace, resync_period=0.2)
+    async with running(informer) as events:
+        await eventually(
+            lambda: _async(events.count(("SYNC", "steady")) >= 2), within=5, what="two resyncs"
+        )
+
+
+async def _async(value: bool) -> bool:
+    return value

@@ -51,7 +51,11 @@ pid_of() {
   [[ -f "$f" ]] || return 1
   pid="$(cat "$f")"
   # The pid must still be our binary: a recycled pid is not ours.
-  if kill -0 "${pid}" 2>/dev/null && [[ "$(readlink "/proc/${pid}/exe" 2>/dev/null)" == */"$1" ]]; then
+  local exe
+  exe="$(readlink "/proc/${pid}/exe" 2>/dev/null)" || return 1
+  # A rebuilt cache leaves running binaries "(deleted)"; they are still ours.
+  exe="${exe% (deleted)}"
+  if kill -0 "${pid}" 2>/dev/null && [[ "${exe}" == */"$1" ]]; then
     echo "${pid}"
     return 0
   fi

@@ -22,8 +22,12 @@ $(STAMP): pyproject.toml
 .PHONY: venv
 venv: $(STAMP) ## create .venv and install Helmward with its dev tools
 
+.PHONY: shim
+shim: ## build (or reuse) the Helm engine shim in ~/.cache/helmward/shim
+	bash hack/lib/build-shim.sh
+
 .PHONY: build
-build: ## build (or reuse) the control-plane binaries in ~/.cache/helmward/bin
+build: shim ## build (or reuse) the control-plane binaries in ~/.cache/helmward/bin
 	bash hack/lib/build.sh
 
 .PHONY: test

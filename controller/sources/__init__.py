@@ -1,0 +1,6 @@
+"""Source reconcilers: HelmRepository, HelmChart, GitRepository, Bucket and OCIRepository.
+
+Each reconciler is `async reconcile(ctx, obj) -> Outcome`: it takes the typed object and says
+what to write to its status and which events to emit. `controller.sources.driver` applies an
+outcome to the cluster, and `controller.sources.manager` runs a list+watch loop around them.
+"""

@@ -1,0 +1,104 @@
+"""What every source reconciler shares: the kube client, artifact storage, the parsed-index
+cache, limits, and helpers to read Secrets and other sources."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+import api
+from api.sources import GROUP, VERSION
+from internal.artifacts.storage import Storage
+from internal.sources.chart import Limits
+from internal.sources.helmindex import DEFAULT_MAX_INDEX_SIZE, IndexCache
+
+PLURALS = {
+    "HelmRepository": "helmrepositories",
+    "GitRepository": "gitrepositories",
+    "Bucket": "buckets",
+    "HelmChart": "helmcharts",
+    "OCIRepository": "ocirepositories",
+}
+
+
+class Failure(Exception):
+    """A reconcile step failed. `condition` is FetchFailed, BuildFailed or
+    StorageOperationFailed; `stalled` means retrying cannot help until the spec changes."""
+
+    def __init__(self, condition: str, reason: str, message: str, *, stalled: bool = False) -> None:
+        super().__init__(message)
+        self.condition = condition
+        self.reason = reason
+        self.message = message
+        self.stalled = stalled
+
+
+@dataclass
+class Outcome:
+    """What a reconcile produced, applied by the driver."""
+
+    ready_reason: str = "Succeeded"
+    ready_message: str = ""
+    artifact: dict[str, Any] | None = None
+    status: dict[str, Any] = field(default_factory=dict)
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+    """(type, reason, message) of events to record."""
+    artifact_in_storage: bool = True
+
+
+@dataclass
+class Context:
+    kube: client.ApiClient
+    storage: Storage
+    indexes: IndexCache = field(default_factory=IndexCache)
+    max_index_size: int = DEFAULT_MAX_INDEX_SIZE
+    chart_limits: Limits = field(default_factory=Limits)
+    work_dir: str | None = None
+
+    async def secret(self, namespace: str, name: str) -> dict[str, bytes]:
+        """The data of a Secret, decoded; a Failure naming it when it cannot be read."""
+        core = client.CoreV1Api(self.kube)
+        try:
+            secret = await core.read_namespaced_secret(name, namespace)
+        except ApiException as exc:
+            raise Failure(
+                "FetchFailed",
+                "AuthenticationFailed",
+                f"failed to get secret '{namespace}/{name}': {exc.reason}",
+            ) from None
+        return {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
+
+    async def source(self, kind: str, namespace: str, name: str) -> api.FluxObject | None:
+        custom = client.CustomObjectsApi(self.kube)
+        try:
+            raw = await custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURALS[kind], name
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return api.parse(raw)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def artifact_dict(
+    storage: Storage, path: str, revision: str, digest: str, size: int
+) -> dict[str, Any]:
+    """An artifact as Flux writes it into status."""
+    return {
+        "path": path,
+        "url": storage.url(path),
+        "revision": revision,
+        "digest": digest,
+        "lastUpdateTime": now(),
+        "size": size,
+    }

@@ -1,0 +1,163 @@
+"""Applies a reconciler's outcome to the cluster: finalizer, status patch, events."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+import api
+from api.duration import parse_duration
+from api.meta import FINALIZER, RECONCILE_REQUEST_ANNOTATION
+from api.sources import GROUP, VERSION
+from controller.sources import bucket, gitrepository, helmchart, helmrepository, ocirepository
+from controller.sources.context import PLURALS, Context, Failure, Outcome
+from controller.sources.status import failure_status, success_status
+from internal.artifacts import storage as st
+
+log = logging.getLogger("helmward.sources")
+
+Reconciler = Callable[[Context, Any], Awaitable[Outcome]]
+
+RECONCILERS: dict[str, Reconciler] = {
+    "HelmRepository": helmrepository.reconcile,
+    "HelmChart": helmchart.reconcile,
+    "GitRepository": gitrepository.reconcile,
+    "Bucket": bucket.reconcile,
+    "OCIRepository": ocirepository.reconcile,
+}
+
+MERGE = "application/merge-patch+json"
+_MERGE_KW: dict[str, Any] = {"_content_type": MERGE}
+
+
+async def reconcile_object(ctx: Context, raw: dict[str, Any]) -> float | None:
+    """One reconcile of a source given as it came from the API server. Returns the delay
+    before the next one, or None when nothing should follow (suspended, deleted)."""
+    kind = raw["kind"]
+    meta = raw["metadata"]
+    ns, name = meta["namespace"], meta["name"]
+    custom = client.CustomObjectsApi(ctx.kube)
+    plural = PLURALS[kind]
+
+    if meta.get("deletionTimestamp"):
+        await asyncio.to_thread(ctx.storage.remove_all, st.artifact_dir(kind, ns, name))
+        finalizers = [f for f in meta.get("finalizers", []) if f != FINALIZER]
+        await _patch(
+            custom,
+            ns,
+            plural,
+            name,
+            {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
+        )
+        return None
+    if FINALIZER not in (meta.get("finalizers") or []):
+        await _patch(
+            custom,
+            ns,
+            plural,
+            name,
+            {"metadata": {"finalizers": [*(meta.get("finalizers") or []), FINALIZER]}},
+        )
+
+    try:
+        obj = api.parse(raw)
+    except api.ParseError as exc:
+        failure = Failure("FetchFailed", "InvalidSpec", str(exc), stalled=True)
+        await _write_status(
+            ctx,
+            custom,
+            raw,
+            failure_status(raw.get("status") or {}, failure, meta.get("generation", 0)),
+        )
+        return None
+    spec: Any = getattr(obj, "spec", None)
+    if spec is not None and spec.suspend:
+        return None
+    interval = (
+        parse_duration(spec.interval).total_seconds()
+        if spec is not None and spec.interval
+        else 60.0
+    )
+    generation = meta.get("generation", 0)
+    old = dict(raw.get("status") or {})
+    requested = (meta.get("annotations") or {}).get(RECONCILE_REQUEST_ANNOTATION)
+    if requested:
+        old["lastHandledReconcileAt"] = requested
+    try:
+        outcome = await RECONCILERS[kind](ctx, obj)
+    except Failure as failure:
+        log.info("%s %s/%s: %s", kind, ns, name, failure.message)
+        status = failure_status(old, failure, generation)
+        await _write_status(ctx, custom, raw, status)
+        await _event(ctx, raw, "Warning", failure.reason, failure.message)
+        return None if failure.stalled else min(interval, 30.0)
+    except Exception as exc:  # a bug or an unexpected API error: report it, retry later
+        log.exception("%s %s/%s: reconcile failed", kind, ns, name)
+        unexpected = Failure("FetchFailed", "Failed", f"reconcile error: {exc}")
+        await _write_status(ctx, custom, raw, failure_status(old, unexpected, generation))
+        return min(interval, 30.0)
+    status = success_status(old, outcome, generation)
+    await _write_status(ctx, custom, raw, status)
+    for type_, reason, message in outcome.events:
+        await _event(ctx, raw, type_, reason, message)
+    return interval
+
+
+async def _patch(
+    custom: client.CustomObjectsApi, ns: str, plural: str, name: str, body: dict[str, Any]
+) -> None:
+    await custom.patch_namespaced_custom_object(GROUP, VERSION, ns, plural, name, body, **_MERGE_KW)
+
+
+async def _write_status(
+    ctx: Context, custom: client.CustomObjectsApi, raw: dict[str, Any], status: dict[str, Any]
+) -> None:
+    meta = raw["metadata"]
+    body = {"status": {**status}}
+    # Fields that were set before and are gone now must be nulled in a merge patch.
+    for key in raw.get("status") or {}:
+        body["status"].setdefault(key, None)
+    try:
+        await custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, meta["namespace"], PLURALS[raw["kind"]], meta["name"], body, **_MERGE_KW
+        )
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+async def _event(ctx: Context, raw: dict[str, Any], type_: str, reason: str, message: str) -> None:
+    meta = raw["metadata"]
+    core = client.CoreV1Api(ctx.kube)
+    stamp = dt.datetime.now(dt.UTC)
+    event = client.CoreV1Event(
+        metadata=client.V1ObjectMeta(
+            name=f"{meta['name']}.{uuid.uuid4().hex[:12]}", namespace=meta["namespace"]
+        ),
+        involved_object=client.V1ObjectReference(
+            api_version=raw["apiVersion"],
+            kind=raw["kind"],
+            name=meta["name"],
+            namespace=meta["namespace"],
+            uid=meta.get("uid"),
+            resource_version=meta.get("resourceVersion"),
+        ),
+        reason=reason,
+        message=message[:1024],
+        type=type_,
+        source=client.V1EventSource(component="source-controller"),
+        first_timestamp=stamp,
+        last_timestamp=stamp,
+        count=1,
+    )
+    try:
+        await core.create_namespaced_event(meta["namespace"], event)
+    except ApiException as exc:
+        log.debug("event not recorded: %s", exc.reason)

@@ -1,0 +1,357 @@
+"""HelmChart: a chart pulled from a HelmRepository (HTTP index or OCI registry) or packaged
+from a path in a GitRepository or Bucket artifact, stored as `<name>-<version>.tgz`."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import api
+from api.meta import ConditionStatus
+from controller.sources import helmrepository, oci
+from controller.sources.context import Context, Failure, Outcome, artifact_dict
+from internal.artifacts import storage as st
+from internal.sources import chart as charts
+from internal.sources import httpfetch
+from internal.sources.archive import ArchiveError, extract_tgz
+from internal.sources.helmindex import ChartNotFoundError, Index
+from internal.sources.revisions import chart_version_metadata
+
+KIND = "HelmChart"
+MAX_SOURCE_SIZE = 512 * 1024 * 1024
+
+
+def _build_error(reason: str, summary: str, err: object) -> Failure:
+    return Failure("BuildFailed", reason, f"{summary}: {err}")
+
+
+async def _ready_source(ctx: Context, obj: api.HelmChart) -> api.FluxObject:
+    ns = obj.metadata.namespace or "default"
+    ref = obj.spec.source_ref
+    source = await ctx.source(ref.kind, ns, ref.name)
+    if source is None:
+        raise Failure(
+            "FetchFailed",
+            "SourceUnavailable",
+            f"failed to get source: {ref.kind} '{ns}/{ref.name}' not found",
+        )
+    status: Any = getattr(source, "status", None)
+    is_oci_repo = isinstance(source, api.HelmRepository) and source.spec.type == "oci"
+    if is_oci_repo:
+        ready = (
+            any(
+                c.type == "Ready" and c.status == ConditionStatus.TRUE
+                for c in (status.conditions or [])
+            )
+            if status
+            else False
+        )
+        if not ready:
+            raise Failure(
+                "FetchFailed", "SourceUnavailable", f"HelmRepository '{ns}/{ref.name}' is not ready"
+            )
+        return source
+    if status is None or status.artifact is None:
+        raise Failure(
+            "FetchFailed",
+            "NoSourceArtifact",
+            f"no artifact available for {ref.kind} source '{ref.name}'",
+        )
+    return source
+
+
+async def reconcile(ctx: Context, obj: api.HelmChart) -> Outcome:
+    source = await _ready_source(ctx, obj)
+    if isinstance(source, api.HelmRepository):
+        if source.spec.type == "oci":
+            return await oci.reconcile_helm_chart(ctx, obj, source)
+        return await _from_helm_repository(ctx, obj, source)
+    return await _from_tarball(ctx, obj, source)
+
+
+def _store(
+    ctx: Context, obj: api.HelmChart, name: str, version: str, data: bytes, revision: str
+) -> dict[str, Any]:
+    ns, hc = obj.metadata.namespace or "default", obj.metadata.name or ""
+    path = st.artifact_path(KIND, ns, hc, charts.package_filename(name, version))
+    stored = ctx.storage.write_bytes(path, data)
+    ctx.storage.symlink(path, "latest.tar.gz")
+    ctx.storage.garbage_collect(st.artifact_dir(KIND, ns, hc), path)
+    return artifact_dict(ctx.storage, path, revision, stored.digest, stored.size)
+
+
+def _reusable(
+    obj: api.HelmChart, ctx: Context, revision: str, source_revision: str | None
+) -> dict[str, Any] | None:
+    """The current artifact when it already is this build: same revision, same values files,
+    same generation, and still in storage."""
+    status = obj.status
+    if status is None or status.artifact is None:
+        return None
+    art = status.artifact
+    if art.revision != revision or not ctx.storage.exists(art.path):
+        return None
+    if (status.observed_values_files or []) != (obj.spec.values_files or []):
+        return None
+    if status.observed_generation != obj.metadata.generation:
+        return None
+    if (
+        source_revision is not None
+        and obj.spec.reconcile_strategy == "Revision"
+        and status.observed_source_artifact_revision != source_revision
+    ):
+        return None
+    return art.to_wire()
+
+
+async def _from_helm_repository(
+    ctx: Context, obj: api.HelmChart, repo: api.HelmRepository
+) -> Outcome:
+    assert repo.status is not None
+    assert repo.status.artifact is not None
+    repo_artifact = repo.status.artifact
+    index = await _index(ctx, repo_artifact.revision, repo_artifact.path, repo_artifact.url)
+    try:
+        cv = index.get(obj.spec.chart, obj.spec.version)
+    except ChartNotFoundError as exc:
+        raise _build_error("InvalidChartReference", "invalid chart reference", exc) from None
+    values_files = obj.spec.values_files or []
+    generation = obj.metadata.generation or 0
+    meta = chart_version_metadata(
+        source_kind="HelmRepository",
+        reconcile_strategy=obj.spec.reconcile_strategy,
+        generation=generation,
+        source_revision=repo_artifact.revision,
+        has_values_files=bool(values_files),
+    )
+    version = charts.with_version_metadata(cv.version, meta) if meta else cv.version
+    status_extra = {
+        "observedSourceArtifactRevision": repo_artifact.revision,
+        "observedChartName": cv.name,
+        "observedValuesFiles": values_files or None,
+    }
+    reused = _reusable(obj, ctx, version, None)
+    if reused is not None:
+        return Outcome(
+            ready_reason="ChartPullSucceeded",
+            ready_message=f"pulled '{cv.name}' chart with version '{version}'",
+            artifact=reused,
+            status={k: v for k, v in status_extra.items() if v is not None},
+        )
+    if not cv.urls:
+        raise _build_error(
+            "ChartPullError", "chart pull error", f"chart '{cv.name}' has no downloadable URLs"
+        )
+    options = await helmrepository.http_options(ctx, repo)
+    url = httpfetch.resolve_reference_url(repo.spec.url, cv.urls[0])
+    try:
+        data = await httpfetch.download(
+            url,
+            options,
+            max_size=ctx.chart_limits.chart,
+            what="chart",
+            credentials_origin=repo.spec.url,
+        )
+    except httpfetch.FetchError as exc:
+        raise _build_error(
+            "ChartPullError",
+            "chart pull error",
+            f"failed to download chart for remote reference: {exc}",
+        ) from None
+    try:
+        files = await asyncio.to_thread(charts.read_package, data, ctx.chart_limits)
+        metadata = charts.parse_metadata(files["Chart.yaml"])
+    except charts.ChartError as exc:
+        raise _build_error("ChartPullError", "chart pull error", exc) from None
+    reason, verb = "ChartPullSucceeded", "pulled"
+    if values_files:
+        files = _apply_values_files(files, [(f, files.get(f)) for f in values_files], obj)
+        files["Chart.yaml"] = charts.set_chart_version(files["Chart.yaml"], version)
+        data = charts.package(files, metadata.name)
+        reason, verb = "ChartPackageSucceeded", "packaged"
+    try:
+        artifact = await asyncio.to_thread(_store, ctx, obj, metadata.name, version, data, version)
+    except (OSError, st.StorageError) as exc:
+        raise Failure(
+            "StorageOperationFailed",
+            "ArchiveOperationFailed",
+            f"unable to save artifact to storage: {exc}",
+        ) from None
+    message = f"{verb} '{metadata.name}' chart with version '{version}'"
+    return Outcome(
+        ready_reason=reason,
+        ready_message=message,
+        artifact=artifact,
+        status={k: v for k, v in status_extra.items() if v is not None},
+        events=[("Normal", reason, message)],
+    )
+
+
+async def _index(ctx: Context, revision: str, path: str, url: str) -> Index:
+    """The parsed index of a HelmRepository artifact: from the shared cache, else from local
+    storage, else downloaded from the artifact URL."""
+
+    def load() -> bytes:
+        if ctx.storage.exists(path):
+            return ctx.storage.local_path(path).read_bytes()
+        raise FileNotFoundError(path)
+
+    try:
+        return await asyncio.to_thread(ctx.indexes.get, revision, load)
+    except FileNotFoundError:
+        data = await httpfetch.download(
+            url, httpfetch.HTTPOptions(), max_size=ctx.max_index_size, what="index"
+        )
+        return await asyncio.to_thread(ctx.indexes.get, revision, lambda: data)
+    except Exception as exc:
+        raise Failure(
+            "FetchFailed", "IndexationFailed", f"failed to load index of the HelmRepository: {exc}"
+        ) from None
+
+
+def _apply_values_files(
+    files: dict[str, bytes], documents: list[tuple[str, bytes | None]], obj: api.HelmChart
+) -> dict[str, bytes]:
+    present = []
+    for name, data in documents:
+        if data is None:
+            if obj.spec.ignore_missing_values_files:
+                continue
+            raise _build_error(
+                "ValuesFilesError",
+                "values files merge error",
+                f"no values file found at path '{name}'",
+            )
+        present.append((name, data))
+    try:
+        merged = charts.merge_values_files(present)
+    except charts.ChartError as exc:
+        raise _build_error("ValuesFilesError", "values files merge error", exc) from None
+    import yaml
+
+    out = dict(files)
+    out["values.yaml"] = yaml.safe_dump(merged, sort_keys=False).encode()
+    return out
+
+
+# Charts from GitRepository and Bucket artifacts
+
+
+async def _source_archive(ctx: Context, artifact: api.meta.Artifact, dest: Path) -> None:
+    if ctx.storage.exists(artifact.path):
+        local = ctx.storage.local_path(artifact.path)
+        digest = await asyncio.to_thread(st.file_digest, local)
+        if digest != artifact.digest:
+            raise Failure(
+                "FetchFailed",
+                "ArtifactFailed",
+                f"artifact {artifact.path} digest mismatch: {digest} != {artifact.digest}",
+            )
+        await asyncio.to_thread(extract_tgz, local, dest, max_total=MAX_SOURCE_SIZE)
+        return
+    try:
+        data = await httpfetch.download(
+            artifact.url, httpfetch.HTTPOptions(), max_size=MAX_SOURCE_SIZE, what="artifact"
+        )
+    except httpfetch.FetchError as exc:
+        raise Failure(
+            "FetchFailed", "ArtifactFailed", f"failed to download source artifact: {exc}"
+        ) from None
+    if st.bytes_digest(data) != artifact.digest:
+        raise Failure(
+            "FetchFailed",
+            "ArtifactFailed",
+            f"source artifact from {artifact.url} does not match digest {artifact.digest}",
+        )
+    await asyncio.to_thread(extract_tgz, data, dest, max_total=MAX_SOURCE_SIZE)
+
+
+async def _from_tarball(ctx: Context, obj: api.HelmChart, source: api.FluxObject) -> Outcome:
+    status: Any = getattr(source, "status", None)
+    artifact: api.meta.Artifact = status.artifact
+    kind = obj.spec.source_ref.kind
+    with tempfile.TemporaryDirectory(prefix="helmward-chart-", dir=ctx.work_dir) as tmp:
+        root = Path(tmp, "source")
+        await asyncio.to_thread(root.mkdir)
+        try:
+            await _source_archive(ctx, artifact, root)
+        except ArchiveError as exc:
+            raise Failure(
+                "FetchFailed", "ArtifactFailed", f"failed to extract source artifact: {exc}"
+            ) from None
+        chart_dir = await asyncio.to_thread(charts.inside, root, obj.spec.chart)
+        if chart_dir is None:
+            raise _build_error(
+                "InvalidChartReference",
+                "invalid chart reference",
+                f"path '{obj.spec.chart}' leaves the source",
+            )
+        if not await asyncio.to_thread(charts.is_chart_dir, chart_dir):
+            raise _build_error(
+                "InvalidChartReference",
+                "invalid chart reference",
+                f"no chart found at path '{obj.spec.chart}' in {kind} '{obj.spec.source_ref.name}'",
+            )
+        try:
+            files = await asyncio.to_thread(charts.read_directory, chart_dir, ctx.chart_limits)
+            metadata = charts.parse_metadata(files["Chart.yaml"])
+        except charts.ChartError as exc:
+            raise _build_error("ChartPackageError", "chart package error", exc) from None
+        values_files = obj.spec.values_files or []
+        meta = chart_version_metadata(
+            source_kind=kind,
+            reconcile_strategy=obj.spec.reconcile_strategy,
+            generation=obj.metadata.generation or 0,
+            source_revision=artifact.revision,
+            has_values_files=bool(values_files),
+        )
+        version = charts.with_version_metadata(metadata.version, meta) if meta else metadata.version
+        status_extra: dict[str, Any] = {
+            "observedSourceArtifactRevision": artifact.revision,
+            "observedChartName": metadata.name,
+        }
+        if values_files:
+            status_extra["observedValuesFiles"] = values_files
+        reused = _reusable(obj, ctx, version, artifact.revision)
+        if reused is not None:
+            return Outcome(
+                ready_reason="ChartPackageSucceeded",
+                ready_message=f"packaged '{metadata.name}' chart with version '{version}'",
+                artifact=reused,
+                status=status_extra,
+            )
+        if values_files:
+            docs = await asyncio.to_thread(charts.read_values_files, root, values_files)
+            files = _apply_values_files(files, docs, obj)
+        from controller.sources import dependencies
+
+        files = await dependencies.build(
+            ctx, obj, chart_dir, root, files, metadata, artifact.revision
+        )
+        if version != metadata.version:
+            files["Chart.yaml"] = charts.set_chart_version(files["Chart.yaml"], version)
+        data = charts.package(files, metadata.name)
+        if len(data) > ctx.chart_limits.chart:
+            raise _build_error(
+                "ChartPackageError",
+                "chart package error",
+                f"packaged chart exceeds the maximum chart size of {ctx.chart_limits.chart} bytes",
+            )
+    try:
+        stored = await asyncio.to_thread(_store, ctx, obj, metadata.name, version, data, version)
+    except (OSError, st.StorageError) as exc:
+        raise Failure(
+            "StorageOperationFailed",
+            "ArchiveOperationFailed",
+            f"unable to save artifact to storage: {exc}",
+        ) from None
+    message = f"packaged '{metadata.name}' chart with version '{version}'"
+    return Outcome(
+        ready_reason="ChartPackageSucceeded",
+        ready_message=message,
+        artifact=stored,
+        status=status_extra,
+        events=[("Normal", "ChartPackageSucceeded", message)],
+    )

@@ -1,0 +1,184 @@
+"""Fixtures of the sources tests: CRDs, artifact storage with its HTTP server, and the
+source manager running against the test's namespace."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from api.sources import GROUP, VERSION
+from controller.sources.context import PLURALS, Context
+from controller.sources.manager import Manager
+from internal.artifacts.server import ArtifactServer
+from internal.artifacts.storage import Storage
+from tests.api.conftest import flux_crds as flux_crds  # the session fixture, reused
+from tests.support import eventually
+
+pytestmark = pytest.mark.sources
+
+
+@dataclass
+class Sources:
+    """The running source controller of one test, and helpers to drive it."""
+
+    kube: client.ApiClient
+    namespace: str
+    storage: Storage
+    ctx: Context
+    server: ArtifactServer
+
+    async def apply(self, kind: str, name: str, spec: dict[str, Any]) -> None:
+        custom = client.CustomObjectsApi(self.kube)
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": kind,
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": spec,
+        }
+        try:
+            current = await custom.get_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURALS[kind], name
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            await custom.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURALS[kind], body
+            )
+            return
+        current["spec"] = spec
+        await custom.replace_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURALS[kind], name, current
+        )
+
+    async def get(self, kind: str, name: str) -> dict[str, Any]:
+        custom = client.CustomObjectsApi(self.kube)
+        obj: dict[str, Any] = await custom.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURALS[kind], name
+        )
+        return obj
+
+    async def secret(self, name: str, data: dict[str, bytes | str], type_: str = "Opaque") -> None:
+        core = client.CoreV1Api(self.kube)
+        await core.create_namespaced_secret(
+            self.namespace,
+            client.V1Secret(
+                metadata=client.V1ObjectMeta(name=name),
+                string_data={k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()},
+                type=type_,
+            ),
+        )
+
+    async def wait(
+        self, kind: str, name: str, type_: str, status: str, *, within: float = 60
+    ) -> dict[str, Any]:
+        """The object once condition `type_` has `status` for its current generation."""
+        last: dict[str, Any] = {}
+
+        async def probe() -> dict[str, Any] | None:
+            nonlocal last
+            obj = await self.get(kind, name)
+            last = obj
+            gen = obj["metadata"].get("generation")
+            for c in (obj.get("status") or {}).get("conditions") or []:
+                if (
+                    c["type"] == type_
+                    and c.get("observedGeneration") == gen
+                    and c["status"] == status
+                ):
+                    return obj
+            return None
+
+        try:
+            return await eventually(probe, within=within, what=f"{kind} {name} {type_}={status}")
+        except AssertionError as exc:
+            conditions = (last.get("status") or {}).get("conditions")
+            raise AssertionError(f"{exc}; conditions: {conditions}") from None
+
+    async def ready(self, kind: str, name: str, *, within: float = 60) -> dict[str, Any]:
+        return await self.wait(kind, name, "Ready", "True", within=within)
+
+    async def failed(
+        self, kind: str, name: str, condition: str, *, within: float = 60
+    ) -> dict[str, Any]:
+        """The object once `condition` (FetchFailed, BuildFailed) is True; Ready is then False."""
+        obj = await self.wait(kind, name, condition, "True", within=within)
+        ready = _cond(obj, "Ready")
+        assert ready["status"] == "False", ready
+        return obj
+
+    async def fetch_artifact(self, obj: dict[str, Any]) -> bytes:
+        """Download the artifact from the URL in status and check its digest."""
+        import hashlib
+
+        import aiohttp
+
+        art = obj["status"]["artifact"]
+        async with aiohttp.ClientSession() as session, session.get(art["url"]) as resp:
+            assert resp.status == 200, art["url"]
+            data = await resp.read()
+        assert art["digest"] == "sha256:" + hashlib.sha256(data).hexdigest()
+        assert art["size"] == len(data)
+        return data
+
+
+def _cond(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    for c in obj.get("status", {}).get("conditions", []):
+        if c["type"] == type_:
+            return dict(c)
+    raise AssertionError(f"no {type_} condition in {obj.get('status')}")
+
+
+cond = _cond
+
+
+@pytest.fixture
+async def sources(
+    kube: client.ApiClient,
+    namespace: str,
+    flux_crds: list[str],
+    tmp_path: Path,
+) -> AsyncIterator[Sources]:
+    root = tmp_path / "storage"
+    server = ArtifactServer(root, "127.0.0.1", 0)
+    root.mkdir()
+    await server.start()
+    storage = Storage(root, f"127.0.0.1:{server.port}")
+    ctx = Context(kube=kube, storage=storage, work_dir=str(tmp_path))
+    manager = Manager(ctx, namespace=namespace, workers=4)
+    task = asyncio.create_task(manager.run())
+    try:
+        yield Sources(kube, namespace, storage, ctx, server)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await server.stop()
+        await _drop_finalizers(kube, namespace)
+
+
+async def _drop_finalizers(kube: client.ApiClient, namespace: str) -> None:
+    """With the controller stopped, nothing would remove its finalizer: the namespace could
+    not be deleted."""
+    custom = client.CustomObjectsApi(kube)
+    for plural in PLURALS.values():
+        listed = await custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)
+        for item in listed.get("items", []):
+            with contextlib.suppress(ApiException):
+                await custom.patch_namespaced_custom_object(
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    plural,
+                    item["metadata"]["name"],
+                    {"metadata": {"finalizers": None}},
+                    _content_type="application/merge-patch+json",
+                )

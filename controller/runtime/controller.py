@@ -1,0 +1,103 @@
+"""A controller: one informer feeding one work queue, drained by N workers.
+
+A reconcile returns how long to wait before the next one, or raises to be retried with
+exponential backoff. Other informers can enqueue keys here through `enqueue` (a HelmRelease is
+woken when its source or its values ConfigMap changes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from controller.runtime.informer import Informer, Obj
+from controller.runtime.ratelimit import jittered
+from controller.runtime.workqueue import ShutDown, WorkQueue
+from internal.kube.resources import key_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    requeue_after: float | None = None
+    """Seconds until the next reconcile (jittered); None waits for the next event."""
+    jitter: bool = True
+
+
+Reconcile = Callable[[str], Awaitable[Result]]
+Observer = Callable[[str, str, float, BaseException | None], None]
+"""Called after each reconcile with (controller name, key, seconds, error)."""
+
+
+class Controller:
+    def __init__(
+        self,
+        name: str,
+        informer: Informer,
+        reconcile: Reconcile,
+        *,
+        workers: int = 4,
+        jitter_percentage: float = 5.0,
+        observe: Observer | None = None,
+    ) -> None:
+        self.name = name
+        self.informer = informer
+        self.reconcile = reconcile
+        self.workers = workers
+        self.jitter_percentage = jitter_percentage
+        self.queue = WorkQueue()
+        self.observe = observe
+        self.in_flight: set[str] = set()
+        informer.add_handler(self._on_event)
+
+    def enqueue(self, key: str) -> None:
+        self.queue.add(key)
+
+    def _on_event(self, kind: str, obj: Obj) -> None:
+        self.queue.add(key_of(obj))
+
+    async def run(self) -> None:
+        """Wait for the informer's first list (the manager runs informers), then work until
+        the queue shuts down."""
+        await self.informer.synced.wait()
+        await asyncio.gather(*(self._worker() for _ in range(self.workers)))
+
+    def stop(self) -> None:
+        """Take no more keys; `run` returns once the in-flight reconciles end."""
+        self.queue.shut_down()
+
+    async def _worker(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except ShutDown:
+                return
+            self.in_flight.add(key)
+            start = time.monotonic()
+            error: BaseException | None = None
+            try:
+                result = await self.reconcile(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                error = exc
+                delay = self.queue.add_rate_limited(key)
+                log.warning(
+                    "%s %s: reconcile failed, retrying in %.2fs: %s", self.name, key, delay, exc
+                )
+            else:
+                self.queue.forget(key)
+                if result.requeue_after is not None:
+                    after = result.requeue_after
+                    if result.jitter:
+                        after = jittered(after, self.jitter_percentage)
+                    self.queue.add_after(key, after)
+            finally:
+                self.in_flight.discard(key)
+                self.queue.done(key)
+            if self.observe:
+                self.observe(self.name, key, time.monotonic() - start, error)

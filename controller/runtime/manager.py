@@ -1,0 +1,122 @@
+"""The manager: shared informers, controllers, leader election, endpoints, graceful shutdown.
+
+Only the leader runs controllers; every replica serves health. On stop, controllers take no new
+keys and in-flight reconciles (Helm actions) get `graceful_shutdown_timeout` to finish, so no
+release is left locked by a shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+from kubernetes_asyncio.client import ApiClient
+
+from controller.runtime.controller import Controller
+from controller.runtime.health import serve_health, serve_metrics
+from controller.runtime.informer import Informer
+from controller.runtime.leader import LeaderElector
+from internal.kube.resources import Resource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Options:
+    health_addr: str | None = ":9440"
+    metrics_addr: str | None = ":8080"
+    leader_elect: bool = False
+    leader_election_namespace: str = "flux-system"
+    leader_election_id: str = "helmward-leader-election"
+    graceful_shutdown_timeout: float = 600.0
+    watch_namespace: str | None = None
+    watch_label_selector: str | None = None
+    resync_period: float | None = 10 * 60.0
+
+
+class Manager:
+    def __init__(self, api: ApiClient, options: Options) -> None:
+        self.api = api
+        self.options = options
+        self.controllers: list[Controller] = []
+        self._informers: dict[tuple[Resource, str | None, str | None], Informer] = {}
+        self.elector = (
+            LeaderElector(api, options.leader_election_namespace, options.leader_election_id)
+            if options.leader_elect
+            else None
+        )
+        self.started = asyncio.Event()
+
+    def informer(
+        self, resource: Resource, *, label_selector: str | None = None, sharded: bool = True
+    ) -> Informer:
+        """The one informer for this resource and selector, shared by all who ask."""
+        selector = self.options.watch_label_selector if sharded else label_selector
+        key = (resource, self.options.watch_namespace, selector)
+        if key not in self._informers:
+            self._informers[key] = Informer(
+                self.api,
+                resource,
+                namespace=self.options.watch_namespace,
+                label_selector=selector,
+                resync_period=self.options.resync_period,
+            )
+        return self._informers[key]
+
+    def add(self, controller: Controller) -> None:
+        self.controllers.append(controller)
+
+    def ready(self) -> bool:
+        informers = [*self._informers.values(), *(c.informer for c in self.controllers)]
+        return self.started.is_set() and all(i.synced.is_set() for i in informers)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        runners: list[web.AppRunner] = []
+        if self.options.health_addr:
+            runners.append(await serve_health(self.options.health_addr, self.ready))
+        if self.options.metrics_addr:
+            runners.append(await serve_metrics(self.options.metrics_addr))
+        try:
+            await self._run_as_leader(stop)
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+
+    async def _run_as_leader(self, stop: asyncio.Event) -> None:
+        stopped = asyncio.create_task(stop.wait())
+        lost: asyncio.Task[None] | None = None
+        if self.elector:
+            acquired = asyncio.create_task(self.elector.acquire())
+            await asyncio.wait({acquired, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not acquired.done():
+                acquired.cancel()
+                return
+            lost = asyncio.create_task(self.elector.hold())
+
+        shared = {
+            id(i): i for i in [*self._informers.values(), *(c.informer for c in self.controllers)]
+        }
+        informers = [asyncio.create_task(i.run()) for i in shared.values()]
+        workers = [asyncio.create_task(c.run(), name=c.name) for c in self.controllers]
+        self.started.set()
+        watched = {stopped, *workers} | ({lost} if lost else set())
+        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        for task in done - {stopped}:
+            if task is not lost and task.exception():
+                log.error("controller %s ended: %s", task.get_name(), task.exception())
+
+        for c in self.controllers:
+            c.stop()
+        _, pending = await asyncio.wait(workers, timeout=self.options.graceful_shutdown_timeout)
+        if pending:
+            log.warning("graceful shutdown timed out with %d controllers busy", len(pending))
+        for task in [*pending, *informers, stopped, *([lost] if lost else [])]:
+            task.cancel()
+        for task in [*pending, *informers]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.elector:
+            await self.elector.release()

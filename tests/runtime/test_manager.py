@@ -1,0 +1,146 @@
+"""The manager with a real informer: reconciles on events, backs off on errors, requeues on
+interval, serves health, and lets an in-flight reconcile finish on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import Counter
+
+import aiohttp
+import pytest
+from kubernetes_asyncio import client
+
+from controller.runtime.controller import Controller, Result
+from controller.runtime.manager import Manager, Options
+from internal.kube.resources import CONFIG_MAPS
+from tests.support import eventually
+
+pytestmark = pytest.mark.controller
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _options(namespace: str, **kw: object) -> Options:
+    return Options(
+        health_addr=f"127.0.0.1:{_free_port()}",
+        metrics_addr=None,
+        watch_namespace=namespace,
+        resync_period=None,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def _cm(kube: client.ApiClient, namespace: str, name: str) -> None:
+    body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name), data={"a": "1"})
+    await client.CoreV1Api(kube).create_namespaced_config_map(namespace, body)
+
+
+async def test_reconcile_retry_requeue_and_health(kube: client.ApiClient, namespace: str) -> None:
+    calls: Counter[str] = Counter()
+    times: dict[str, list[float]] = {}
+    loop = asyncio.get_running_loop()
+
+    async def reconcile(key: str) -> Result:
+        calls[key] += 1
+        times.setdefault(key, []).append(loop.time())
+        if key.endswith("/flaky") and calls[key] < 3:
+            raise RuntimeError("transient")
+        if key.endswith("/periodic"):
+            return Result(requeue_after=0.3)
+        return Result()
+
+    options = _options(namespace)
+    manager = Manager(kube, options)
+    manager.add(Controller("cm", manager.informer(CONFIG_MAPS), reconcile, workers=2))
+    stop = asyncio.Event()
+    run = asyncio.create_task(manager.run(stop))
+    try:
+        await eventually(lambda: _v(manager.ready()), within=10, what="manager ready")
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://{options.health_addr}/readyz") as resp,
+        ):
+            assert resp.status == 200
+        for name in ("plain", "flaky", "periodic"):
+            await _cm(kube, namespace, name)
+        await eventually(lambda: _v(calls[f"{namespace}/flaky"] >= 3), within=10, what="retries")
+        await eventually(lambda: _v(calls[f"{namespace}/periodic"] >= 4), within=10, what="requeue")
+    finally:
+        stop.set()
+        await asyncio.wait_for(run, 10)
+    flaky = times[f"{namespace}/flaky"]
+    # Backoff: 0.75s, then 1.5s, between the three attempts.
+    assert flaky[1] - flaky[0] >= 0.7
+    assert flaky[2] - flaky[1] >= 1.4
+    assert calls[f"{namespace}/plain"] == 1
+
+
+async def test_shutdown_waits_for_in_flight_reconciles(
+    kube: client.ApiClient, namespace: str
+) -> None:
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def slow(key: str) -> Result:
+        started.set()
+        await asyncio.sleep(1.5)
+        finished.set()
+        return Result()
+
+    manager = Manager(kube, _options(namespace, graceful_shutdown_timeout=10))
+    manager.add(Controller("slow", manager.informer(CONFIG_MAPS), slow, workers=1))
+    stop = asyncio.Event()
+    run = asyncio.create_task(manager.run(stop))
+    await eventually(lambda: _v(manager.ready()), within=10, what="manager ready")
+    await _cm(kube, namespace, "busy")
+    await asyncio.wait_for(started.wait(), 10)
+    stop.set()
+    await asyncio.wait_for(run, 10)
+    assert finished.is_set(), "shutdown cut an in-flight reconcile short"
+
+
+async def test_only_the_leader_runs_controllers(kube: client.ApiClient, namespace: str) -> None:
+    seen: Counter[str] = Counter()
+
+    def make(who: str) -> Manager:
+        async def reconcile(key: str) -> Result:
+            seen[who] += 1
+            return Result()
+
+        m = Manager(
+            kube,
+            _options(
+                namespace,
+                leader_elect=True,
+                leader_election_namespace=namespace,
+                leader_election_id="test-leader",
+            ),
+        )
+        assert m.elector is not None
+        m.elector.identity = who
+        m.add(Controller(who, m.informer(CONFIG_MAPS), reconcile))
+        return m
+
+    first, second = make("first"), make("second")
+    stop1, stop2 = asyncio.Event(), asyncio.Event()
+    run1 = asyncio.create_task(first.run(stop1))
+    await eventually(lambda: _v(first.ready()), within=10, what="first leads")
+    run2 = asyncio.create_task(second.run(stop2))
+    await _cm(kube, namespace, "one")
+    await eventually(lambda: _v(seen["first"] >= 1), within=10, what="leader reconciles")
+    assert not second.started.is_set()
+    assert seen["second"] == 0
+    stop1.set()
+    await asyncio.wait_for(run1, 10)
+    await eventually(lambda: _v(second.ready()), within=10, what="second takes over")
+    await eventually(lambda: _v(seen["second"] >= 1), within=10, what="new leader reconciles")
+    stop2.set()
+    await asyncio.wait_for(run2, 10)
+
+
+async def _v(value: bool) -> bool:
+    return value

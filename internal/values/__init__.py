@@ -1,0 +1,1 @@
+"""Chart values: composing valuesFrom and inline values as Flux does, and Helm's --set paths."""

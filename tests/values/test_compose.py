@@ -11,7 +11,11 @@ from internal.values.compose import Reason, Reference, ValuesError, compose, mer
 OBJECTS: dict[tuple[str, str], dict[str, bytes]] = {
     ("ConfigMap", "base"): {"values.yaml": b"replicas: 1\nimage: {repo: web, tag: '1.0'}\n"},
     ("ConfigMap", "prod"): {"prod.yaml": b"replicas: 3\nimage: {tag: '2.0'}\n"},
-    ("Secret", "creds"): {"password": b"s3cr3t,with=chars", "values.yaml": b"db: {user: app}\n"},
+    ("Secret", "creds"): {
+        "password": b"s3cr3t,with=chars",
+        "pin": b"s3cr3t,tail",
+        "values.yaml": b"db: {user: app}\n",
+    },
     ("ConfigMap", "broken"): {"values.yaml": b"password: hunter2\n  bad: [indent"},
     ("ConfigMap", "list"): {"values.yaml": b"- a\n- b\n"},
 }
@@ -70,7 +74,7 @@ async def test_optional_missing_refs_are_skipped() -> None:
         (Reference("ConfigMap", "broken"), Reason.DATA_READ),
         (Reference("ConfigMap", "list"), Reason.DATA_READ),
         (Reference("Secret", "creds", values_key="password", target_path="a[x]"), Reason.MERGE),
-        (Reference("Secret", "creds", values_key="password", target_path="db.pw"), Reason.MERGE),
+        (Reference("Secret", "creds", values_key="pin", target_path="db.pin"), Reason.MERGE),
     ],
 )
 async def test_errors_name_the_reference_and_never_the_data(ref: Reference, reason: Reason) -> None:

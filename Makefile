@@ -30,8 +30,13 @@ shim: ## build (or reuse) the Helm engine shim in ~/.cache/helmward/shim
 build: shim ## build (or reuse) the control-plane binaries in ~/.cache/helmward/bin
 	bash hack/lib/build.sh
 
+.PHONY: test-deps
+test-deps: ## Debian packages and the OCI registry the sources tests need
+	bash hack/lib/install-debs.sh
+	bash hack/lib/build-registry.sh >/dev/null
+
 .PHONY: test
-test: venv build ## set everything up, then run the tests (not the slow ones)
+test: venv build test-deps ## set everything up, then run the tests (not the slow ones)
 	$(VPY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 .PHONY: lint

@@ -1,0 +1,215 @@
+"""Git checkouts through the git CLI: ref precedence, shallow fetches, HTTP basic and bearer
+auth, custom CAs and SSH identities with known_hosts. See docs/decisions.md for why the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from internal.sources.semver import Constraint, SemverError, Version, parse_version
+
+
+class GitError(Exception):
+    """A git operation failed; the message carries git's own words, credentials removed."""
+
+
+@dataclass(frozen=True)
+class GitAuth:
+    username: str | None = None
+    password: str | None = None
+    bearer_token: str | None = None
+    ca: bytes | None = None
+    identity: bytes | None = None
+    known_hosts: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Ref:
+    branch: str | None = None
+    tag: str | None = None
+    semver: str | None = None
+    name: str | None = None
+    commit: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to fetch for a ref: `fetch` is the refspec source, `label` the name before `@` in
+    the revision (None for a bare commit), `commit` a commit to check out after fetching."""
+
+    kind: str
+    fetch: str | None
+    label: str | None
+    commit: str | None = None
+    shallow: bool = True
+
+
+def plan(ref: Ref | None, default_branch: str = "master") -> Plan:
+    """Ref precedence, lowest to highest: branch < tag < semver < name < commit."""
+    ref = ref or Ref()
+    if ref.commit:
+        if ref.branch:
+            return Plan("commit", f"refs/heads/{ref.branch}", ref.branch, ref.commit, shallow=False)
+        return Plan("commit", None, None, ref.commit, shallow=False)
+    if ref.name:
+        return Plan("name", ref.name, ref.name)
+    if ref.semver:
+        return Plan("semver", None, None)
+    if ref.tag:
+        return Plan("tag", f"refs/tags/{ref.tag}", ref.tag)
+    branch = ref.branch or default_branch
+    return Plan("branch", f"refs/heads/{branch}", branch)
+
+
+def pick_semver_tag(tags: list[str], constraint: str) -> str | None:
+    """The tag with the highest version satisfying `constraint`, ignoring tags that are not
+    versions."""
+    try:
+        c = Constraint.parse(constraint)
+    except SemverError as exc:
+        raise GitError(f"semver parse error: {exc}") from None
+    best: tuple[Version, str] | None = None
+    for tag in tags:
+        v = parse_version(tag)
+        if v is None or not c.check(v):
+            continue
+        if best is None or v > best[0]:
+            best = (v, tag)
+    return best[1] if best else None
+
+
+_CRED = re.compile(r"(https?://)[^/@\s]+@")
+
+
+def _scrub(text: str) -> str:
+    return _CRED.sub(r"\1***@", text).strip()
+
+
+class Git:
+    """Runs git for one checkout, with its credentials confined to a private directory."""
+
+    def __init__(self, url: str, auth: GitAuth, workdir: Path, timeout: float) -> None:
+        self.url = url
+        self.auth = auth
+        self.workdir = workdir
+        self.timeout = timeout
+        self.home = workdir / ".home"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.config: list[str] = ["-c", "protocol.version=2", "-c", "core.hooksPath=/dev/null"]
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.home),
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_ASKPASS": "/bin/false",
+            "SSH_ASKPASS": "/bin/false",
+        }
+        if auth.bearer_token:
+            self.config += ["-c", f"http.extraHeader=Authorization: Bearer {auth.bearer_token}"]
+        elif auth.username is not None:
+            token = base64.b64encode(f"{auth.username}:{auth.password or ''}".encode()).decode()
+            self.config += ["-c", f"http.extraHeader=Authorization: Basic {token}"]
+        if auth.ca:
+            ca = self.home / "ca.crt"
+            ca.write_bytes(auth.ca)
+            self.config += ["-c", f"http.sslCAInfo={ca}"]
+        if url.startswith("ssh://") or re.match(r"^[\w.-]+@[\w.-]+:", url):
+            ssh = ["ssh", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"]
+            if auth.identity:
+                key = self.home / "identity"
+                key.touch(mode=0o600)
+                key.write_bytes(
+                    auth.identity if auth.identity.endswith(b"\n") else auth.identity + b"\n"
+                )
+                ssh += ["-i", str(key)]
+            if auth.known_hosts:
+                kh = self.home / "known_hosts"
+                kh.write_bytes(auth.known_hosts)
+                ssh += ["-o", f"UserKnownHostsFile={kh}", "-o", "StrictHostKeyChecking=yes"]
+            else:
+                ssh += ["-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=/dev/null"]
+            self.env["GIT_SSH_COMMAND"] = " ".join(ssh)
+
+    async def run(self, *args: str, cwd: Path | None = None) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            "git",
+            *self.config,
+            *args,
+            cwd=cwd or self.workdir,
+            env=self.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), self.timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise GitError(f"git {args[0]} timed out after {self.timeout:g}s") from None
+        if proc.returncode != 0:
+            raise GitError(_scrub(err.decode(errors="replace")) or f"git {args[0]} failed")
+        return out.decode(errors="replace")
+
+    async def ls_remote(self, *options: str) -> dict[str, str]:
+        """Remote refs to their commits, annotated tags peeled."""
+        out = await self.run("ls-remote", *options, self.url)
+        refs: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, _, name = line.partition("\t")
+            if name.endswith("^{}"):
+                refs[name[:-3]] = sha
+            else:
+                refs.setdefault(name, sha)
+        return refs
+
+    async def checkout(self, ref: Ref | None, dest: Path) -> tuple[str, str]:
+        """Fetch and check out `ref` into `dest`; returns (revision label, commit)."""
+        p = plan(ref)
+        fetch = p.fetch
+        label = p.label
+        if p.kind == "semver":
+            assert ref is not None
+            assert ref.semver is not None
+            tags = [n.removeprefix("refs/tags/") for n in await self.ls_remote("--tags")]
+            tag = pick_semver_tag(tags, ref.semver)
+            if tag is None:
+                raise GitError(f"no match found for semver: {ref.semver}")
+            fetch, label = f"refs/tags/{tag}", tag
+        await self.run("init", "-q", str(dest))
+        depth = ["--depth=1"] if p.shallow else []
+        if fetch is not None:
+            try:
+                await self.run("fetch", "-q", "--no-tags", *depth, self.url, fetch, cwd=dest)
+            except GitError as exc:
+                if "couldn't find remote ref" in str(exc):
+                    what = {"branch": "branch", "tag": "tag", "name": "reference"}.get(
+                        p.kind, "ref"
+                    )
+                    raise GitError(f"unable to resolve {what} '{label}': {exc}") from None
+                raise
+            target = p.commit or "FETCH_HEAD"
+        else:
+            await self.run(
+                "fetch",
+                "-q",
+                "--no-tags",
+                self.url,
+                "+refs/heads/*:refs/remotes/origin/*",
+                cwd=dest,
+            )
+            target = p.commit or "FETCH_HEAD"
+        try:
+            await self.run(
+                "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", target, cwd=dest
+            )
+        except GitError as exc:
+            raise GitError(f"unable to resolve commit '{p.commit}': {exc}") from None
+        commit = (await self.run("rev-parse", "HEAD", cwd=dest)).strip()
+        if p.commit and not commit.startswith(p.commit):
+            raise GitError(f"commit '{p.commit}' not found")
+        return label or "", commit

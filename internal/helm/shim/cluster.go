@@ -56,6 +56,7 @@ const (
 // target is everything cached for one cluster identity.
 type target struct {
 	key       string
+	dcache    *discoveryCache
 	config    *rest.Config
 	http      *http.Client
 	discovery discovery.CachedDiscoveryInterface
@@ -158,9 +159,9 @@ func resolveTarget(spec *ClusterSpec) (*target, error) {
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%g\x00%d", identity, cfg.Impersonate.UserName, qps, burst))
 	key := hex.EncodeToString(sum[:])
 	if spec.Cache != nil && !*spec.Cache {
-		return newTarget(key, cfg)
+		return newTarget(key, cfg, false)
 	}
-	return targets.get(key, func() (*target, error) { return newTarget(key, cfg) })
+	return targets.get(key, func() (*target, error) { return newTarget(key, cfg, true) })
 }
 
 // restConfigFor builds the REST config, and a string identifying its source.
@@ -198,7 +199,16 @@ func restConfigFor(spec *ClusterSpec) (*rest.Config, string, error) {
 	return cfg, "kubeconfig:" + hex.EncodeToString(sum[:]) + ":" + spec.Context, nil
 }
 
-func newTarget(key string, cfg *rest.Config) (*target, error) {
+// newTarget makes the clients of a target. With shared false (no caching
+// asked), discovery documents are not cached at the HTTP level either, so the
+// target behaves like one built afresh for a single action.
+func newTarget(key string, cfg *rest.Config, shared bool) (*target, error) {
+	t := &target{key: key}
+	if shared {
+		t.dcache = newDiscoveryCache()
+	}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &cachingTransport{cache: t.dcache, next: rt} })
+	t.config = cfg
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, wrapField(CodeClusterAccess, "cluster", err)
@@ -215,11 +225,25 @@ func newTarget(key string, cfg *rest.Config) (*target, error) {
 	if err != nil {
 		return nil, wrapField(CodeClusterAccess, "cluster", err)
 	}
-	t := &target{key: key, config: cfg, http: hc, clientset: cs, dynamic: dyn}
-	t.discovery = memory.NewMemCacheClient(dc)
+	t.http, t.clientset, t.dynamic = hc, cs, dyn
+	t.discovery = &invalidatingDiscovery{CachedDiscoveryInterface: memory.NewMemCacheClient(dc), t: t}
 	t.mapper = newRefreshingMapper(t)
 	t.factory = &targetFactory{Factory: cmdutil.NewFactory(t.getter("default")), t: t}
 	return t, nil
+}
+
+// invalidatingDiscovery drops the HTTP discovery cache together with the
+// in-memory one, whoever invalidates it (Helm does after installing CRDs).
+type invalidatingDiscovery struct {
+	discovery.CachedDiscoveryInterface
+	t *target
+}
+
+func (d *invalidatingDiscovery) Invalidate() {
+	if d.t.dcache != nil {
+		d.t.dcache.invalidate()
+	}
+	d.CachedDiscoveryInterface.Invalidate()
 }
 
 // capabilities returns what Helm calls the cluster's capabilities, from

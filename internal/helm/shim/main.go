@@ -104,11 +104,11 @@ func versionInfo() map[string]any {
 
 // callRegistry maps caller-chosen ids to the cancel functions of running calls.
 type callRegistry struct {
-	mu        sync.Mutex
-	running   map[uint64]*callEntry
-	early     map[uint64]time.Time // cancelled before they started
-	total     atomic.Uint64
-	inflight  atomic.Int64
+	mu       sync.Mutex
+	running  map[uint64]*callEntry
+	early    map[uint64]time.Time // cancelled before they started
+	total    atomic.Uint64
+	inflight atomic.Int64
 }
 
 type callEntry struct {

@@ -38,7 +38,7 @@ func dispatch(st *callState, req *Request) (any, error) {
 		"install": req.Install != nil, "upgrade": req.Upgrade != nil, "rollback": req.Rollback != nil,
 		"uninstall": req.Uninstall != nil, "test": req.Test != nil, "status": req.Status != nil,
 		"history": req.History != nil, "get": req.Get != nil, "render": req.Render != nil,
-		"loadChart": req.LoadChart != nil, "stats": req.Stats != nil,
+		"loadChart": req.LoadChart != nil, "stats": req.Stats != nil, "diagnose": req.Diagnose != nil,
 	}
 	if req.Op == "" {
 		return nil, invalid("op", "missing; one of %s", opList(present))
@@ -54,7 +54,7 @@ func dispatch(st *callState, req *Request) (any, error) {
 	if !present[req.Op] {
 		return nil, invalid(req.Op, "missing: a %q request carries its options in %q", req.Op, req.Op)
 	}
-	offline := req.Op == "render" || req.Op == "loadChart" || req.Op == "stats"
+	offline := req.Op == "render" || req.Op == "loadChart" || req.Op == "stats" || req.Op == "diagnose"
 	if offline && req.Cluster != nil {
 		return nil, invalid("cluster", "not allowed: %s never talks to a cluster", req.Op)
 	}
@@ -84,6 +84,8 @@ func dispatch(st *callState, req *Request) (any, error) {
 		return opLoadChart(req.LoadChart)
 	case "stats":
 		return opStats(), nil
+	case "diagnose":
+		return opDiagnose(st, req.Diagnose)
 	}
 	return nil, invalid("op", "unhandled op %q", req.Op)
 }
@@ -855,5 +857,33 @@ func opStats() *StatsResult {
 		HeapAllocBytes: ms.HeapAlloc,
 		HeapSysBytes:   ms.HeapSys,
 		TotalCalls:     calls.total.Load(),
+		Requests: RequestCounts{
+			Discovery:      requestCounts.discovery.Load(),
+			OpenAPI:        requestCounts.openapi.Load(),
+			Other:          requestCounts.other.Load(),
+			DiscoveryCache: requestCounts.cacheHits.Load(),
+		},
 	}
+}
+
+func opDiagnose(st *callState, o *DiagnoseOptions) (any, error) {
+	if o.Panic != "" {
+		panic(o.Panic)
+	}
+	out := &DiagnoseResult{}
+	if o.Sleep != "" {
+		d, err := time.ParseDuration(o.Sleep)
+		if err != nil {
+			return nil, invalid("diagnose.sleep", "not a duration: %q", o.Sleep)
+		}
+		start := time.Now()
+		select {
+		case <-time.After(d):
+		case <-st.ctx.Done():
+			out.SleptMS = float64(time.Since(start).Milliseconds())
+			return out, st.ctx.Err()
+		}
+		out.SleptMS = float64(time.Since(start).Milliseconds())
+	}
+	return out, nil
 }

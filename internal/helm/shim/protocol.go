@@ -27,6 +27,7 @@ type Request struct {
 	Render    *RenderOptions    `json:"render,omitempty"`
 	LoadChart *LoadChartOptions `json:"loadChart,omitempty"`
 	Stats     *StatsOptions     `json:"stats,omitempty"`
+	Diagnose  *DiagnoseOptions  `json:"diagnose,omitempty"`
 }
 
 // ClusterSpec says how to reach the Kubernetes API for one call.
@@ -255,6 +256,19 @@ type LoadChartOptions struct {
 // StatsOptions takes no options; it exists so the op has an object too.
 type StatsOptions struct{}
 
+// DiagnoseOptions exercise the call machinery itself: Panic panics inside
+// the call (it must come back as an Internal error), Sleep waits for the
+// duration or until the call is cancelled.
+type DiagnoseOptions struct {
+	Panic string `json:"panic,omitempty"`
+	Sleep string `json:"sleep,omitempty"`
+}
+
+// DiagnoseResult says how long the call slept.
+type DiagnoseResult struct {
+	SleptMS float64 `json:"sleptMs"`
+}
+
 // Response is the single reply to a request.
 type Response struct {
 	OK           bool          `json:"ok"`
@@ -365,4 +379,15 @@ type StatsResult struct {
 	HeapAllocBytes uint64 `json:"heapAllocBytes"`
 	HeapSysBytes   uint64 `json:"heapSysBytes"`
 	TotalCalls     uint64 `json:"totalCalls"`
+	// Requests counts the HTTP requests sent to API servers, by kind, and the
+	// discovery requests answered from a target's cache instead.
+	Requests RequestCounts `json:"requests"`
+}
+
+// RequestCounts are process-wide totals since the library was loaded.
+type RequestCounts struct {
+	Discovery      uint64 `json:"discovery"`
+	OpenAPI        uint64 `json:"openapi"`
+	Other          uint64 `json:"other"`
+	DiscoveryCache uint64 `json:"discoveryCacheHits"`
 }

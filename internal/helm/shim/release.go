@@ -45,15 +45,15 @@ type WireChartMeta struct {
 
 // WireHook is one hook of a release, with its last run.
 type WireHook struct {
-	Name              string        `json:"name"`
-	Kind              string        `json:"kind"`
-	Path              string        `json:"path"`
-	Manifest          string        `json:"manifest"`
-	Events            []string      `json:"events"`
-	Weight            int           `json:"weight"`
-	DeletePolicies    []string      `json:"deletePolicies"`
-	OutputLogPolicies []string      `json:"outputLogPolicies"`
-	LastRun           *WireHookRun  `json:"lastRun"`
+	Name              string       `json:"name"`
+	Kind              string       `json:"kind"`
+	Path              string       `json:"path"`
+	Manifest          string       `json:"manifest"`
+	Events            []string     `json:"events"`
+	Weight            int          `json:"weight"`
+	DeletePolicies    []string     `json:"deletePolicies"`
+	OutputLogPolicies []string     `json:"outputLogPolicies"`
+	LastRun           *WireHookRun `json:"lastRun"`
 }
 
 // WireHookRun is when and how a hook last ran.

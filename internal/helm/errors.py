@@ -1,0 +1,202 @@
+"""Exceptions of the Helm engine, one class per error code of the shim.
+
+Every exception from a call carries what the call produced before it failed: the storage writes
+it observed (a failed upgrade may have stored a release), the op's partial result (the release
+Helm returned, if any) and Helm's log lines for that call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from internal.helm.models import Observation, WireError
+
+
+class HelmError(Exception):
+    """Base of every engine error."""
+
+    code: str = "Unknown"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        op: str = "",
+        field: str | None = None,
+        observations: Sequence[Observation] = (),
+        result: Any = None,
+        logs: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.op = op
+        self.field = field
+        self.observations: list[Observation] = list(observations)
+        self.result = result
+        self.logs: list[str] = list(logs)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class ShimUnavailableError(HelmError):
+    """The shim library is missing, unloadable or of another ABI version."""
+
+    code = "ShimUnavailable"
+
+
+class InputError(HelmError):
+    """The request can never succeed as it is; `field` names what to fix."""
+
+
+class InvalidRequestError(InputError):
+    """Malformed JSON, an unknown option or an invalid value."""
+
+    code = "InvalidRequest"
+
+
+class ChartLoadError(InputError):
+    """The chart archive or directory cannot be loaded."""
+
+    code = "ChartLoad"
+
+
+class PostRenderError(InputError):
+    """A post-renderer is invalid (unparseable patch, unknown target kind) or failed."""
+
+    code = "PostRender"
+
+
+class RenderError(InputError):
+    """A chart template failed to render."""
+
+    code = "RenderFailed"
+
+
+class ValidationError(InputError):
+    """Values, manifests or the chart's kubeVersion failed validation."""
+
+    code = "Validation"
+
+
+class ClusterError(HelmError):
+    """Talking to the Kubernetes API failed."""
+
+
+class ClusterAccessError(ClusterError):
+    """No usable cluster access: missing or bad kubeconfig, unreachable API server."""
+
+    code = "ClusterAccess"
+
+
+class ForbiddenError(ClusterError):
+    """The API server refused the identity the call used."""
+
+    code = "Forbidden"
+
+
+class ConflictError(ClusterError):
+    """A write conflicted with another field manager or a concurrent change."""
+
+    code = "Conflict"
+
+
+class ReleaseStateError(HelmError):
+    """The stored release does not allow the action."""
+
+
+class ReleaseNotFoundError(ReleaseStateError):
+    code = "ReleaseNotFound"
+
+
+class ReleaseExistsError(ReleaseStateError):
+    code = "ReleaseExists"
+
+
+class PendingOperationError(ReleaseStateError):
+    """Another install, upgrade or rollback holds the release (a pending-* status)."""
+
+    code = "PendingOperation"
+
+
+class ActionError(HelmError):
+    """The action ran and failed."""
+
+    code = "ActionFailed"
+
+
+class HookFailedError(ActionError):
+    code = "HookFailed"
+
+
+class WaitTimeoutError(ActionError):
+    """The action timed out, usually waiting for resources or hooks."""
+
+    code = "Timeout"
+
+
+class ActionCancelledError(ActionError):
+    """The caller cancelled the action; Helm saw the cancellation through its context."""
+
+    code = "Cancelled"
+
+
+class InternalError(HelmError):
+    """A bug in the shim, including a recovered Go panic; the logs hold the stack."""
+
+    code = "Internal"
+
+
+_BY_CODE: dict[str, type[HelmError]] = {
+    cls.code: cls
+    for cls in (
+        InvalidRequestError,
+        ChartLoadError,
+        PostRenderError,
+        RenderError,
+        ValidationError,
+        ClusterAccessError,
+        ForbiddenError,
+        ConflictError,
+        ReleaseNotFoundError,
+        ReleaseExistsError,
+        PendingOperationError,
+        ActionError,
+        HookFailedError,
+        WaitTimeoutError,
+        ActionCancelledError,
+        InternalError,
+    )
+}
+
+
+def error_for(
+    error: WireError,
+    *,
+    op: str,
+    observations: Sequence[Observation] = (),
+    result: Any = None,
+) -> HelmError:
+    """The exception for a wire error; an unknown code becomes a plain HelmError."""
+    cls = _BY_CODE.get(error.code)
+    if cls is None:
+        exc = HelmError(
+            error.message,
+            op=op,
+            field=error.field,
+            observations=observations,
+            result=result,
+            logs=error.logs,
+        )
+        exc.code = error.code
+        return exc
+    return cls(
+        error.message,
+        op=op,
+        field=error.field,
+        observations=observations,
+        result=result,
+        logs=error.logs,
+    )

@@ -6,11 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
+	"slices"
 	"time"
 
 	ri "helm.sh/helm/v4/pkg/release"
 	rspb "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/storage/driver"
 )
 
 // WireRelease is a release as the binding sees it: everything Helm stores
@@ -100,7 +101,13 @@ func wireRelease(rel *rspb.Release) (*WireRelease, error) {
 		Hooks:       []*WireHook{},
 		Config:      map[string]any{},
 	}
-	maps.Copy(w.Labels, rel.Labels)
+	// Drivers add their own bookkeeping labels (owner, status, version...) to
+	// what they read back; they are not the release's, and would change its digest.
+	for k, v := range rel.Labels {
+		if !slices.Contains(driver.GetSystemLabels(), k) {
+			w.Labels[k] = v
+		}
+	}
 	if rel.Info != nil {
 		w.Status = rel.Info.Status.String()
 		w.Description = rel.Info.Description

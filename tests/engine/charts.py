@@ -1,0 +1,207 @@
+"""Charts the engine tests make for themselves, written into a tmp directory."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+  labels: {app: {{ .Release.Name }}}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: {{ .Release.Name }}}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}}
+    spec:
+      {{- with .Values.nodeSelector }}
+      nodeSelector: {{ toJson . }}
+      {{- end }}
+      containers:
+        - name: main
+          image: {{ .Values.image }}
+"""
+
+CONFIGMAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-config
+  labels: {tier: config}
+data:
+  message: {{ .Values.message | quote }}
+"""
+
+SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  selector: {app: {{ .Release.Name }}}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+DEFAULT_VALUES: dict[str, Any] = {
+    "replicas": 1,
+    "image": "nginx:1.27",
+    "message": "hello",
+}
+
+
+def hook_pod(
+    name: str,
+    events: str,
+    *,
+    weight: int = 0,
+    delete_policy: str | None = None,
+    fail: bool = False,
+) -> str:
+    """A run-to-completion hook pod; with fail=True KWOK ends it Failed."""
+    annotations = {"helm.sh/hook": events, "helm.sh/hook-weight": str(weight)}
+    if delete_policy:
+        annotations["helm.sh/hook-delete-policy"] = delete_policy
+    labels = {"hook": name}
+    if fail:
+        labels["kwok.helmward.io/fail"] = "true"
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "annotations": annotations, "labels": labels},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "busybox:1.36"}],
+        },
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def hook_configmap(name: str, events: str, *, weight: int = 0, delete_policy: str = "") -> str:
+    annotations = {"helm.sh/hook": events, "helm.sh/hook-weight": str(weight)}
+    if delete_policy:
+        annotations["helm.sh/hook-delete-policy"] = delete_policy
+    doc = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "annotations": annotations},
+        "data": {"hook": name},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def hook_job(name: str, events: str, *, weight: int = 0, delete_policy: str = "") -> str:
+    annotations = {"helm.sh/hook": events, "helm.sh/hook-weight": str(weight)}
+    if delete_policy:
+        annotations["helm.sh/hook-delete-policy"] = delete_policy
+    doc = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "annotations": annotations},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "main", "image": "busybox:1.36"}],
+                }
+            },
+        },
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def crd(group: str, kind: str, plural: str) -> str:
+    doc = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {"size": {"type": "integer"}},
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def make_chart(
+    root: Path,
+    name: str = "demo",
+    *,
+    version: str = "0.1.0",
+    app_version: str = "1.0.0",
+    templates: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    crds: dict[str, str] | None = None,
+    schema: dict[str, Any] | None = None,
+    kube_version: str | None = None,
+    dependencies: list[dict[str, Any]] | None = None,
+) -> Path:
+    """Write a chart directory and return its path."""
+    chart_dir = root / f"{name}-{version}"
+    (chart_dir / "templates").mkdir(parents=True, exist_ok=True)
+    meta: dict[str, Any] = {
+        "apiVersion": "v2",
+        "name": name,
+        "version": version,
+        "appVersion": app_version,
+    }
+    if kube_version:
+        meta["kubeVersion"] = kube_version
+    if dependencies:
+        meta["dependencies"] = dependencies
+    (chart_dir / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    (chart_dir / "values.yaml").write_text(
+        yaml.safe_dump(DEFAULT_VALUES if values is None else values, sort_keys=False)
+    )
+    if templates is None:
+        templates = {"deployment.yaml": DEPLOYMENT, "configmap.yaml": CONFIGMAP}
+    for fname, text in templates.items():
+        (chart_dir / "templates" / fname).write_text(text)
+    if crds:
+        (chart_dir / "crds").mkdir(exist_ok=True)
+        for fname, text in crds.items():
+            (chart_dir / "crds" / fname).write_text(text)
+    if schema is not None:
+        (chart_dir / "values.schema.json").write_text(json.dumps(schema))
+    return chart_dir
+
+
+def package(chart_dir: Path, out_dir: Path) -> Path:
+    """A .tgz of a chart directory, laid out as `helm package` does."""
+    out = out_dir / f"{chart_dir.name}.tgz"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        prefix = yaml.safe_load((chart_dir / "Chart.yaml").read_text())["name"]
+        for path in sorted(chart_dir.rglob("*")):
+            tar.add(path, arcname=f"{prefix}/{path.relative_to(chart_dir)}", recursive=False)
+    out.write_bytes(buf.getvalue())
+    return out

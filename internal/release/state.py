@@ -52,7 +52,12 @@ class SnapshotView:
     """Test hook name to its last phase; None when no test ran."""
 
     def has_been_tested(self) -> bool:
-        return self.test_hooks is not None
+        """As Flux: no map means never tested; a failure or all succeeded means tested; hooks
+        still running (or with no phase yet) mean not tested."""
+        if self.test_hooks is None:
+            return False
+        phases = list(self.test_hooks.values())
+        return "Failed" in phases or all(p == "Succeeded" for p in phases)
 
     def has_test_in_phase(self, phase: str) -> bool:
         return any(p == phase for p in (self.test_hooks or {}).values())

@@ -202,6 +202,22 @@ ROWS: list[tuple[str, StoredRelease | None, Desired, Observed, ReleaseState, str
         "",
     ),
     (
+        "tests still running count as untested",
+        STORED,
+        replace(DESIRED, test_enabled=True),
+        replace(OBSERVED, latest=replace(SNAP, test_hooks={"a": "Succeeded", "b": "Running"})),
+        ReleaseState.UNTESTED,
+        "not been tested",
+    ),
+    (
+        "a chart without tests is tested",
+        STORED,
+        replace(DESIRED, test_enabled=True),
+        replace(OBSERVED, latest=replace(SNAP, test_hooks={})),
+        ReleaseState.IN_SYNC,
+        "",
+    ),
+    (
         "tests passed",
         STORED,
         replace(DESIRED, test_enabled=True),

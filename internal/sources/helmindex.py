@@ -50,6 +50,8 @@ class ChartVersion:
 class _Chart:
     versions: tuple[ChartVersion, ...]
     ordered: list[tuple[Version, ChartVersion]] | None = None
+    answers: dict[str, ChartVersion | None] = field(default_factory=dict)
+    """Memoised selections by version string: the index never changes once parsed."""
 
     def sorted_versions(self) -> list[tuple[Version, ChartVersion]]:
         """Parsable versions, newest first; equal versions by creation time, newest first.
@@ -89,15 +91,26 @@ class Index:
             raise ChartNotFoundError(f"no chart name found: chart '{name}' is not in the index")
         if not chart.versions:
             raise ChartNotFoundError(f"no chart version found for chart '{name}'")
-        if version:
-            for cv in chart.versions:
-                if cv.version == version:
-                    return cv
-        constraint = _constraint("*" if version in ("", "*") else version)
-        for v, cv in chart.sorted_versions():
-            if constraint.check(v):
-                return cv
+        if version in chart.answers:
+            found = chart.answers[version]
+        else:
+            found = _select(chart, version)
+            chart.answers[version] = found
+        if found is not None:
+            return found
         raise ChartNotFoundError(f"no '{name}' chart with version matching '{version}' found")
+
+
+def _select(chart: _Chart, version: str) -> ChartVersion | None:
+    if version:
+        for cv in chart.versions:
+            if cv.version == version:
+                return cv
+    constraint = _constraint("*" if version in ("", "*") else version)
+    for v, cv in chart.sorted_versions():
+        if constraint.check(v):
+            return cv
+    return None
 
 
 @lru_cache(maxsize=1024)

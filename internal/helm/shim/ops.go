@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -88,6 +89,20 @@ func dispatch(st *callState, req *Request) (any, error) {
 		return opDiagnose(st, req.Diagnose)
 	}
 	return nil, invalid("op", "unhandled op %q", req.Op)
+}
+
+// helmRunContext is the context given to Install/Upgrade.RunWithContext.
+//
+// Cancellation reaches Helm through the wait context instead (session
+// waitOpts): every wait Helm does, for resources, hooks and deletions, ends
+// when the call is cancelled, and Helm then records the failed release before
+// returning. Handing the cancellable context to RunWithContext as well would
+// make Helm return at once while its worker goroutine goes on writing to the
+// cluster and to storage after the call has answered; and in Helm v4.3.1 a
+// cancelled upgrade leaves that goroutine blocked for good on an unbuffered
+// channel (pkg/action/upgrade.go, reportToPerformUpgrade).
+func helmRunContext(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
 }
 
 func opList(present map[string]bool) string {
@@ -372,7 +387,7 @@ func opInstall(st *callState, req *Request) (any, error) {
 	in.Description, in.Labels = o.Description, o.Labels
 	in.PostRenderer, in.PostRenderStrategy = pr, strategy
 	in.Devel = true
-	reli, runErr := in.RunWithContext(st.ctx, ch, values(o.Values))
+	reli, runErr := in.RunWithContext(helmRunContext(st.ctx), ch, values(o.Values))
 	if installsCRDs {
 		// Helm refreshed discovery for the new CRDs; keep its view.
 		ses.t.storeCapabilities(ses.cfg.Capabilities)
@@ -430,7 +445,7 @@ func opUpgrade(st *callState, req *Request) (any, error) {
 	up.Description, up.Labels = o.Description, o.Labels
 	up.PostRenderer, up.PostRenderStrategy = pr, strategy
 	up.Devel = true
-	reli, runErr := up.RunWithContext(st.ctx, o.ReleaseName, ch, values(o.Values))
+	reli, runErr := up.RunWithContext(helmRunContext(st.ctx), o.ReleaseName, ch, values(o.Values))
 	return actionResult(reli, runErr)
 }
 
@@ -573,7 +588,15 @@ func opTest(st *callState, req *Request) (any, error) {
 		}
 		out.Release = w
 		failed := false
-		for _, h := range rel.Hooks {
+		// Report the tests in the order Helm ran them: by weight, then name.
+		ran := slices.Clone(rel.Hooks)
+		sort.SliceStable(ran, func(i, j int) bool {
+			if ran[i].Weight != ran[j].Weight {
+				return ran[i].Weight < ran[j].Weight
+			}
+			return ran[i].Name < ran[j].Name
+		})
+		for _, h := range ran {
 			if !isTestHook(h) || !selectedByFilters(h.Name, filters) {
 				continue
 			}

@@ -1,0 +1,173 @@
+"""Failures keep their evidence: a failed upgrade that stored a release still returns the
+observation, a release Helm never stored is not observed, and a cancel during a wait reaches
+Helm's context and comes back with what Helm recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from internal.helm import (
+    ActionCancelledError,
+    Engine,
+    HookFailedError,
+    ReleaseExistsError,
+    ReleaseNotFoundError,
+    ValidationError,
+)
+from internal.helm.models import (
+    ClusterTarget,
+    HistoryRequest,
+    InstallRequest,
+    UpgradeRequest,
+)
+from tests.engine import charts
+from tests.engine.helpers import statuses
+from tests.support import eventually
+
+pytestmark = pytest.mark.engine
+
+SCHEMA = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "properties": {"message": {"type": "string", "maxLength": 10}},
+}
+
+
+async def test_failed_upgrade_that_stored_a_release_returns_the_observation(
+    engine: Engine, target: ClusterTarget, namespace: str, chart_root: Path
+) -> None:
+    good = charts.make_chart(chart_root, templates={"configmap.yaml": charts.CONFIGMAP})
+    bad = charts.make_chart(
+        chart_root,
+        version="0.2.0",
+        templates={
+            "configmap.yaml": charts.CONFIGMAP,
+            "migrate.yaml": charts.hook_pod("migrate", "pre-upgrade", fail=True),
+        },
+    )
+    await engine.install(
+        InstallRequest(release_name="up", namespace=namespace, chart=good), cluster=target
+    )
+
+    with pytest.raises(HookFailedError) as failed:
+        await engine.upgrade(
+            UpgradeRequest(
+                release_name="up",
+                namespace=namespace,
+                chart=bad,
+                timeout=timedelta(minutes=1),
+            ),
+            cluster=target,
+        )
+    exc = failed.value
+    ops = statuses(exc.observations)
+    assert ops[0] == ("create", 2, "pending-upgrade")
+    assert ops[-1] == ("update", 2, "failed")
+    last = exc.observations[-1].release
+    assert last is not None
+    [migrate] = [h for h in last.hooks if h.name == "migrate"]
+    assert migrate.last_run is not None
+    assert migrate.last_run.phase == "Failed"
+    assert exc.result.release.version == 2
+    assert exc.result.release.status == "failed"
+    assert any("pre-upgrade" in line for line in exc.logs) or "pre-upgrade" in exc.message
+
+    history = await engine.history(
+        HistoryRequest(release_name="up", namespace=namespace), cluster=target
+    )
+    assert [(r.version, r.status) for r in history.releases] == [(1, "deployed"), (2, "failed")]
+    assert history.releases[-1].digest == exc.observations[-1].digest
+
+
+async def test_a_release_helm_never_stored_is_not_observed(
+    engine: Engine, target: ClusterTarget, namespace: str, chart_root: Path
+) -> None:
+    chart = charts.make_chart(
+        chart_root, templates={"configmap.yaml": charts.CONFIGMAP}, schema=SCHEMA
+    )
+    await engine.install(
+        InstallRequest(release_name="v", namespace=namespace, chart=chart), cluster=target
+    )
+    with pytest.raises(ValidationError, match="schema") as invalid:
+        await engine.upgrade(
+            UpgradeRequest(
+                release_name="v",
+                namespace=namespace,
+                chart=chart,
+                values={"message": "far too long for the schema"},
+            ),
+            cluster=target,
+        )
+    assert invalid.value.observations == []
+    history = await engine.history(
+        HistoryRequest(release_name="v", namespace=namespace), cluster=target
+    )
+    assert [r.version for r in history.releases] == [1]
+
+    with pytest.raises(ReleaseExistsError):
+        await engine.install(
+            InstallRequest(release_name="v", namespace=namespace, chart=chart), cluster=target
+        )
+    with pytest.raises(ReleaseNotFoundError):
+        await engine.upgrade(
+            UpgradeRequest(release_name="nobody", namespace=namespace, chart=chart),
+            cluster=target,
+        )
+
+
+def _never_ready(root: Path, version: str = "0.1.0") -> Path:
+    values = {**charts.DEFAULT_VALUES, "nodeSelector": {"helmward.io/no-such-node": "true"}}
+    return charts.make_chart(root, name="stuck", version=version, values=values)
+
+
+async def test_cancel_during_a_wait_reaches_helm(
+    engine: Engine, target: ClusterTarget, namespace: str, chart_root: Path
+) -> None:
+    chart = _never_ready(chart_root)
+    cancel = asyncio.Event()
+    request = InstallRequest(
+        release_name="stuck", namespace=namespace, chart=chart, timeout=timedelta(minutes=5)
+    )
+    task = asyncio.create_task(engine.install(request, cluster=target, cancel=cancel))
+    await asyncio.sleep(2)
+    assert not task.done(), "the Deployment can never be ready: install must still wait"
+    started = time.monotonic()
+    cancel.set()
+    with pytest.raises(ActionCancelledError) as cancelled:
+        await task
+    assert time.monotonic() - started < 15, "the cancel ended the wait"
+    ops = statuses(cancelled.value.observations)
+    assert ops[0] == ("create", 1, "pending-install")
+    assert ops[-1] == ("update", 1, "failed")
+    assert "context canceled" in cancelled.value.message
+
+    # Cancelling the awaiting task does the same: Helm records the failure before the task ends.
+    upgrade = asyncio.create_task(
+        engine.upgrade(
+            UpgradeRequest(
+                release_name="stuck",
+                namespace=namespace,
+                chart=_never_ready(chart_root, "0.2.0"),
+                timeout=timedelta(minutes=5),
+            ),
+            cluster=target,
+        )
+    )
+    await asyncio.sleep(2)
+    upgrade.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await upgrade
+    history = await engine.history(
+        HistoryRequest(release_name="stuck", namespace=namespace), cluster=target
+    )
+    assert [(r.version, r.status) for r in history.releases] == [(1, "failed"), (2, "failed")]
+
+    async def idle() -> bool:
+        return (await engine.stats()).inflight_calls == 1  # this stats call itself
+
+    await eventually(idle, within=10, what="no call left running in the shim")

@@ -1,0 +1,171 @@
+"""From a HelmRelease spec to engine requests, with Flux's defaults and fallbacks. Pure.
+
+Timeouts fall back to spec.timeout (5m0s). disableWait means Helm waits for hooks only;
+otherwise the spec's wait strategy (poller maps to Helm's watcher). Install takes ownership of
+existing objects unless told not to, and applies with server-side apply and forced conflicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from api.duration import parse_duration
+from api.helmrelease import HelmRelease, WaitStrategyName
+from internal.helm import models as m
+
+
+@dataclass(frozen=True)
+class Target:
+    release_name: str
+    namespace: str
+    storage_namespace: str
+
+
+def _timeout(own: str | None, hr: HelmRelease) -> Any:
+    return parse_duration(own or hr.spec.effective_timeout())
+
+
+def _wait(disable_wait: bool | None, hr: HelmRelease) -> m.WaitStrategy:
+    if disable_wait:
+        return "hookOnly"
+    return "legacy" if hr.spec.effective_wait_strategy() == WaitStrategyName.LEGACY else "watcher"
+
+
+def _rendering(hr: HelmRelease) -> dict[str, Any]:
+    renderers = []
+    for pr in hr.spec.post_renderers or []:
+        if pr.kustomize is None:
+            continue
+        k = pr.kustomize
+        renderers.append(
+            m.PostRenderer(
+                kustomize=m.Kustomize(
+                    patches=[
+                        m.Patch(
+                            patch=p.patch,
+                            target=m.Selector(**p.target.model_dump(exclude_none=True))
+                            if p.target
+                            else None,
+                        )
+                        for p in k.patches or []
+                    ],
+                    images=[m.Image(**i.model_dump(exclude_none=True)) for i in k.images or []],
+                )
+            )
+        )
+    cm = hr.spec.common_metadata
+    return {
+        "post_renderers": renderers,
+        "common_metadata": m.CommonMetadata(
+            labels=cm.labels or {}, annotations=cm.annotations or {}
+        )
+        if cm
+        else None,
+        "origin": m.Origin(name=hr.metadata.name, namespace=hr.metadata.namespace or "default"),
+        "post_render_strategy": str(hr.spec.effective_post_render_strategy()),
+    }
+
+
+def install(
+    hr: HelmRelease, target: Target, chart: Path, values: dict[str, Any]
+) -> m.InstallRequest:
+    spec = hr.spec.install
+    ssa = True if spec is None or spec.server_side_apply is None else spec.server_side_apply
+    crds = spec.effective_crds() if spec else None
+    return m.InstallRequest(
+        release_name=target.release_name,
+        namespace=target.namespace,
+        chart=str(chart),
+        values=values,
+        timeout=_timeout(spec.timeout if spec else None, hr),
+        wait_strategy=_wait(spec.disable_wait if spec else None, hr),
+        wait_for_jobs=not (spec and spec.disable_wait_for_jobs),
+        disable_hooks=bool(spec and spec.disable_hooks),
+        disable_open_api_validation=bool(spec and spec.disable_open_api_validation),
+        disable_schema_validation=bool(spec and spec.disable_schema_validation),
+        replace=bool(spec and spec.replace),
+        create_namespace=bool(spec and spec.create_namespace),
+        skip_crds=crds is not None and crds.value == "Skip",
+        server_side_apply=ssa,
+        force_conflicts=ssa,
+        take_ownership=not (spec and spec.disable_take_ownership),
+        **_rendering(hr),
+    )
+
+
+def upgrade(
+    hr: HelmRelease, target: Target, chart: Path, values: dict[str, Any]
+) -> m.UpgradeRequest:
+    spec = hr.spec.upgrade
+    mode = spec.server_side_apply.value if spec and spec.server_side_apply else "auto"
+    ssa: m.ServerSideApplyMode = {"enabled": "true", "disabled": "false"}.get(mode, "auto")  # type: ignore[assignment]
+    preserve = bool(spec and spec.preserve_values)
+    return m.UpgradeRequest(
+        release_name=target.release_name,
+        namespace=target.namespace,
+        chart=str(chart),
+        values=values,
+        timeout=_timeout(spec.timeout if spec else None, hr),
+        wait_strategy=_wait(spec.disable_wait if spec else None, hr),
+        wait_for_jobs=not (spec and spec.disable_wait_for_jobs),
+        disable_hooks=bool(spec and spec.disable_hooks),
+        disable_open_api_validation=bool(spec and spec.disable_open_api_validation),
+        disable_schema_validation=bool(spec and spec.disable_schema_validation),
+        force=bool(spec and spec.force),
+        reset_values=not preserve,
+        reuse_values=preserve,
+        cleanup_on_fail=bool(spec and spec.cleanup_on_fail),
+        max_history=hr.spec.effective_max_history(),
+        server_side_apply=ssa,
+        force_conflicts=ssa != "false",
+        take_ownership=not (spec and spec.disable_take_ownership),
+        **_rendering(hr),
+    )
+
+
+def rollback(hr: HelmRelease, target: Target, version: int) -> m.RollbackRequest:
+    spec = hr.spec.rollback
+    mode = spec.server_side_apply.value if spec and spec.server_side_apply else "auto"
+    ssa: m.ServerSideApplyMode = {"enabled": "true", "disabled": "false"}.get(mode, "auto")  # type: ignore[assignment]
+    return m.RollbackRequest(
+        release_name=target.release_name,
+        namespace=target.namespace,
+        version=version,
+        timeout=_timeout(spec.timeout if spec else None, hr),
+        wait_strategy=_wait(spec.disable_wait if spec else None, hr),
+        wait_for_jobs=not (spec and spec.disable_wait_for_jobs),
+        disable_hooks=bool(spec and spec.disable_hooks),
+        force=bool(spec and spec.force),
+        cleanup_on_fail=bool(spec and spec.cleanup_on_fail),
+        max_history=hr.spec.effective_max_history(),
+        server_side_apply=ssa,
+        force_conflicts=ssa != "false",
+    )
+
+
+def uninstall(hr: HelmRelease, target: Target) -> m.UninstallRequest:
+    spec = hr.spec.uninstall
+    return m.UninstallRequest(
+        release_name=target.release_name,
+        namespace=target.namespace,
+        timeout=_timeout(spec.timeout if spec else None, hr),
+        wait_strategy=_wait(spec.disable_wait if spec else None, hr),
+        disable_hooks=bool(spec and spec.disable_hooks),
+        keep_history=bool(spec and spec.keep_history),
+        deletion_propagation=str(spec.deletion_propagation.value) if spec else "background",
+        ignore_not_found=True,
+    )
+
+
+def test(hr: HelmRelease, target: Target) -> m.TestRequest:
+    spec = hr.spec.test
+    return m.TestRequest(
+        release_name=target.release_name,
+        namespace=target.namespace,
+        timeout=_timeout(spec.timeout if spec else None, hr),
+        filters=[m.TestFilter(name=f.name, exclude=bool(f.exclude)) for f in (spec.filters or [])]
+        if spec
+        else [],
+    )

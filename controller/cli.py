@@ -14,6 +14,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the Helmward version")
+    from controller.sources import run as sources_run
+
+    sources_run.add_flags(sub.add_parser("run", help="run the source reconcilers"))
     return parser
 
 
@@ -22,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "version":
         print(version("helmward"))
         return 0
+    if args.command == "run":
+        from controller.sources import run as sources_run
+
+        return sources_run.main(args)
     return 2
 
 

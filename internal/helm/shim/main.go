@@ -24,6 +24,9 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
+
 	"helm.sh/helm/v4/pkg/kube"
 )
 
@@ -35,6 +38,12 @@ func init() {
 	kube.ManagedFieldsManager = "helmward"
 	if m := os.Getenv("HELMWARD_FIELD_MANAGER"); m != "" {
 		kube.ManagedFieldsManager = m
+	}
+	// client-go logs through klog to the host process's stderr, for every call
+	// at once (watch restarts, throttling). Helm's own lines for each call come
+	// back in its response; klog stays quiet unless asked for.
+	if os.Getenv("HELMWARD_SHIM_KLOG") == "" {
+		klog.SetLogger(logr.Discard())
 	}
 }
 

@@ -677,7 +677,10 @@ func opStatus(st *callState, req *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := action.NewStatus(ses.cfg)
+	// Helm's Status action also fetches every live object of the manifest and
+	// their pods; the binding reads live objects itself, so status is the
+	// stored release only.
+	s := action.NewGet(ses.cfg)
 	s.Version = o.Version
 	reli, err := s.Run(o.ReleaseName)
 	if err != nil {

@@ -14,9 +14,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the Helmward version")
-    from controller.sources import run as sources_run
+    from controller import app
 
-    sources_run.add_flags(sub.add_parser("run", help="run the source reconcilers"))
+    app.add_flags(sub.add_parser("run", help="run the HelmRelease and source controllers"))
     return parser
 
 
@@ -26,9 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         print(version("helmward"))
         return 0
     if args.command == "run":
-        from controller.sources import run as sources_run
+        from controller import app
 
-        return sources_run.main(args)
+        return app.main(args)
     return 2
 
 

@@ -43,6 +43,7 @@ class Controller:
         workers: int = 4,
         jitter_percentage: float = 5.0,
         observe: Observer | None = None,
+        predicate: Callable[[str, Obj], bool] | None = None,
     ) -> None:
         self.name = name
         self.informer = informer
@@ -52,13 +53,15 @@ class Controller:
         self.queue = WorkQueue()
         self.observe = observe
         self.in_flight: set[str] = set()
+        self.predicate = predicate
         informer.add_handler(self._on_event)
 
     def enqueue(self, key: str) -> None:
         self.queue.add(key)
 
     def _on_event(self, kind: str, obj: Obj) -> None:
-        self.queue.add(key_of(obj))
+        if self.predicate is None or self.predicate(kind, obj):
+            self.queue.add(key_of(obj))
 
     async def run(self) -> None:
         """Wait for the informer's first list (the manager runs informers), then work until
@@ -101,3 +104,22 @@ class Controller:
                 self.queue.done(key)
             if self.observe:
                 self.observe(self.name, key, time.monotonic() - start, error)
+
+
+def spec_changed() -> Callable[[str, Obj], bool]:
+    """Flux's predicates: a new generation, a changed annotation (reconcile requests), the
+    start of a deletion, a resync or a deletion. Status writes alone do not wake the object."""
+    seen: dict[str, tuple[object, object, object]] = {}
+
+    def check(kind: str, obj: Obj) -> bool:
+        key = key_of(obj)
+        if kind == "DELETED":
+            seen.pop(key, None)
+            return True
+        meta = obj.get("metadata", {})
+        now = (meta.get("generation"), meta.get("annotations"), meta.get("deletionTimestamp"))
+        before = seen.get(key)
+        seen[key] = now
+        return kind in ("ADDED", "SYNC") or before != now
+
+    return check

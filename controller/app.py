@@ -1,0 +1,236 @@
+"""`helmward run`: every controller in one process, on the shared runtime.
+
+Flags keep helm-controller's and source-controller's names where they exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from kubernetes_asyncio import client, config
+
+from controller.events import EventRecorder
+from controller.helmrelease.reconciler import HelmReleaseReconciler, Settings, dependency_graph
+from controller.metrics import Recorder
+from controller.runtime.controller import Controller, Result, spec_changed
+from controller.runtime.informer import Informer, Obj
+from controller.runtime.manager import Manager, Options
+from controller.sources import run as sources_run
+from controller.sources.context import Context
+from controller.sources.driver import reconcile_object
+from internal.artifacts.server import ArtifactServer
+from internal.artifacts.storage import Storage
+from internal.helm import models as hm
+from internal.helm.engine import Engine
+from internal.kube.resources import (
+    BUCKETS,
+    GIT_REPOSITORIES,
+    HELM_CHARTS,
+    HELM_RELEASES,
+    HELM_REPOSITORIES,
+    OCI_REPOSITORIES,
+    key_of,
+)
+from internal.sources.chart import Limits
+from internal.sources.helmindex import IndexCache
+
+log = logging.getLogger("helmward")
+
+SOURCES = {
+    "HelmRepository": HELM_REPOSITORIES,
+    "GitRepository": GIT_REPOSITORIES,
+    "Bucket": BUCKETS,
+    "OCIRepository": OCI_REPOSITORIES,
+    "HelmChart": HELM_CHARTS,
+}
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    sources_run.add_flags(parser)
+    parser.add_argument("--leader-elect", action="store_true", help="elect a leader (Lease)")
+    parser.add_argument(
+        "--leader-election-namespace", default=os.environ.get("RUNTIME_NAMESPACE", "flux-system")
+    )
+    parser.add_argument(
+        "--watch-all-namespaces",
+        default="true",
+        help="watch every namespace (true) or only --watch-namespace",
+    )
+    parser.add_argument("--watch-label-selector", default="", help="shard by this label selector")
+    parser.add_argument("--requeue-dependency", type=float, default=30.0, help="seconds")
+    parser.add_argument("--graceful-shutdown-timeout", type=float, default=600.0, help="seconds")
+    parser.add_argument("--interval-jitter-percentage", type=float, default=5.0)
+    parser.add_argument("--default-service-account", default="")
+    parser.add_argument("--no-cross-namespace-refs", action="store_true")
+    parser.add_argument(
+        "--artifact-cache",
+        default="",
+        help="where downloaded chart artifacts are kept (default: storage path)",
+    )
+
+
+async def cluster_target(kubeconfig: str | None) -> hm.ClusterTarget:
+    if kubeconfig:
+        text = await asyncio.to_thread(Path(kubeconfig).read_text)
+        return hm.ClusterTarget(kubeconfig=text)
+    return hm.ClusterTarget(in_cluster=True)
+
+
+def _source_reconcile(ctx: Context, informer: Informer) -> Any:
+    async def reconcile(key: str) -> Result:
+        raw = informer.get(key)
+        if raw is None:
+            return Result()
+        after = await reconcile_object(ctx, dict(raw))
+        return Result(requeue_after=after)
+
+    return reconcile
+
+
+def _wire_chart_wakeups(controllers: dict[str, Controller]) -> None:
+    """A source with a new artifact wakes the HelmCharts built from it."""
+    charts = controllers["HelmChart"]
+    revisions: dict[tuple[str, str], object] = {}
+
+    for kind in ("HelmRepository", "GitRepository", "Bucket"):
+
+        def on_source(event: str, obj: Obj, kind: str = kind) -> None:
+            key = key_of(obj)
+            revision = ((obj.get("status") or {}).get("artifact") or {}).get("revision")
+            if revisions.get((kind, key)) == revision:
+                return
+            revisions[(kind, key)] = revision
+            ns = obj["metadata"].get("namespace")
+            for chart_key, chart in charts.informer.store.items():
+                ref = (chart.get("spec") or {}).get("sourceRef") or {}
+                if ref.get("kind") == kind and f"{ns}/{ref.get('name')}" == key:
+                    charts.enqueue(chart_key)
+
+        controllers[kind].informer.add_handler(on_source)
+
+
+def _wire_wakeups(manager: Manager, releases: Controller, charts: Informer) -> None:
+    """Wake HelmReleases when their chart changes, and dependents when a release turns Ready."""
+    ready: dict[str, bool] = {}
+
+    def on_chart(kind: str, chart: Obj) -> None:
+        chart_key = key_of(chart)
+        for key, hr in releases.informer.store.items():
+            status = hr.get("status") or {}
+            if status.get("helmChart") == chart_key:
+                releases.enqueue(key)
+
+    def on_release(kind: str, hr: Obj) -> None:
+        key = key_of(hr)
+        conds = (hr.get("status") or {}).get("conditions") or []
+        now = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
+        was = ready.get(key, False)
+        ready[key] = now
+        if now and not was:
+            graph = dependency_graph(releases.informer.store.values())
+            for dependent in graph.dependents.get(key, ()):
+                releases.enqueue(dependent)
+
+    charts.add_handler(on_chart)
+    releases.informer.add_handler(on_release)
+
+
+async def run(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configuration = client.Configuration()
+    if args.kubeconfig:
+        await config.load_kube_config(
+            config_file=args.kubeconfig, client_configuration=configuration
+        )
+    else:
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    storage_root = Path(args.storage_path)
+    storage = Storage(
+        storage_root,
+        sources_run.advertised(args.storage_addr, args.storage_adv_addr),
+        retention_records=args.artifact_retention_records,
+        retention_ttl=args.artifact_retention_ttl,
+    )
+    host, port = sources_run.split_addr(args.storage_addr)
+    artifacts = ArtifactServer(storage_root, host, port)
+    await artifacts.start()
+    engine = Engine()
+    watch_all = str(args.watch_all_namespaces).lower() not in ("false", "0", "no")
+    options = Options(
+        health_addr=args.health_addr,
+        metrics_addr=args.metrics_addr,
+        leader_elect=args.leader_elect,
+        leader_election_namespace=args.leader_election_namespace,
+        graceful_shutdown_timeout=args.graceful_shutdown_timeout,
+        watch_namespace=None
+        if watch_all and not args.watch_namespace
+        else (args.watch_namespace or None),
+        watch_label_selector=args.watch_label_selector or None,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async with client.ApiClient(configuration) as kube:
+        manager = Manager(kube, options)
+        ctx = Context(
+            kube=kube,
+            storage=storage,
+            indexes=IndexCache(args.helm_cache_max_size),
+            max_index_size=args.helm_index_max_size,
+            chart_limits=Limits(chart=args.helm_chart_max_size, file=args.helm_chart_file_max_size),
+        )
+        for kind, resource in SOURCES.items():
+            informer = manager.informer(resource)
+            manager.add(
+                Controller(
+                    kind,
+                    informer,
+                    _source_reconcile(ctx, informer),
+                    workers=args.concurrent,
+                    predicate=spec_changed(),
+                    jitter_percentage=args.interval_jitter_percentage,
+                )
+            )
+        metrics = Recorder()
+        settings = Settings(
+            cluster=await cluster_target(args.kubeconfig),
+            artifact_dir=Path(args.artifact_cache or storage_root / ".helmward-charts"),
+            default_service_account=args.default_service_account or None,
+            requeue_dependency=args.requeue_dependency,
+            no_cross_namespace_refs=args.no_cross_namespace_refs,
+        )
+        releases_informer = manager.informer(HELM_RELEASES)
+        charts_informer = manager.informer(HELM_CHARTS)
+        reconciler = HelmReleaseReconciler(
+            kube, engine, releases_informer, charts_informer, EventRecorder(kube), metrics, settings
+        )
+        releases = Controller(
+            "HelmRelease",
+            releases_informer,
+            reconciler.reconcile,
+            workers=args.concurrent,
+            predicate=spec_changed(),
+            jitter_percentage=args.interval_jitter_percentage,
+        )
+        manager.add(releases)
+        _wire_wakeups(manager, releases, charts_informer)
+        try:
+            await manager.run(stop)
+        finally:
+            await artifacts.stop()
+            engine.close()
+
+
+def main(args: argparse.Namespace) -> int:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(args))
+    return 0

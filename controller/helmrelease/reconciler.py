@@ -622,8 +622,10 @@ class HelmReleaseReconciler:
         if action in (Action.INSTALL, Action.UPGRADE):
             work.status["lastAttemptedReleaseActionDuration"] = f"{time.monotonic() - started:.3f}s"
         self._observe(work, observations, action, config_digest)
-        if action is Action.TEST and error is None:
-            self._record_tests(work, out.result)
+        if action is Action.TEST:
+            tested = out.result if error is None else error.result
+            if isinstance(tested, hm.TestResult):
+                self._record_tests(work, tested)
         self._conditions_after(work, action, error, name, chart)
         if error is not None:
             self._count_failure(work, action, bool(observations))

@@ -42,3 +42,80 @@ async def test_install_then_upgrade_on_values_change(harness: Harness) -> None:
     assert (await h.config("web"))["message"] == "two"
     history = helm_json(h, "history", "web")
     assert [r["status"] for r in history] == ["superseded", "deployed"]
+
+
+async def test_failing_test_hook_rolls_back(harness: Harness) -> None:
+    h = harness
+    spec = {
+        **h.chart_spec(version="1.0.0"),
+        "test": {"enable": True},
+        "upgrade": {"remediation": {"retries": 1}},
+        "values": {"message": "good"},
+    }
+    await h.apply_release("app", spec)
+    obj = await h.wait("app", "TestSuccess", "True")
+    assert obj["status"]["history"][0]["testHooks"]["app-test"]["phase"] == "Succeeded"
+
+    # The new values make the test pod carry the KWOK failure label: the test fails.
+    await h.apply_release("app", {**spec, "values": {"message": "bad", "failTest": True}})
+    obj = await h.wait("app", "Remediated", "True", reason="RollbackSucceeded", within=120)
+    ready = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False"
+    history = helm_json(h, "history", "app")
+    assert [r["status"] for r in history][-1] == "deployed"
+    assert history[-1]["description"].startswith("Rollback to 1")
+    assert (await h.config("app"))["message"] == "good"
+
+
+async def test_depends_on_installs_in_order_and_a_cycle_is_named(harness: Harness) -> None:
+    h = harness
+    # c -> b -> a, applied in reverse so the controller must wait.
+    for name, deps in (("c", ["b"]), ("b", ["a"]), ("a", [])):
+        await h.apply_release(
+            name, {**h.chart_spec(version="1.0.0"), "dependsOn": [{"name": d} for d in deps]}
+        )
+    objs = {n: await h.wait(n, "Ready", "True", within=120) for n in ("a", "b", "c")}
+    deployed = {n: o["status"]["history"][0]["firstDeployed"] for n, o in objs.items()}
+    assert deployed["a"] <= deployed["b"] <= deployed["c"], deployed
+
+    await h.apply_release("x", {**h.chart_spec(), "dependsOn": [{"name": "y"}]})
+    await h.apply_release("y", {**h.chart_spec(), "dependsOn": [{"name": "x"}]})
+    for name in ("x", "y"):
+        obj = await h.wait(name, "Ready", "False", reason="DependencyCycle")
+        ready = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
+        assert f"{h.namespace}/x -> {h.namespace}/y -> {h.namespace}/x" in ready["message"]
+
+
+async def test_missing_dependency_is_named(harness: Harness) -> None:
+    h = harness
+    await h.apply_release("lonely", {**h.chart_spec(), "dependsOn": [{"name": "ghost"}]})
+    obj = await h.wait("lonely", "Ready", "False", reason="DependencyNotReady")
+    ready = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
+    assert f"'{h.namespace}/ghost' not found" in ready["message"]
+
+
+async def test_deletion_uninstalls_and_suspend_pauses(harness: Harness) -> None:
+    h = harness
+    await h.apply_release("tmp", {**h.chart_spec(version="1.0.0"), "values": {"message": "a"}})
+    await h.wait("tmp", "Ready", "True")
+    await h.apply_release(
+        "tmp", {**h.chart_spec(version="1.0.0"), "values": {"message": "b"}, "suspend": True}
+    )
+    import asyncio
+
+    await asyncio.sleep(3)
+    assert (await h.config("tmp"))["message"] == "a", "a suspended release must not upgrade"
+    await h.apply_release("tmp", {**h.chart_spec(version="1.0.0"), "values": {"message": "b"}})
+    await h.wait("tmp", "Released", "True", reason="UpgradeSucceeded")
+    assert (await h.config("tmp"))["message"] == "b"
+
+    from internal.kube import rest
+    from internal.kube.resources import HELM_RELEASES
+    from tests.support import eventually
+
+    await rest.request(h.kube, "DELETE", HELM_RELEASES.path(h.namespace, "tmp"))
+
+    async def uninstalled() -> bool:
+        return not helm_json(h, "list")
+
+    await eventually(uninstalled, within=60, what="release uninstalled")

@@ -79,7 +79,7 @@ async def test_calls_run_in_parallel_off_the_event_loop(engine: Engine) -> None:
     tick.cancel()
     assert all(r.slept_ms >= 1000 for r in results)
     assert elapsed < 3, f"8 one-second calls took {elapsed:.1f}s: they did not run in parallel"
-    assert ticks > 50, "the event loop kept running while the calls blocked their threads"
+    assert ticks > 20, "the event loop kept running while the calls blocked their threads"
 
 
 async def test_cancel_event_and_a_cancel_that_races_the_start(

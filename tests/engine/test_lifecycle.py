@@ -363,3 +363,45 @@ async def test_chart_crds_are_installed_and_usable(
     finally:
         for crd_name in created:
             await ext.delete_custom_resource_definition(crd_name)
+
+
+async def test_take_ownership_and_create_namespace(
+    engine: Engine,
+    target: ClusterTarget,
+    namespace: str,
+    chart_root: Path,
+    core: client.CoreV1Api,
+) -> None:
+    from internal.helm import ActionError
+
+    chart = charts.make_chart(chart_root, templates={"configmap.yaml": charts.CONFIGMAP})
+    await core.create_namespaced_config_map(
+        namespace,
+        client.V1ConfigMap(metadata=client.V1ObjectMeta(name="own-config"), data={"message": "x"}),
+    )
+    with pytest.raises(ActionError, match="cannot be imported") as refused:
+        await engine.install(
+            InstallRequest(release_name="own", namespace=namespace, chart=chart), cluster=target
+        )
+    assert refused.value.observations == [], "Helm refused before storing anything"
+    taken = await engine.install(
+        InstallRequest(release_name="own", namespace=namespace, chart=chart, take_ownership=True),
+        cluster=target,
+    )
+    assert taken.result.release is not None
+    cm = await core.read_namespaced_config_map("own-config", namespace)
+    assert cm.metadata.annotations["meta.helm.sh/release-name"] == "own"
+    assert cm.data == {"message": "hello"}
+
+    fresh = f"{namespace}-new"
+    try:
+        await engine.install(
+            InstallRequest(
+                release_name="made", namespace=fresh, chart=chart, create_namespace=True
+            ),
+            cluster=target,
+        )
+        await core.read_namespace(fresh)
+        await core.read_namespaced_config_map("made-config", fresh)
+    finally:
+        await core.delete_namespace(fresh)

@@ -14,6 +14,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 import api
 from api.sources import GROUP, VERSION
 from internal.artifacts.storage import Storage
+from internal.helm import Engine
 from internal.sources.chart import Limits
 from internal.sources.helmindex import DEFAULT_MAX_INDEX_SIZE, IndexCache
 
@@ -59,6 +60,13 @@ class Context:
     max_index_size: int = DEFAULT_MAX_INDEX_SIZE
     chart_limits: Limits = field(default_factory=Limits)
     work_dir: str | None = None
+    helm: Engine | None = None
+    """The Helm engine for OCI registry calls; loaded on first use."""
+
+    def engine(self) -> Engine:
+        if self.helm is None:
+            self.helm = Engine(max_workers=16)
+        return self.helm
 
     async def secret(self, namespace: str, name: str) -> dict[str, bytes]:
         """The data of a Secret, decoded; a Failure naming it when it cannot be read."""

@@ -66,7 +66,7 @@ async def reconcile(ctx: Context, obj: api.HelmChart) -> Outcome:
     source = await _ready_source(ctx, obj)
     if isinstance(source, api.HelmRepository):
         if source.spec.type == "oci":
-            return await oci.reconcile_helm_chart(ctx, obj, source)
+            return await _from_oci_repository(ctx, obj, source)
         return await _from_helm_repository(ctx, obj, source)
     return await _from_tarball(ctx, obj, source)
 
@@ -160,6 +160,14 @@ async def _from_helm_repository(
             "chart pull error",
             f"failed to download chart for remote reference: {exc}",
         ) from None
+    return await _finish_pull(ctx, obj, data, version, status_extra)
+
+
+async def _finish_pull(
+    ctx: Context, obj: api.HelmChart, data: bytes, version: str, status_extra: dict[str, Any]
+) -> Outcome:
+    """Store a pulled chart package, repackaged when valuesFiles are merged into it."""
+    values_files = obj.spec.values_files or []
     try:
         files = await asyncio.to_thread(charts.read_package, data, ctx.chart_limits)
         metadata = charts.parse_metadata(files["Chart.yaml"])
@@ -187,6 +195,49 @@ async def _from_helm_repository(
         status={k: v for k, v in status_extra.items() if v is not None},
         events=[("Normal", reason, message)],
     )
+
+
+async def _from_oci_repository(
+    ctx: Context, obj: api.HelmChart, repo: api.HelmRepository
+) -> Outcome:
+    """A chart pulled from an OCI HelmRepository through the Helm engine's registry client: the
+    version picked from the repository's semver tags, the package checked and stored."""
+    ns = obj.metadata.namespace or "default"
+    access = await oci.registry_access(
+        ctx,
+        ns,
+        repo.spec.url,
+        secret_ref=repo.spec.secret_ref,
+        cert_secret_ref=repo.spec.cert_secret_ref,
+        insecure=repo.spec.insecure,
+        spec_timeout=repo.spec.timeout,
+    )
+    ref, chart_version = await oci.resolve_chart_version(
+        ctx, repo.spec.url, obj.spec.chart, obj.spec.version or "*", access
+    )
+    values_files = obj.spec.values_files or []
+    meta = chart_version_metadata(
+        source_kind="HelmRepository",
+        reconcile_strategy=obj.spec.reconcile_strategy,
+        generation=obj.metadata.generation or 0,
+        source_revision="",
+        has_values_files=bool(values_files),
+    )
+    version = charts.with_version_metadata(chart_version, meta) if meta else chart_version
+    status_extra: dict[str, Any] = {"observedChartName": obj.spec.chart}
+    if values_files:
+        status_extra["observedValuesFiles"] = values_files
+    reused = _reusable(obj, ctx, version, None)
+    if reused is not None:
+        return Outcome(
+            ready_reason="ChartPullSucceeded",
+            ready_message=f"pulled '{obj.spec.chart}' chart with version '{version}'",
+            artifact=reused,
+            status=status_extra,
+        )
+    pulled = await oci.pull_chart(ctx, ref, chart_version, access, ctx.chart_limits.chart)
+    assert pulled.data is not None
+    return await _finish_pull(ctx, obj, pulled.data, version, status_extra)
 
 
 async def _index(ctx: Context, revision: str, path: str, url: str) -> Index:

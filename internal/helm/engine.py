@@ -33,7 +33,11 @@ from internal.helm.models import (
     HistoryResult,
     InstallRequest,
     LoadChartRequest,
+    LoginRequest,
+    LoginResult,
     Observation,
+    PullRequest,
+    PullResult,
     ReleaseResult,
     RenderRequest,
     RenderResult,
@@ -42,6 +46,8 @@ from internal.helm.models import (
     Stats,
     StatusRequest,
     StorageSpec,
+    TagsRequest,
+    TagsResult,
     TestRequest,
     TestResult,
     UninstallRequest,
@@ -167,6 +173,23 @@ class Engine:
     async def load_chart(self, path: Path | str) -> ChartInfo:
         resp = await self.call("loadChart", LoadChartRequest(path=str(path)).wire())
         return _outcome(resp, ChartInfo).result
+
+    # --- OCI registries --------------------------------------------------------------------
+
+    async def login(self, request: LoginRequest, *, cancel: asyncio.Event | None = None) -> str:
+        """Check the registry accepts the credentials; returns the host logged in to."""
+        resp = await self.call("login", request.wire(), cancel=cancel)
+        return _outcome(resp, LoginResult).result.host
+
+    async def tags(self, request: TagsRequest, *, cancel: asyncio.Event | None = None) -> list[str]:
+        resp = await self.call("tags", request.wire(), cancel=cancel)
+        return _outcome(resp, TagsResult).result.tags
+
+    async def pull(
+        self, request: PullRequest, *, cancel: asyncio.Event | None = None
+    ) -> PullResult:
+        resp = await self.call("pull", request.wire(), cancel=cancel)
+        return _outcome(resp, PullResult).result
 
     async def stats(self) -> Stats:
         resp = await self.call("stats", {})

@@ -143,6 +143,30 @@ class ActionCancelledError(ActionError):
     code = "Cancelled"
 
 
+class RegistryError(HelmError):
+    """An OCI registry refused or failed a login, tags or pull call."""
+
+    code = "Registry"
+
+
+class RegistryAuthError(RegistryError):
+    """The registry refused the credentials (401/403)."""
+
+    code = "RegistryAuth"
+
+
+class RegistryNotFoundError(RegistryError):
+    """No such repository, tag, digest or layer."""
+
+    code = "RegistryNotFound"
+
+
+class TooLargeError(InputError):
+    """What was pulled is over the size asked for."""
+
+    code = "TooLarge"
+
+
 class InternalError(HelmError):
     """A bug in the shim, including a recovered Go panic; the logs hold the stack."""
 
@@ -167,6 +191,10 @@ _BY_CODE: dict[str, type[HelmError]] = {
         HookFailedError,
         WaitTimeoutError,
         ActionCancelledError,
+        RegistryError,
+        RegistryAuthError,
+        RegistryNotFoundError,
+        TooLargeError,
         InternalError,
     )
 }

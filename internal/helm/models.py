@@ -7,6 +7,7 @@ On the wire every name is camelCase; in Python it is snake_case.
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -41,6 +42,13 @@ def _text(value: Any) -> Any:
     return value
 
 
+def _base64(value: Any) -> Any:
+    if isinstance(value, str):
+        return base64.b64decode(value, validate=True)
+    return value
+
+
+Base64Bytes = Annotated[bytes, BeforeValidator(_base64)]
 Duration = Annotated[timedelta, PlainSerializer(go_duration, return_type=str)]
 Text = Annotated[str, BeforeValidator(_text)]
 
@@ -263,6 +271,51 @@ class DiagnoseRequest(_Request):
     sleep: Duration | None = None
 
 
+# --- registry ------------------------------------------------------------------------------------
+
+
+class RegistryAccess(_Request):
+    """How to reach an OCI registry. Credentials come only from here: the shim never reads the
+    host's docker or helm configuration."""
+
+    username: str | None = None
+    password: str | None = None
+    plain_http: bool = False
+    """HTTP instead of HTTPS (Flux's `insecure`)."""
+    insecure_skip_tls_verify: bool = False
+    ca_pem: Text | None = None
+    cert_pem: Text | None = None
+    key_pem: Text | None = None
+    timeout: Duration | None = None
+
+
+class LoginRequest(RegistryAccess):
+    """Check that the registry accepts the credentials (Helm's registry login)."""
+
+    host: str
+
+
+class TagsRequest(RegistryAccess):
+    """List the tags of `oci://host/repository`: Helm's strict semver tags, newest first, or
+    every tag when `all`."""
+
+    ref: str
+    all: bool = False
+
+
+class PullRequest(RegistryAccess):
+    """Pull a chart (or, with `artifact`, one layer of any artifact) from `oci://host/repository`
+    by tag or digest; the digest wins."""
+
+    ref: str
+    tag: str | None = None
+    digest: str | None = None
+    artifact: bool = False
+    layer_media_type: str | None = None
+    max_size: int | None = None
+    dest: Text | None = None
+
+
 # --- responses -----------------------------------------------------------------------------------
 
 
@@ -437,3 +490,26 @@ class VersionInfo(_Response):
     kyaml: str | None = None
     client_go: str | None = None
     field_manager: str | None = None
+
+
+class LoginResult(_Response):
+    host: str
+
+
+class TagsResult(_Response):
+    tags: list[str]
+
+
+class PullResult(_Response):
+    ref: str
+    """host/repository@<manifest digest>"""
+    manifest_digest: str
+    manifest: dict[str, Any]
+    layer_digest: str
+    layer_media_type: str
+    layer_size: int
+    chart: dict[str, Any] | None = None
+    """The chart's metadata (Chart.yaml) from the manifest config, for charts."""
+    data: Base64Bytes | None = None
+    """The layer, unless it was written to `dest`."""
+    path: str | None = None

@@ -40,6 +40,7 @@ func dispatch(st *callState, req *Request) (any, error) {
 		"uninstall": req.Uninstall != nil, "test": req.Test != nil, "status": req.Status != nil,
 		"history": req.History != nil, "get": req.Get != nil, "render": req.Render != nil,
 		"loadChart": req.LoadChart != nil, "stats": req.Stats != nil, "diagnose": req.Diagnose != nil,
+		"login": req.Login != nil, "tags": req.Tags != nil, "pull": req.Pull != nil,
 	}
 	if req.Op == "" {
 		return nil, invalid("op", "missing; one of %s", opList(present))
@@ -55,7 +56,8 @@ func dispatch(st *callState, req *Request) (any, error) {
 	if !present[req.Op] {
 		return nil, invalid(req.Op, "missing: a %q request carries its options in %q", req.Op, req.Op)
 	}
-	offline := req.Op == "render" || req.Op == "loadChart" || req.Op == "stats" || req.Op == "diagnose"
+	offline := req.Op == "render" || req.Op == "loadChart" || req.Op == "stats" || req.Op == "diagnose" ||
+		req.Op == "login" || req.Op == "tags" || req.Op == "pull"
 	if offline && req.Cluster != nil {
 		return nil, invalid("cluster", "not allowed: %s never talks to a cluster", req.Op)
 	}
@@ -87,6 +89,12 @@ func dispatch(st *callState, req *Request) (any, error) {
 		return opStats(), nil
 	case "diagnose":
 		return opDiagnose(st, req.Diagnose)
+	case "login":
+		return opLogin(st, req.Login)
+	case "tags":
+		return opTags(st, req.Tags)
+	case "pull":
+		return opPull(st, req.Pull)
 	}
 	return nil, invalid("op", "unhandled op %q", req.Op)
 }

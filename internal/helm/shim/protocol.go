@@ -28,6 +28,9 @@ type Request struct {
 	LoadChart *LoadChartOptions `json:"loadChart,omitempty"`
 	Stats     *StatsOptions     `json:"stats,omitempty"`
 	Diagnose  *DiagnoseOptions  `json:"diagnose,omitempty"`
+	Login     *LoginOptions     `json:"login,omitempty"`
+	Tags      *TagsOptions      `json:"tags,omitempty"`
+	Pull      *PullOptions      `json:"pull,omitempty"`
 }
 
 // ClusterSpec says how to reach the Kubernetes API for one call.

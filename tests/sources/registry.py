@@ -1,0 +1,157 @@
+"""The distribution OCI registry for the sources tests: built by hack/lib/build-registry.sh,
+started on 127.0.0.1 with htpasswd (bcrypt) auth and storage in a temporary directory, stopped
+after its test. Charts are pushed with the helm CLI the control plane ships."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def registry_binary() -> Path:
+    out = subprocess.run(
+        ["bash", str(REPO_ROOT / "hack/lib/build-registry.sh")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return Path(out.strip().splitlines()[-1])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class OCIRegistry:
+    """A registry on 127.0.0.1 over plain HTTP, with one htpasswd user."""
+
+    def __init__(self, root: Path, username: str, password: str) -> None:
+        self.root = root
+        self.username = username
+        self.password = password
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log = root / "registry.log"
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        htpasswd = self.root / "htpasswd"
+        subprocess.run(
+            ["htpasswd", "-Bbc", str(htpasswd), self.username, self.password],
+            check=True,
+            capture_output=True,
+        )
+        binary = registry_binary()
+        for _ in range(5):
+            self.port = _free_port()
+            config = self.root / "config.yml"
+            config.write_text(
+                "version: 0.1\n"
+                "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
+                f"storage:\n  filesystem:\n    rootdirectory: {self.root / 'data'}\n"
+                f"http:\n  addr: 127.0.0.1:{self.port}\n"
+                f"auth:\n  htpasswd:\n    realm: helmward-tests\n    path: {htpasswd}\n"
+            )
+            env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+            with self._log.open("ab") as log:
+                self._proc = subprocess.Popen(
+                    [str(binary), "serve", str(config)], stdout=log, stderr=log, env=env
+                )
+            if self._wait_ready():
+                return
+            self.stop()
+        raise RuntimeError(f"the OCI registry did not start: {self._log.read_text()[-2000:]}")
+
+    def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert self._proc is not None
+            if self._proc.poll() is not None:
+                return False
+            try:
+                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1)
+                return True
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+    def push_chart(self, helm: Path, package: Path, repository: str, home: Path) -> str:
+        """`helm push` the package to oci://<host>/<repository>; returns the manifest digest.
+        The helm CLI's configuration lives under `home`, not the user's."""
+        env = {
+            **os.environ,
+            "HELM_CONFIG_HOME": str(home / "config"),
+            "HELM_CACHE_HOME": str(home / "cache"),
+            "HELM_DATA_HOME": str(home / "data"),
+            "DOCKER_CONFIG": str(home / "docker"),
+        }
+        registry_config = home / "config" / "registry.json"
+        common = ["--registry-config", str(registry_config)]
+        with contextlib.suppress(FileExistsError):
+            (home / "config").mkdir(parents=True)
+        subprocess.run(
+            [
+                str(helm),
+                "registry",
+                "login",
+                self.host,
+                "--plain-http",
+                "-u",
+                self.username,
+                "--password-stdin",
+                *common,
+            ],
+            input=self.password.encode(),
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+        out = subprocess.run(
+            [
+                str(helm),
+                "push",
+                str(package),
+                f"oci://{self.host}/{repository}",
+                "--plain-http",
+                *common,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        text = out.stdout + out.stderr
+        for line in text.splitlines():
+            if line.startswith("Digest:"):
+                return line.split(":", 1)[1].strip()
+        raise AssertionError(f"no digest in helm push output: {text}")

@@ -51,7 +51,7 @@ generate: venv ## write config/crd/bases/*.yaml from the models in api/
 	$(VPY) hack/generate.py
 
 .PHONY: demo
-demo: venv build ## start the local control plane and show how to use it
+demo: venv build test-deps ## the main job: local cluster, sources, controller and sample releases until Ready
 	bash hack/demo.sh
 
 .PHONY: cluster-up

@@ -103,10 +103,12 @@ def _wire_chart_wakeups(controllers: dict[str, Controller]) -> None:
 
         def on_source(event: str, obj: Obj, kind: str = kind) -> None:
             key = key_of(obj)
-            revision = ((obj.get("status") or {}).get("artifact") or {}).get("revision")
-            if revisions.get((kind, key)) == revision:
+            # The whole artifact, not just its revision: a rewritten artifact of the same
+            # revision (storage lost on a restart) must wake its charts too.
+            artifact = (obj.get("status") or {}).get("artifact")
+            if revisions.get((kind, key)) == artifact:
                 return
-            revisions[(kind, key)] = revision
+            revisions[(kind, key)] = artifact
             ns = obj["metadata"].get("namespace")
             for chart_key, chart in charts.informer.store.items():
                 ref = (chart.get("spec") or {}).get("sourceRef") or {}
@@ -188,18 +190,19 @@ async def run(args: argparse.Namespace) -> None:
             max_index_size=args.helm_index_max_size,
             chart_limits=Limits(chart=args.helm_chart_max_size, file=args.helm_chart_file_max_size),
         )
+        controllers: dict[str, Controller] = {}
         for kind, resource in SOURCES.items():
             informer = manager.informer(resource)
-            manager.add(
-                Controller(
-                    kind,
-                    informer,
-                    _source_reconcile(ctx, informer),
-                    workers=args.concurrent,
-                    predicate=spec_changed(),
-                    jitter_percentage=args.interval_jitter_percentage,
-                )
+            controllers[kind] = Controller(
+                kind,
+                informer,
+                _source_reconcile(ctx, informer),
+                workers=args.concurrent,
+                predicate=spec_changed(),
+                jitter_percentage=args.interval_jitter_percentage,
             )
+            manager.add(controllers[kind])
+        _wire_chart_wakeups(controllers)
         metrics = Recorder()
         settings = Settings(
             cluster=await cluster_target(args.kubeconfig),

@@ -492,7 +492,7 @@ class HelmReleaseReconciler:
                     work.status["lastHandledForceAt"] = force_at
                 self._summarize(work)
                 work.drop("Reconciling")
-                self._observed_digests(work, desired)
+                work.status["observedGeneration"] = work.generation
                 return
             if step.action is Action.STALL:
                 active = ctx.active()
@@ -508,6 +508,7 @@ class HelmReleaseReconciler:
                 work.condition("Stalled", "True", str(step.stall), message)
                 self._summarize(work)
                 work.drop("Reconciling")
+                work.status["observedGeneration"] = work.generation
                 return
             if step.action is Action.WARN_DRIFT:
                 work.condition("Drifted", "True", "DriftDetected", state.reason)
@@ -522,6 +523,8 @@ class HelmReleaseReconciler:
             failed = await self._run(
                 work, step.action, target, chart_path, values, info, config_digest
             )
+            if not failed and KIND_OF.get(step.action) is Kind.RELEASE:
+                self._observed_digests(work, desired)
             if force and step.action in (Action.INSTALL, Action.UPGRADE):
                 work.status["lastHandledForceAt"] = force_at
                 force = False
@@ -830,11 +833,10 @@ class HelmReleaseReconciler:
         )
 
     def _observed_digests(self, work: Work, desired: Desired) -> None:
-        ready = cond.get(work.status.get("conditions") or [], "Ready") or {}
-        if ready.get("status") == "True":
-            work.status["observedPostRenderersDigest"] = desired.post_renderers_digest or None
-            work.status["observedCommonMetadataDigest"] = desired.common_metadata_digest or None
-            work.status["observedGeneration"] = work.generation
+        """Recorded after every successful release action, as Flux does, so a changed
+        post-renderer triggers one upgrade, not one per reconcile."""
+        work.status["observedPostRenderersDigest"] = desired.post_renderers_digest or None
+        work.status["observedCommonMetadataDigest"] = desired.common_metadata_digest or None
 
     def _context(self, work: Work, force: bool) -> Context:
         hr = work.hr

@@ -118,16 +118,26 @@ def _wire_chart_wakeups(controllers: dict[str, Controller]) -> None:
         controllers[kind].informer.add_handler(on_source)
 
 
-def _wire_wakeups(manager: Manager, releases: Controller, charts: Informer) -> None:
+def _wire_wakeups(manager: Manager, releases: Controller, charts: Informer, oci: Informer) -> None:
     """Wake HelmReleases when their chart changes, and dependents when a release turns Ready."""
     ready: dict[str, bool] = {}
 
-    def on_chart(kind: str, chart: Obj) -> None:
-        chart_key = key_of(chart)
-        for key, hr in releases.informer.store.items():
-            status = hr.get("status") or {}
-            if status.get("helmChart") == chart_key:
-                releases.enqueue(key)
+    def on_source(kind: str) -> Any:
+        def handler(event: str, source: Obj) -> None:
+            source_key = key_of(source)
+            for key, hr in releases.informer.store.items():
+                ns = hr["metadata"].get("namespace")
+                ref = (hr.get("spec") or {}).get("chartRef") or {}
+                by_ref = ref.get("kind") == kind and (
+                    f"{ref.get('namespace') or ns}/{ref.get('name')}" == source_key
+                )
+                by_template = kind == "HelmChart" and (
+                    (hr.get("status") or {}).get("helmChart") == source_key
+                )
+                if by_ref or by_template:
+                    releases.enqueue(key)
+
+        return handler
 
     def on_release(kind: str, hr: Obj) -> None:
         key = key_of(hr)
@@ -140,7 +150,8 @@ def _wire_wakeups(manager: Manager, releases: Controller, charts: Informer) -> N
             for dependent in graph.dependents.get(key, ()):
                 releases.enqueue(dependent)
 
-    charts.add_handler(on_chart)
+    charts.add_handler(on_source("HelmChart"))
+    oci.add_handler(on_source("OCIRepository"))
     releases.informer.add_handler(on_release)
 
 
@@ -213,8 +224,16 @@ async def run(args: argparse.Namespace) -> None:
         )
         releases_informer = manager.informer(HELM_RELEASES)
         charts_informer = manager.informer(HELM_CHARTS)
+        oci_informer = manager.informer(OCI_REPOSITORIES)
         reconciler = HelmReleaseReconciler(
-            kube, engine, releases_informer, charts_informer, EventRecorder(kube), metrics, settings
+            kube,
+            engine,
+            releases_informer,
+            charts_informer,
+            EventRecorder(kube),
+            metrics,
+            settings,
+            oci_repositories=oci_informer,
         )
         releases = Controller(
             "HelmRelease",
@@ -225,7 +244,7 @@ async def run(args: argparse.Namespace) -> None:
             jitter_percentage=args.interval_jitter_percentage,
         )
         manager.add(releases)
-        _wire_wakeups(manager, releases, charts_informer)
+        _wire_wakeups(manager, releases, charts_informer, oci_informer)
         try:
             await manager.run(stop)
         finally:

@@ -142,11 +142,15 @@ class HelmReleaseReconciler:
         events: EventRecorder,
         metrics: Recorder,
         settings: Settings,
+        oci_repositories: Informer | None = None,
     ) -> None:
         self.api = api_client
         self.engine = engine
         self.releases = releases
         self.charts = charts
+        self.sources: dict[str, Informer] = {"HelmChart": charts}
+        if oci_repositories is not None:
+            self.sources["OCIRepository"] = oci_repositories
         self.events = events
         self.metrics = metrics
         self.settings = settings
@@ -255,9 +259,15 @@ class HelmReleaseReconciler:
         if moved is not None:
             return moved
 
-        self._reset_failures(work, str(info.metadata.get("version", "")), config_digest)
+        revision = str(info.metadata.get("version", ""))
+        if chart.get("sourceKind") == "OCIRepository":
+            # As Flux: the chart version plus the artifact digest, so a re-pushed tag upgrades.
+            oci_digest = str(chart.get("digest", ""))
+            revision = f"{revision}+{oci_digest.partition(':')[2][:12]}"
+            work.status["lastAttemptedRevisionDigest"] = oci_digest
+        self._reset_failures(work, revision, config_digest)
         work.status["lastAttemptedGeneration"] = work.generation
-        work.status["lastAttemptedRevision"] = str(info.metadata.get("version", ""))
+        work.status["lastAttemptedRevision"] = revision
         work.status["lastAttemptedConfigDigest"] = config_digest
         work.status["storageNamespace"] = target.storage_namespace
         work.status["helmChart"] = (
@@ -338,33 +348,34 @@ class HelmReleaseReconciler:
 
     def _chart_artifact(self, work: Work) -> dict[str, Any] | None:
         hr = work.hr
+        kind = "HelmChart"
         if hr.spec.chart is not None:
             key = f"{chart_source_namespace(hr)}/{helm_chart_name(hr)}"
         else:
             assert hr.spec.chart_ref is not None
-            if hr.spec.chart_ref.kind != "HelmChart":
-                self._not_ready(
-                    work,
-                    "ArtifactFailed",
-                    f"chartRef kind {hr.spec.chart_ref.kind} is not supported yet",
-                )
-                return None
+            kind = str(hr.spec.chart_ref.kind)
             key = f"{chart_source_namespace(hr)}/{hr.spec.chart_ref.name}"
-        chart = self.charts.get(key)
-        if chart is None:
-            self._not_ready(work, "SourceNotReady", f"HelmChart '{key}' not found")
+        informer = self.sources.get(kind)
+        if informer is None:
+            self._not_ready(work, "ArtifactFailed", f"chartRef kind {kind} is not supported")
             return None
-        status = chart.get("status") or {}
+        source = informer.get(key)
+        if source is None:
+            self._not_ready(work, "SourceNotReady", f"{kind} '{key}' not found")
+            return None
+        status = source.get("status") or {}
         artifact = status.get("artifact")
         ready: dict[str, Any] = next(
             (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
         )
-        observed = status.get("observedGeneration") == chart["metadata"].get("generation")
+        observed = status.get("observedGeneration") == source["metadata"].get("generation")
         if not artifact or not observed:
             why = ready.get("message") or "no artifact yet"
-            self._not_ready(work, "SourceNotReady", f"HelmChart '{key}' is not ready: {why}")
+            self._not_ready(work, "SourceNotReady", f"{kind} '{key}' is not ready: {why}")
             return None
-        return dict(artifact)
+        out = dict(artifact)
+        out["sourceKind"] = kind
+        return out
 
     async def _values(self, work: Work) -> dict[str, Any]:
         hr = work.hr

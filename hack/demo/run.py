@@ -66,22 +66,20 @@ async def namespace_settled(kubectl: str, kubeconfig: str) -> None:
     """A demo namespace left Terminating by an earlier run finishes deleting once the
     controller (now running) has uninstalled its releases; wait for that."""
     for _ in range(120):
-        phase = subprocess.run(
-            [
-                kubectl,
-                "--kubeconfig",
-                kubeconfig,
-                "get",
-                "ns",
-                NAMESPACE,
-                "-o",
-                "jsonpath={.status.phase}",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
-        if phase != "Terminating":
+        proc = await asyncio.create_subprocess_exec(
+            kubectl,
+            "--kubeconfig",
+            kubeconfig,
+            "get",
+            "ns",
+            NAMESPACE,
+            "-o",
+            "jsonpath={.status.phase}",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await proc.communicate()
+        if out.decode() != "Terminating":
             return
         await asyncio.sleep(1)
 

@@ -313,6 +313,9 @@ class HelmReleaseReconciler:
     def _dependencies(self, work: Work) -> Result | None:
         hr = work.hr
         deps = hr.spec.depends_on or []
+        stalled = cond.get(work.status.get("conditions") or [], "Stalled") or {}
+        if stalled.get("reason") in ("DependencyCycle", "InvalidCELExpression"):
+            work.drop("Stalled")
         if not deps:
             return None
         graph = dependency_graph(self.releases.store.values())

@@ -1,13 +1,16 @@
 # Helmward controller image. The Go shim (internal/helm) is built in the first stage.
 FROM golang:1.26-bookworm AS shim
 WORKDIR /src
-COPY internal/ internal/
-RUN if [ -f internal/helm/shim/go.mod ]; then \
-      cd internal/helm/shim && CGO_ENABLED=1 go build -trimpath -buildmode=c-shared \
-        -o /out/libhelmward.so . ; \
-    else mkdir -p /out; fi
+COPY internal/helm/shim/ internal/helm/shim/
+RUN cd internal/helm/shim \
+ && HELM_VERSION="$(awk '$1 == "helm.sh/helm/v4" {print $2; exit}' go.mod)" \
+ && CGO_ENABLED=1 go build -trimpath -buildmode=c-shared \
+      -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=${HELM_VERSION}" \
+      -o /out/libhelmward.so .
 
 FROM python:3.11-slim-bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends git openssh-client \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY api/ api/

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,6 @@ from controller.metrics import Recorder
 from controller.runtime.controller import Controller, Result, spec_changed
 from controller.runtime.informer import Informer, Obj
 from controller.runtime.manager import Manager, Options
-from controller.sources import run as sources_run
 from controller.sources.context import Context
 from controller.sources.driver import reconcile_object
 from internal.artifacts.server import ArtifactServer
@@ -39,7 +39,7 @@ from internal.kube.resources import (
     key_of,
 )
 from internal.sources.chart import Limits
-from internal.sources.helmindex import IndexCache
+from internal.sources.helmindex import DEFAULT_MAX_INDEX_SIZE, IndexCache
 
 log = logging.getLogger("helmward")
 
@@ -52,8 +52,49 @@ SOURCES = {
 }
 
 
+def _source_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage-path",
+        default=os.environ.get("STORAGE_PATH", "/data"),
+        help="directory of the artifacts",
+    )
+    parser.add_argument("--storage-addr", default=":9090", help="address of the artifact server")
+    parser.add_argument(
+        "--storage-adv-addr",
+        default="",
+        help="address advertised in artifact URLs (default: hostname and port)",
+    )
+    parser.add_argument("--metrics-addr", default=":8080", help="address of /metrics")
+    parser.add_argument("--health-addr", default=":9440", help="address of /healthz and /readyz")
+    parser.add_argument("--watch-namespace", default="", help="only this namespace (default: all)")
+    parser.add_argument("--concurrent", type=int, default=2, help="reconciles in parallel")
+    parser.add_argument("--helm-index-max-size", type=int, default=DEFAULT_MAX_INDEX_SIZE)
+    parser.add_argument("--helm-chart-max-size", type=int, default=Limits().chart)
+    parser.add_argument("--helm-chart-file-max-size", type=int, default=Limits().file)
+    parser.add_argument(
+        "--helm-cache-max-size", type=int, default=16, help="parsed indexes kept in memory"
+    )
+    parser.add_argument("--artifact-retention-records", type=int, default=2)
+    parser.add_argument("--artifact-retention-ttl", type=float, default=60.0, help="seconds")
+    parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+
+
+def split_addr(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    return host or "0.0.0.0", int(port)
+
+
+def advertised(storage_addr: str, adv: str) -> str:
+    if adv:
+        return adv
+    host, port = split_addr(storage_addr)
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    return f"{host}:{port}"
+
+
 def add_flags(parser: argparse.ArgumentParser) -> None:
-    sources_run.add_flags(parser)
+    _source_flags(parser)
     parser.add_argument("--leader-elect", action="store_true", help="elect a leader (Lease)")
     parser.add_argument(
         "--leader-election-namespace", default=os.environ.get("RUNTIME_NAMESPACE", "flux-system")
@@ -92,6 +133,26 @@ def _source_reconcile(ctx: Context, informer: Informer) -> Any:
         return Result(requeue_after=after)
 
     return reconcile
+
+
+def source_controllers(
+    manager: Manager, ctx: Context, workers: int, jitter_percentage: float = 5.0
+) -> dict[str, Controller]:
+    """One controller per source kind on the manager, with artifact wakeups between them."""
+    controllers: dict[str, Controller] = {}
+    for kind, resource in SOURCES.items():
+        informer = manager.informer(resource)
+        controllers[kind] = Controller(
+            kind,
+            informer,
+            _source_reconcile(ctx, informer),
+            workers=workers,
+            predicate=spec_changed(),
+            jitter_percentage=jitter_percentage,
+        )
+        manager.add(controllers[kind])
+    _wire_chart_wakeups(controllers)
+    return controllers
 
 
 def _wire_chart_wakeups(controllers: dict[str, Controller]) -> None:
@@ -167,11 +228,11 @@ async def run(args: argparse.Namespace) -> None:
     storage_root = Path(args.storage_path)
     storage = Storage(
         storage_root,
-        sources_run.advertised(args.storage_addr, args.storage_adv_addr),
+        advertised(args.storage_addr, args.storage_adv_addr),
         retention_records=args.artifact_retention_records,
         retention_ttl=args.artifact_retention_ttl,
     )
-    host, port = sources_run.split_addr(args.storage_addr)
+    host, port = split_addr(args.storage_addr)
     artifacts = ArtifactServer(storage_root, host, port)
     await artifacts.start()
     engine = Engine()
@@ -201,19 +262,7 @@ async def run(args: argparse.Namespace) -> None:
             max_index_size=args.helm_index_max_size,
             chart_limits=Limits(chart=args.helm_chart_max_size, file=args.helm_chart_file_max_size),
         )
-        controllers: dict[str, Controller] = {}
-        for kind, resource in SOURCES.items():
-            informer = manager.informer(resource)
-            controllers[kind] = Controller(
-                kind,
-                informer,
-                _source_reconcile(ctx, informer),
-                workers=args.concurrent,
-                predicate=spec_changed(),
-                jitter_percentage=args.interval_jitter_percentage,
-            )
-            manager.add(controllers[kind])
-        _wire_chart_wakeups(controllers)
+        source_controllers(manager, ctx, args.concurrent, args.interval_jitter_percentage)
         metrics = Recorder()
         settings = Settings(
             cluster=await cluster_target(args.kubeconfig),

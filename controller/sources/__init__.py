@@ -2,5 +2,5 @@
 
 Each reconciler is `async reconcile(ctx, obj) -> Outcome`: it takes the typed object and says
 what to write to its status and which events to emit. `controller.sources.driver` applies an
-outcome to the cluster, and `controller.sources.manager` runs a list+watch loop around them.
+outcome to the cluster; `controller.app` runs them on the shared controller runtime.
 """

@@ -15,8 +15,9 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from api.sources import GROUP, VERSION
+from controller.app import source_controllers
+from controller.runtime.manager import Manager, Options
 from controller.sources.context import PLURALS, Context
-from controller.sources.manager import Manager
 from internal.artifacts.server import ArtifactServer
 from internal.artifacts.storage import Storage
 from tests.api.conftest import flux_crds as flux_crds  # the session fixture, reused
@@ -153,14 +154,23 @@ async def sources(
     await server.start()
     storage = Storage(root, f"127.0.0.1:{server.port}")
     ctx = Context(kube=kube, storage=storage, work_dir=str(tmp_path))
-    manager = Manager(ctx, namespace=namespace, workers=4)
-    task = asyncio.create_task(manager.run())
+    manager = Manager(
+        kube,
+        Options(health_addr=None, metrics_addr=None, watch_namespace=namespace, resync_period=None),
+    )
+    source_controllers(manager, ctx, workers=4)
+    stop = asyncio.Event()
+    task = asyncio.create_task(manager.run(stop))
     try:
         yield Sources(kube, namespace, storage, ctx, server)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        stop.set()
+        try:
+            await asyncio.wait_for(task, 30)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await server.stop()
         await _drop_finalizers(kube, namespace)
 

@@ -71,7 +71,7 @@ async def reconcile(ctx: Context, obj: api.Bucket) -> Outcome:
             and current.revision == revision
             and ctx.storage.exists(current.path)
         ):
-            artifact = current.to_wire()
+            artifact = {**current.to_wire(), "url": ctx.storage.url(current.path)}
             events: list[tuple[str, str, str]] = []
         else:
             try:

@@ -64,7 +64,7 @@ async def reconcile(ctx: Context, obj: api.GitRepository) -> Outcome:
             and observed_ignore == spec.ignore
             and ctx.storage.exists(current.path)
         ):
-            artifact = current.to_wire()
+            artifact = {**current.to_wire(), "url": ctx.storage.url(current.path)}
             events: list[tuple[str, str, str]] = []
         else:
             rules = await asyncio.to_thread(ignore.load_rules, tree, spec.ignore)

@@ -103,7 +103,8 @@ def _reusable(
         and status.observed_source_artifact_revision != source_revision
     ):
         return None
-    return art.to_wire()
+    # The advertised address may have changed since (a restart): the URL is always current.
+    return {**art.to_wire(), "url": ctx.storage.url(art.path)}
 
 
 async def _from_helm_repository(

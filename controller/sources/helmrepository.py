@@ -93,7 +93,7 @@ async def reconcile(ctx: Context, obj: api.HelmRepository) -> Outcome:
     path = st.artifact_path(KIND, ns, name, f"index-{hexdigest}.yaml")
     current = obj.status.artifact if obj.status else None
     if current is not None and current.revision == revision and ctx.storage.exists(current.path):
-        artifact = current.to_wire()
+        artifact = {**current.to_wire(), "url": ctx.storage.url(current.path)}
         events: list[tuple[str, str, str]] = []
     else:
         try:

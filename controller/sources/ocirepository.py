@@ -123,7 +123,7 @@ async def reconcile(ctx: Context, obj: api.OCIRepository) -> Outcome:
             and (obj.status.observed_layer_selector == selector)
         )
         if current is not None and unchanged:
-            artifact = current.to_wire()
+            artifact = {**current.to_wire(), "url": ctx.storage.url(current.path)}
             events: list[tuple[str, str, str]] = []
         else:
             hexdigest = digest_of_revision(pulled.manifest_digest)

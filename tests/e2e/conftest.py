@@ -58,6 +58,14 @@ def write_chart(root: Path, name: str, version: str, *, test_hook: bool = False)
             "spec:\n  restartPolicy: Never\n"
             "  containers:\n  - name: t\n    image: busybox:1.36\n"
         )
+    (d / "templates" / "hang.yaml").write_text(
+        "{{- if .Values.hang }}\napiVersion: v1\nkind: Pod\nmetadata:\n"
+        "  name: {{ .Release.Name }}-hang\n"
+        "  annotations:\n    helm.sh/hook: post-install,post-upgrade\n"
+        "    helm.sh/hook-delete-policy: before-hook-creation\n"
+        "spec:\n  restartPolicy: Always\n"
+        "  containers:\n  - name: h\n    image: busybox:1.36\n{{- end }}\n"
+    )
     return d
 
 
@@ -68,6 +76,7 @@ class Harness:
     repo_url: str
     helm: Path
     kubeconfig: Path
+    controller: asyncio.subprocess.Process | None = None
 
     async def apply_release(self, name: str, spec: dict[str, Any]) -> None:
         body = {
@@ -130,10 +139,10 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def running_controller(
-    plane: ControlPlane, namespace: str, tmp: Path, *extra: str
+    plane: ControlPlane, namespace: str, tmp: Path, *extra: str, log_name: str = "controller.log"
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     storage = _port()
-    log = (tmp / "controller.log").open("w")
+    log = (tmp / log_name).open("w")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -201,7 +210,11 @@ async def harness(
     }
     await rest.request(kube, "POST", HELM_REPOSITORIES.path(namespace), body=body)
     try:
-        async with running_controller(control_plane, namespace, tmp_path):
+        async with running_controller(control_plane, namespace, tmp_path) as proc:
+            h.controller = proc
+            h.restart = lambda: running_controller(  # type: ignore[attr-defined]
+                control_plane, namespace, tmp_path, log_name="controller-2.log"
+            )
             yield h
             await _delete_releases(h)
     finally:

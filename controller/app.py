@@ -31,11 +31,13 @@ from internal.helm import models as hm
 from internal.helm.engine import Engine
 from internal.kube.resources import (
     BUCKETS,
+    CONFIG_MAPS,
     GIT_REPOSITORIES,
     HELM_CHARTS,
     HELM_RELEASES,
     HELM_REPOSITORIES,
     OCI_REPOSITORIES,
+    SECRETS,
     key_of,
 )
 from internal.sources.chart import Limits
@@ -211,6 +213,24 @@ def _wire_wakeups(manager: Manager, releases: Controller, charts: Informer, oci:
             for dependent in graph.dependents.get(key, ()):
                 releases.enqueue(dependent)
 
+    def on_values(kind: str) -> Any:
+        def handler(event: str, obj: Obj) -> None:
+            if event == "SYNC":
+                return
+            ns, name = obj["metadata"].get("namespace"), obj["metadata"].get("name")
+            for key, hr in releases.informer.store.items():
+                if hr["metadata"].get("namespace") != ns:
+                    continue
+                refs = (hr.get("spec") or {}).get("valuesFrom") or []
+                if any(r.get("kind") == kind and r.get("name") == name for r in refs):
+                    releases.enqueue(key)
+
+        return handler
+
+    # Metadata-only informers: an edit of a referenced ConfigMap or Secret wakes its releases,
+    # and no Secret data is ever held in memory.
+    for kind, resource in (("ConfigMap", CONFIG_MAPS), ("Secret", SECRETS)):
+        manager.informer(resource, sharded=False, metadata_only=True).add_handler(on_values(kind))
     charts.add_handler(on_source("HelmChart"))
     oci.add_handler(on_source("OCIRepository"))
     releases.informer.add_handler(on_release)

@@ -35,6 +35,7 @@ class Informer:
         resync_period: float | None = None,
         watch_timeout: int = 300,
         page_size: int = 500,
+        metadata_only: bool = False,
     ) -> None:
         self.api = api
         self.resource = resource
@@ -43,6 +44,7 @@ class Informer:
         self.resync_period = resync_period
         self.watch_timeout = watch_timeout
         self.page_size = page_size
+        self.metadata_only = metadata_only
         self.store: dict[str, Obj] = {}
         self.resource_version = ""
         self.synced = asyncio.Event()
@@ -91,7 +93,14 @@ class Informer:
         fresh: dict[str, Obj] = {}
         path = self.resource.path(self.namespace)
         while True:
-            page = await rest.request(self.api, "GET", path, query=query, request_timeout=120)
+            page = await rest.request(
+                self.api,
+                "GET",
+                path,
+                query=query,
+                request_timeout=120,
+                accept=rest.METADATA_LIST if self.metadata_only else "application/json",
+            )
             for item in page.get("items", []):
                 item.setdefault("apiVersion", self.resource.api_version)
                 item.setdefault("kind", self.resource.kind)
@@ -124,6 +133,7 @@ class Informer:
             resource_version=self.resource_version,
             query=query,
             timeout_seconds=self.watch_timeout,
+            accept=rest.METADATA if self.metadata_only else "application/json",
         )
         async for event in events:
             kind, obj = event.get("type"), event.get("object", {})

@@ -42,7 +42,7 @@ class Manager:
         self.api = api
         self.options = options
         self.controllers: list[Controller] = []
-        self._informers: dict[tuple[Resource, str | None, str | None], Informer] = {}
+        self._informers: dict[tuple[Resource, str | None, str | None, bool], Informer] = {}
         self.elector = (
             LeaderElector(api, options.leader_election_namespace, options.leader_election_id)
             if options.leader_elect
@@ -51,11 +51,16 @@ class Manager:
         self.started = asyncio.Event()
 
     def informer(
-        self, resource: Resource, *, label_selector: str | None = None, sharded: bool = True
+        self,
+        resource: Resource,
+        *,
+        label_selector: str | None = None,
+        sharded: bool = True,
+        metadata_only: bool = False,
     ) -> Informer:
         """The one informer for this resource and selector, shared by all who ask."""
         selector = self.options.watch_label_selector if sharded else label_selector
-        key = (resource, self.options.watch_namespace, selector)
+        key = (resource, self.options.watch_namespace, selector, metadata_only)
         if key not in self._informers:
             self._informers[key] = Informer(
                 self.api,
@@ -63,6 +68,7 @@ class Manager:
                 namespace=self.options.watch_namespace,
                 label_selector=selector,
                 resync_period=self.options.resync_period,
+                metadata_only=metadata_only,
             )
         return self._informers[key]
 

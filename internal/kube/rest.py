@@ -21,6 +21,11 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
 
+# Metadata only: names, labels and versions, never the data of Secrets.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+
+
 class WatchExpired(Exception):
     """The watch's resourceVersion is too old (410 Gone): relist."""
 
@@ -34,13 +39,14 @@ async def request(
     body: object = None,
     content_type: str = "application/json",
     request_timeout: float | None = 30,
+    accept: str = "application/json",
 ) -> JSONObject:
     """One request; the decoded JSON body, or ApiException with the server's message."""
     response = await api.call_api(
         path,
         method,
         query_params=_query(query),
-        header_params={"Content-Type": content_type, "Accept": "application/json"},
+        header_params={"Content-Type": content_type, "Accept": accept},
         body=body,
         auth_settings=["BearerToken"],
         _preload_content=False,
@@ -60,6 +66,7 @@ async def watch(
     resource_version: str,
     query: Mapping[str, str | int | bool] | None = None,
     timeout_seconds: int = 300,
+    accept: str = "application/json",
 ) -> AsyncIterator[JSONObject]:
     """Watch events from `resource_version`, bookmarks included. Raises WatchExpired on 410."""
     params: dict[str, str | int | bool] = {
@@ -73,7 +80,7 @@ async def watch(
         path,
         "GET",
         query_params=_query(params),
-        header_params={"Accept": "application/json"},
+        header_params={"Accept": accept},
         auth_settings=["BearerToken"],
         _preload_content=False,
         _request_timeout=aiohttp.ClientTimeout(connect=10, sock_read=timeout_seconds + 30),

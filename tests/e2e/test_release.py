@@ -119,3 +119,54 @@ async def test_deletion_uninstalls_and_suspend_pauses(harness: Harness) -> None:
         return not helm_json(h, "list")
 
     await eventually(uninstalled, within=60, what="release uninstalled")
+
+
+async def test_values_from_edit_upgrades(harness: Harness) -> None:
+    from kubernetes_asyncio import client
+
+    h = harness
+    core = client.CoreV1Api(h.kube)
+    cm = client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="app-values"), data={"values.yaml": "message: first\n"}
+    )
+    await core.create_namespaced_config_map(h.namespace, cm)
+    secret = client.V1Secret(
+        metadata=client.V1ObjectMeta(name="app-secret"), string_data={"msg": "from-secret"}
+    )
+    await core.create_namespaced_secret(h.namespace, secret)
+    spec = {
+        **h.chart_spec(version="1.0.0"),
+        "valuesFrom": [{"kind": "ConfigMap", "name": "app-values"}],
+    }
+    await h.apply_release("vf", spec)
+    await h.wait("vf", "Ready", "True")
+    assert (await h.config("vf"))["message"] == "first"
+
+    # An edit of the referenced ConfigMap alone triggers the upgrade: the interval is 5m.
+    cm.data = {"values.yaml": "message: second\n"}
+    await core.replace_namespaced_config_map("app-values", h.namespace, cm)
+    obj = await h.wait("vf", "Released", "True", reason="UpgradeSucceeded", within=60)
+    assert obj["status"]["history"][0]["version"] == 2
+    assert (await h.config("vf"))["message"] == "second"
+
+    # A Secret key set at a target path, then edited.
+    spec["valuesFrom"] = [
+        *spec["valuesFrom"],
+        {"kind": "Secret", "name": "app-secret", "valuesKey": "msg", "targetPath": "message"},
+    ]
+    await h.apply_release("vf", spec)
+    from tests.support import eventually
+
+    async def secret_applied() -> bool:
+        return (await h.config("vf"))["message"] == "from-secret"
+
+    await eventually(secret_applied, within=60, what="secret value applied")
+    secret.string_data = {"msg": "rotated"}
+    await core.replace_namespaced_secret("app-secret", h.namespace, secret)
+
+    async def rotated() -> bool:
+        return (await h.config("vf"))["message"] == "rotated"
+
+    await eventually(rotated, within=60, what="secret edit applied")
+    obj = await h.get("vf")
+    assert "rotated" not in json.dumps(obj["status"]), "secret values must not reach status"

@@ -588,6 +588,7 @@ class HelmReleaseReconciler:
         storage = hm.StorageSpec(namespace=target.storage_namespace)
         message = f"Running '{action.value}' action with timeout of {hr.spec.effective_timeout()}"
         work.condition("Reconciling", "True", "Progressing", message)
+        work.drop("Stalled")
         if KIND_OF.get(action) is Kind.RELEASE:
             work.condition("Ready", "Unknown", "Progressing", message)
         await self._write_status(work)

@@ -40,16 +40,19 @@ from api.naming import (
     target_namespace,
 )
 from controller.events import EventRecorder
+from controller.helmrelease import drift
 from controller.helmrelease.artifacts import ArtifactCache, ArtifactError
 from controller.metrics import Recorder
 from controller.runtime.controller import Result
 from controller.runtime.informer import Informer
 from internal.dag.graph import Graph, describe_cycle
 from internal.dag.readiness import InvalidExpression, dependency_ready
+from internal.drift.diff import IgnoreRule, Selector, mask_secret_patch, summarize
 from internal.helm import errors as herr
 from internal.helm import models as hm
 from internal.helm.engine import Engine
 from internal.kube import rest
+from internal.kube.discovery import Discovery
 from internal.kube.resources import HELM_CHARTS, HELM_RELEASES
 from internal.release import conditions as cond
 from internal.release import history as hist
@@ -75,6 +78,7 @@ from internal.release.state import (
     SnapshotView,
     StoredRelease,
     determine_state,
+    with_drift,
 )
 from internal.values.compose import Reference, ValuesError, compose
 
@@ -155,6 +159,7 @@ class HelmReleaseReconciler:
         self.metrics = metrics
         self.settings = settings
         self.artifacts = ArtifactCache(settings.artifact_dir)
+        self.discovery = Discovery(api_client)
 
     # --- entry -----------------------------------------------------------------------------
 
@@ -493,6 +498,24 @@ class HelmReleaseReconciler:
         while True:
             stored = await self._stored(work, target)
             state = determine_state(stored, desired, self._observed(work))
+            drifted: list[Any] = []
+            if state.needs_drift_check and Kind.DRIFT not in done:
+                drifted = await drift.detect(
+                    self.api,
+                    self.discovery,
+                    await self._manifest(work, target),
+                    target.namespace,
+                    target.release_name,
+                    self._ignore_rules(work),
+                )
+                state = with_drift(state, bool(drifted), summarize([c for c, _ in drifted]))
+                if not drifted:
+                    work.condition(
+                        "Drifted",
+                        "False",
+                        "NoDriftDetected",
+                        "No drift detected in the release's objects",
+                    )
             ctx = self._context(work, force)
             step = next_step(state.state, ctx) if state.state is not ReleaseState.UNKNOWN else None
             if step is None:
@@ -526,8 +549,25 @@ class HelmReleaseReconciler:
                 return
             if step.action is Action.WARN_DRIFT:
                 work.condition("Drifted", "True", "DriftDetected", state.reason)
+                work.events.append(("Warning", "DriftDetected", _drift_message(drifted)))
                 self._summarize(work)
+                work.drop("Reconciling")
+                work.status["observedGeneration"] = work.generation
                 return
+            if step.action is Action.CORRECT_DRIFT:
+                work.events.append(("Warning", "DriftDetected", _drift_message(drifted)))
+                try:
+                    await drift.correct(self.api, self.discovery, drifted)
+                except ApiException as exc:
+                    work.condition("Drifted", "True", "DriftDetected", state.reason)
+                    work.events.append(("Warning", "DriftCorrectionFailed", str(exc)))
+                    raise Retry(str(exc)) from None
+                work.condition(
+                    "Drifted", "False", "NoDriftDetected", f"Corrected drift:\n{state.reason}"
+                )
+                work.events.append(("Normal", "DriftCorrected", _drift_message(drifted)))
+                done.add(Kind.DRIFT)
+                continue
             verdict = may_run(step.action, frozenset(done), ctx)
             if verdict is not Outcome.CONTINUE:
                 self._finish(work, verdict, ctx)
@@ -821,7 +861,7 @@ class HelmReleaseReconciler:
             ignore_test_failures=self._ignore_tests(work),
             has_active_remediation=work.status.get("lastAttemptedReleaseAction")
             in ("install", "upgrade"),
-            drift_detection=False,
+            drift_detection=self._drift_mode(work) in ("enabled", "warn"),
         )
 
     def _observed(self, work: Work) -> Observed:
@@ -882,9 +922,34 @@ class HelmReleaseReconciler:
             upgrade_failures=int(s.get("upgradeFailures") or 0),
             last_attempted=s.get("lastAttemptedReleaseAction"),
             force_requested=force,
-            drift_correct=False,
+            drift_correct=self._drift_mode(work) == "enabled",
             rollback_target=RollbackTarget.OK if prev else RollbackTarget.MISSING,
         )
+
+    def _drift_mode(self, work: Work) -> str:
+        dd = work.hr.spec.drift_detection
+        return str(dd.effective_mode().value) if dd else "disabled"
+
+    def _ignore_rules(self, work: Work) -> list[IgnoreRule]:
+        dd = work.hr.spec.drift_detection
+        rules = []
+        for rule in (dd.ignore or []) if dd else []:
+            target = rule.target.model_dump(exclude_none=True) if rule.target else None
+            rules.append(
+                IgnoreRule(
+                    paths=list(rule.paths),
+                    target=Selector(**target) if target is not None else None,
+                )
+            )
+        return rules
+
+    async def _manifest(self, work: Work, target: options.Target) -> str:
+        got = await self.engine.get(
+            hm.GetRequest(release_name=target.release_name, namespace=target.namespace),
+            cluster=self._cluster(work),
+            storage=hm.StorageSpec(namespace=target.storage_namespace),
+        )
+        return got.release.manifest
 
     def _ignore_tests(self, work: Work) -> bool:
         hr = work.hr
@@ -993,6 +1058,15 @@ class HelmReleaseReconciler:
                     raise
         finalizers = [f for f in hr.metadata.finalizers or [] if f != FINALIZER]
         await self._patch_meta(work, {"finalizers": finalizers or None})
+
+
+def _drift_message(drifted: list[Any]) -> str:
+    lines = []
+    for change, _ in drifted:
+        lines.append(f"{change.object_id}: {change.type.value}")
+        for op in mask_secret_patch(change.patch)[:10]:
+            lines.append(f"  {op['op']} {op['path']}")
+    return "Cluster state of release has drifted from the desired state:\n" + "\n".join(lines)
 
 
 def dependency_graph(objects: Any) -> Graph:

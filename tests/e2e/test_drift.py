@@ -1,0 +1,66 @@
+"""Drift: an object of the release edited by hand is corrected (mode enabled) without a new
+Helm revision, or reported (mode warn)."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes_asyncio import client
+
+from internal.kube import rest
+from internal.kube.resources import HELM_RELEASES
+from tests.e2e.conftest import Harness
+from tests.support import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+async def _tamper(h: Harness, release: str) -> None:
+    await client.CoreV1Api(h.kube).patch_namespaced_config_map(
+        f"{release}-config", h.namespace, {"data": {"message": "tampered"}}
+    )
+
+
+async def _request(h: Harness, name: str, token: str) -> None:
+    await rest.request(
+        h.kube,
+        "PATCH",
+        HELM_RELEASES.path(h.namespace, name),
+        body={"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}},
+        content_type=rest.MERGE_PATCH,
+    )
+
+
+@pytest.mark.parametrize("mode", ["enabled", "warn"])
+async def test_drift_corrected_or_warned(harness: Harness, mode: str) -> None:
+    h = harness
+    spec = {
+        **h.chart_spec(version="1.0.0"),
+        "values": {"message": "desired"},
+        "driftDetection": {"mode": mode},
+    }
+    await h.apply_release("drifty", spec)
+    await h.wait("drifty", "Ready", "True")
+    await h.wait("drifty", "Drifted", "False", reason="NoDriftDetected")
+    await _tamper(h, "drifty")
+    await _request(h, "drifty", "t1")
+    if mode == "enabled":
+
+        async def corrected() -> bool:
+            return (await h.config("drifty"))["message"] == "desired"
+
+        await eventually(corrected, within=60, what="drift corrected")
+        obj = await h.get("drifty")
+        assert obj["status"]["history"][0]["version"] == 1, "no new Helm revision"
+    else:
+        obj = await h.wait("drifty", "Drifted", "True", reason="DriftDetected")
+        drifted = next(c for c in obj["status"]["conditions"] if c["type"] == "Drifted")
+        assert "ConfigMap" in drifted["message"]
+        assert "/data/message" in drifted["message"]
+        assert (await h.config("drifty"))["message"] == "tampered"
+    events = await client.CoreV1Api(h.kube).list_namespaced_event(
+        h.namespace, field_selector="involvedObject.name=drifty"
+    )
+    reasons = {e.reason for e in events.items}
+    assert "DriftDetected" in reasons
+    if mode == "enabled":
+        assert "DriftCorrected" in reasons

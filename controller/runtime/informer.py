@@ -73,7 +73,11 @@ class Informer:
                     log.info("%s watch expired (%s): relisting", self.resource.plural, exc)
                     self.resource_version = ""
                     self.relists += 1
-                except (ApiException, OSError, TimeoutError, ValueError) as exc:
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # an informer must outlive any bad answer
+                    if not isinstance(exc, (ApiException, OSError, TimeoutError, ValueError)):
+                        log.exception("%s list/watch failed unexpectedly", self.resource.plural)
                     log.warning(
                         "%s list/watch failed: %s; retrying in %.0fs",
                         self.resource.plural,
@@ -101,7 +105,8 @@ class Informer:
                 request_timeout=120,
                 accept=rest.METADATA_LIST if self.metadata_only else "application/json",
             )
-            for item in page.get("items", []):
+            # Metadata-only lists of nothing answer `"items": null`.
+            for item in page.get("items") or []:
                 item.setdefault("apiVersion", self.resource.api_version)
                 item.setdefault("kind", self.resource.kind)
                 fresh[key_of(item)] = item

@@ -112,3 +112,21 @@ async def test_resync_replays_the_store(kube: client.ApiClient, namespace: str) 
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_metadata_only_informer_on_an_empty_namespace_syncs(
+    kube: client.ApiClient, namespace: str
+) -> None:
+    from internal.kube.resources import SECRETS
+
+    informer = Informer(kube, SECRETS, namespace=namespace, metadata_only=True)
+    async with running(informer) as events:
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        assert informer.store == {}
+        await client.CoreV1Api(kube).create_namespaced_secret(
+            namespace,
+            client.V1Secret(metadata=client.V1ObjectMeta(name="s"), string_data={"k": "hidden"}),
+        )
+        await eventually(lambda: _async(("ADDED", "s") in events), within=10, what="secret seen")
+    held = informer.store[f"{namespace}/s"]
+    assert "data" not in held, "a metadata-only informer must not hold Secret data"

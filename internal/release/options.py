@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from api.duration import parse_duration
-from api.helmrelease import HelmRelease, WaitStrategyName
+from api.helmrelease import HelmRelease, Install, Upgrade, WaitStrategyName
 from internal.helm import models as m
 
 
@@ -68,6 +68,20 @@ def _rendering(hr: HelmRelease) -> dict[str, Any]:
     }
 
 
+def _release_action(hr: HelmRelease, target: Target, spec: Install | Upgrade | None) -> Any:
+    """What install and upgrade share: the target, timeouts, waits, hooks and validation."""
+    return {
+        "release_name": target.release_name,
+        "namespace": target.namespace,
+        "timeout": _timeout(spec.timeout if spec else None, hr),
+        "wait_strategy": _wait(spec.disable_wait if spec else None, hr),
+        "wait_for_jobs": not (spec and spec.disable_wait_for_jobs),
+        "disable_hooks": bool(spec and spec.disable_hooks),
+        "disable_open_api_validation": bool(spec and spec.disable_open_api_validation),
+        "disable_schema_validation": bool(spec and spec.disable_schema_validation),
+    }
+
+
 def install(
     hr: HelmRelease, target: Target, chart: Path, values: dict[str, Any]
 ) -> m.InstallRequest:
@@ -75,16 +89,9 @@ def install(
     ssa = True if spec is None or spec.server_side_apply is None else spec.server_side_apply
     crds = spec.effective_crds() if spec else None
     return m.InstallRequest(
-        release_name=target.release_name,
-        namespace=target.namespace,
         chart=str(chart),
         values=values,
-        timeout=_timeout(spec.timeout if spec else None, hr),
-        wait_strategy=_wait(spec.disable_wait if spec else None, hr),
-        wait_for_jobs=not (spec and spec.disable_wait_for_jobs),
-        disable_hooks=bool(spec and spec.disable_hooks),
-        disable_open_api_validation=bool(spec and spec.disable_open_api_validation),
-        disable_schema_validation=bool(spec and spec.disable_schema_validation),
+        **_release_action(hr, target, spec),
         replace=bool(spec and spec.replace),
         create_namespace=bool(spec and spec.create_namespace),
         skip_crds=crds is not None and crds.value == "Skip",
@@ -103,16 +110,9 @@ def upgrade(
     ssa: m.ServerSideApplyMode = {"enabled": "true", "disabled": "false"}.get(mode, "auto")  # type: ignore[assignment]
     preserve = bool(spec and spec.preserve_values)
     return m.UpgradeRequest(
-        release_name=target.release_name,
-        namespace=target.namespace,
         chart=str(chart),
         values=values,
-        timeout=_timeout(spec.timeout if spec else None, hr),
-        wait_strategy=_wait(spec.disable_wait if spec else None, hr),
-        wait_for_jobs=not (spec and spec.disable_wait_for_jobs),
-        disable_hooks=bool(spec and spec.disable_hooks),
-        disable_open_api_validation=bool(spec and spec.disable_open_api_validation),
-        disable_schema_validation=bool(spec and spec.disable_schema_validation),
+        **_release_action(hr, target, spec),
         force=bool(spec and spec.force),
         reset_values=not preserve,
         reuse_values=preserve,

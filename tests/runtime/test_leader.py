@@ -20,8 +20,8 @@ def _elector(kube: client.ApiClient, namespace: str, who: str) -> LeaderElector:
         namespace,
         "helmward-leader",
         identity=who,
-        lease_duration=2,
-        renew_deadline=1.5,
+        lease_duration=3,
+        renew_deadline=2.5,
         retry_period=0.2,
     )
 
@@ -37,7 +37,7 @@ async def test_one_leader_then_handover_on_release(kube: client.ApiClient, names
     await asyncio.wait_for(a.acquire(), 5)
     b_task = asyncio.create_task(b.acquire())
     hold_a = asyncio.create_task(a.hold())
-    await asyncio.sleep(3)  # longer than the lease: a keeps renewing, so b must not win
+    await asyncio.sleep(4)  # longer than the lease: a keeps renewing, so b must not win
     assert not b_task.done()
     assert await _holder(kube, namespace) == "a"
     hold_a.cancel()
@@ -55,6 +55,6 @@ async def test_an_unrenewed_lease_expires_to_the_next_candidate(
     await a.acquire()  # a then stops renewing without releasing, as if it crashed
     loop = asyncio.get_running_loop()
     start = loop.time()
-    await asyncio.wait_for(b.acquire(), 6)
+    await asyncio.wait_for(b.acquire(), 8)
     assert loop.time() - start >= 1.0, "took over before the lease expired"
     assert await _holder(kube, namespace) == "b"

@@ -166,6 +166,8 @@ async def running_controller(
         f"127.0.0.1:{_port()}",
         "--requeue-dependency",
         "5",
+        "--concurrent",
+        "6",
         *extra,
         cwd=REPO_ROOT,
         env={**os.environ},

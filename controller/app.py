@@ -211,7 +211,7 @@ def _wire_wakeups(manager: Manager, releases: Controller, charts: Informer, oci:
         if now and not was:
             graph = dependency_graph(releases.informer.store.values())
             for dependent in graph.dependents.get(key, ()):
-                releases.enqueue(dependent)
+                releases.enqueue(dependent, urgent=True)
 
     def on_values(kind: str) -> Any:
         def handler(event: str, obj: Obj) -> None:

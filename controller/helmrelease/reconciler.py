@@ -306,6 +306,8 @@ class HelmReleaseReconciler:
             "spec": spec,
         }
         path = HELM_CHARTS.path(meta["namespace"], meta["name"])
+        if _already_applied(self.charts.get(f"{meta['namespace']}/{meta['name']}"), body):
+            return  # an in-sync release costs no write for its chart
         await rest.request(
             self.api,
             "PATCH",
@@ -1005,6 +1007,8 @@ class HelmReleaseReconciler:
     async def _write_status(self, work: Work) -> None:
         ns, name = work.hr.metadata.namespace or "", work.hr.metadata.name or ""
         status = {k: v for k, v in work.status.items() if v is not None}
+        if status == (work.raw.get("status") or {}):
+            return  # nothing changed: no write
         body = {"status": status}
         path = HELM_RELEASES.path(ns, name, "status")
         updated = await rest.request(
@@ -1079,6 +1083,21 @@ def dependency_graph(objects: Any) -> Graph:
             f"{d.get('namespace') or ns}/{d['name']}" for d in deps
         ]
     return Graph.build(edges)
+
+
+def _already_applied(current: dict[str, Any] | None, body: dict[str, Any]) -> bool:
+    """Whether the cached object already has every field `body` would apply."""
+    if current is None:
+        return False
+    spec = current.get("spec") or {}
+    if any(spec.get(k) != v for k, v in body["spec"].items()):
+        return False
+    meta = current.get("metadata") or {}
+    for part in ("labels", "annotations"):
+        have = meta.get(part) or {}
+        if any(have.get(k) != v for k, v in (body["metadata"].get(part) or {}).items()):
+            return False
+    return True
 
 
 def _with_nulls(raw: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:

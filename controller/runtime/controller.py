@@ -56,8 +56,8 @@ class Controller:
         self.predicate = predicate
         informer.add_handler(self._on_event)
 
-    def enqueue(self, key: str) -> None:
-        self.queue.add(key)
+    def enqueue(self, key: str, *, urgent: bool = False) -> None:
+        self.queue.add(key, urgent=urgent)
 
     def _on_event(self, kind: str, obj: Obj) -> None:
         if self.predicate is None or self.predicate(kind, obj):

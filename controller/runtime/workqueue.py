@@ -30,12 +30,22 @@ class WorkQueue:
     def __len__(self) -> int:
         return len(self._queue)
 
-    def add(self, key: str) -> None:
-        if self._shutting_down or key in self._dirty:
+    def add(self, key: str, *, urgent: bool = False) -> None:
+        """Queue `key`. An urgent key (a dependency just became Ready) goes to the front, so it
+        does not wait behind a backlog of routine reconciles."""
+        if self._shutting_down:
+            return
+        if key in self._dirty:
+            if urgent and key in self._queue:
+                self._queue.remove(key)
+                self._queue.appendleft(key)
             return
         self._dirty.add(key)
         if key not in self._processing:
-            self._queue.append(key)
+            if urgent:
+                self._queue.appendleft(key)
+            else:
+                self._queue.append(key)
             self._notify()
 
     def add_after(self, key: str, delay: float) -> None:

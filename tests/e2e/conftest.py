@@ -221,9 +221,28 @@ async def harness(
             await _delete_releases(h)
     finally:
         await charts.stop()
+        await _drop_finalizers(kube, namespace)
         log = tmp_path / "controller.log"
         if log.exists():
             print(log.read_text()[-6000:])
+
+
+async def _drop_finalizers(kube: client.ApiClient, namespace: str) -> None:
+    """With the controller gone, nothing removes its finalizers: drop them so the test's
+    namespace can be deleted."""
+    from tests.sources.conftest import _drop_finalizers as drop_sources
+
+    await drop_sources(kube, namespace)
+    listing = await rest.request(kube, "GET", HELM_RELEASES.path(namespace))
+    for item in listing.get("items", []):
+        with contextlib.suppress(ApiException):
+            await rest.request(
+                kube,
+                "PATCH",
+                HELM_RELEASES.path(namespace, item["metadata"]["name"]),
+                body={"metadata": {"finalizers": None}},
+                content_type=rest.MERGE_PATCH,
+            )
 
 
 async def _delete_releases(h: Harness) -> None:

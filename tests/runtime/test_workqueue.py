@@ -107,3 +107,14 @@ def test_jitter_stays_within_the_percentage() -> None:
     assert min(values) >= 570
     assert max(values) <= 630
     assert max(values) - min(values) > 30
+
+
+async def test_urgent_keys_jump_the_queue() -> None:
+    q = WorkQueue()
+    for i in range(5):
+        q.add(f"ns/routine-{i}")
+    q.add("ns/dependent", urgent=True)
+    q.add("ns/routine-3", urgent=True)  # already queued: moves to the front
+    assert await q.get() == "ns/routine-3"
+    assert await q.get() == "ns/dependent"
+    assert await q.get() == "ns/routine-0"

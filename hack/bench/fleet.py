@@ -1,0 +1,265 @@
+"""Fleet benchmark: N HelmReleases of a small chart against the local control plane.
+
+Prints the time until all are Ready, the controller's peak RSS, the API requests per in-sync
+release during one idle interval (from the API server's own metrics), and the p50 latency from a
+dependency turning Ready to its dependent's install starting (from the controller's log).
+
+    PYTHONPATH=. .venv/bin/python hack/bench/fleet.py --releases 100
+Needs `hack/cluster.sh up`. Not part of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+from kubernetes_asyncio import client, config
+
+from internal.kube import rest
+from internal.kube.resources import HELM_RELEASES, HELM_REPOSITORIES
+from tests.e2e.conftest import write_chart
+from tests.sources.servers import ChartServer, helm_index, helm_package
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMESPACE = "fleet-bench"
+LOG_LINE = re.compile(r"^(\S+ \S+) INFO controller\.helmrelease\.reconciler \S+/(\S+): state (\S+)")
+
+
+def sh(*args: str) -> str:
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
+
+
+def api_requests(kubectl: str, kubeconfig: str) -> Counter[tuple[str, str]]:
+    """apiserver_request_total summed by (verb, resource), from the API server's metrics."""
+    counts: Counter[tuple[str, str]] = Counter()
+    text = sh(kubectl, "--kubeconfig", kubeconfig, "get", "--raw", "/metrics")
+    for line in text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+        counts[(labels.get("verb", ""), labels.get("resource", ""))] += int(float(line.split()[-1]))
+    return counts
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--releases", type=int, default=100)
+    parser.add_argument("--concurrent", type=int, default=8)
+    parser.add_argument("--interval", type=int, default=60, help="HelmRelease interval, seconds")
+    args = parser.parse_args()
+    env = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in sh("bash", str(ROOT / "hack/cluster.sh"), "env").splitlines()
+    )
+    kubeconfig, bin_dir = env["KUBECONFIG"], env["PATH"].split(":", 1)[0]
+    kubectl, helm = f"{bin_dir}/kubectl", f"{bin_dir}/helm"
+    work = Path(tempfile.mkdtemp(prefix="helmward-fleet-"))
+    repo = work / "repo"
+    repo.mkdir()
+    helm_package(Path(helm), write_chart(work / "src", "small", "1.0.0"), repo)
+    charts = ChartServer(repo)
+    await charts.start()
+    helm_index(Path(helm), repo, charts.url)
+    sh(
+        kubectl,
+        "--kubeconfig",
+        kubeconfig,
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        str(ROOT / "config/crd/bases"),
+    )
+    sh(kubectl, "--kubeconfig", kubeconfig, "create", "namespace", NAMESPACE)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log_path = work / "controller.log"
+    log = log_path.open("w")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "controller.cli",
+        "run",
+        "--kubeconfig",
+        kubeconfig,
+        "--watch-namespace",
+        NAMESPACE,
+        "--storage-path",
+        str(work / "data"),
+        "--storage-addr",
+        f"127.0.0.1:{port}",
+        "--storage-adv-addr",
+        f"127.0.0.1:{port}",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--health-addr",
+        "127.0.0.1:0",
+        "--concurrent",
+        str(args.concurrent),
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
+    )
+    configuration = client.Configuration()
+    await config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    try:
+        async with client.ApiClient(configuration) as api:
+            await rest.request(
+                api,
+                "POST",
+                HELM_REPOSITORIES.path(NAMESPACE),
+                body={
+                    "apiVersion": HELM_REPOSITORIES.api_version,
+                    "kind": "HelmRepository",
+                    "metadata": {"name": "charts", "namespace": NAMESPACE},
+                    "spec": {"url": charts.url, "interval": "10m"},
+                },
+            )
+            names = [f"app-{i:04d}" for i in range(args.releases)]
+            # Pairs: every odd release depends on the even one before it.
+            deps = {n: ([names[i - 1]] if i % 2 else []) for i, n in enumerate(names)}
+            start = time.monotonic()
+            sem = asyncio.Semaphore(20)
+
+            async def apply(name: str) -> None:
+                async with sem:
+                    await rest.request(
+                        api,
+                        "POST",
+                        HELM_RELEASES.path(NAMESPACE),
+                        body={
+                            "apiVersion": HELM_RELEASES.api_version,
+                            "kind": "HelmRelease",
+                            "metadata": {"name": name, "namespace": NAMESPACE},
+                            "spec": {
+                                "interval": f"{args.interval}s",
+                                "chart": {
+                                    "spec": {
+                                        "chart": "small",
+                                        "version": "1.0.0",
+                                        "sourceRef": {"kind": "HelmRepository", "name": "charts"},
+                                    }
+                                },
+                                "dependsOn": [{"name": d} for d in deps[name]],
+                                "values": {"message": name},
+                            },
+                        },
+                    )
+
+            await asyncio.gather(*(apply(n) for n in names))
+            while True:
+                listing = await rest.request(api, "GET", HELM_RELEASES.path(NAMESPACE))
+                ready = sum(
+                    any(
+                        c["type"] == "Ready" and c["status"] == "True"
+                        for c in (o.get("status") or {}).get("conditions") or []
+                    )
+                    for o in listing["items"]
+                )
+                if ready == args.releases:
+                    break
+                if time.monotonic() - start > 1800:
+                    print(f"timed out with {ready}/{args.releases} Ready")
+                    return 1
+                await asyncio.sleep(0.5)
+            all_ready = time.monotonic() - start
+            print(
+                f"{args.releases} HelmReleases Ready in {all_ready:.1f}s "
+                f"(--concurrent {args.concurrent})"
+            )
+
+            await asyncio.sleep(5)
+            before = api_requests(kubectl, kubeconfig)
+            await asyncio.sleep(args.interval * 1.1)
+            after = api_requests(kubectl, kubeconfig)
+            delta = after - before
+            mine = {
+                k: v
+                for k, v in delta.items()
+                if k[1]
+                in (
+                    "helmreleases",
+                    "helmcharts",
+                    "helmrepositories",
+                    "secrets",
+                    "events",
+                    "configmaps",
+                )
+            }
+            writes = sum(
+                v
+                for (verb, _), v in mine.items()
+                if verb in ("POST", "PUT", "PATCH", "APPLY", "DELETE")
+            )
+            lists = sum(v for (verb, res), v in mine.items() if verb == "LIST" and res == "secrets")
+            print(
+                f"idle interval ({args.interval}s): {sum(mine.values())} requests on the "
+                f"release kinds, {writes / args.releases:.2f} writes per in-sync release, "
+                f"{lists} LISTs of Helm storage"
+            )
+            for (verb, res), v in sorted(mine.items(), key=lambda kv: -kv[1])[:8]:
+                print(f"  {verb:<7} {res:<18} {v}")
+            print(f"controller peak RSS {peak_rss_mib(proc.pid):.0f} MiB")
+    finally:
+        # Delete while the controller runs, so it uninstalls the releases and drops finalizers.
+        cleanup = await asyncio.create_subprocess_exec(
+            kubectl,
+            "--kubeconfig",
+            kubeconfig,
+            "delete",
+            "namespace",
+            NAMESPACE,
+            "--timeout=300s",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        await cleanup.wait()
+        proc.terminate()
+        await proc.wait()
+        log.close()
+        await charts.stop()
+
+    done: dict[str, datetime] = {}
+    began: dict[str, datetime] = {}
+    for line in log_path.read_text().splitlines():
+        m = LOG_LINE.match(line)
+        if not m:
+            continue
+        at = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f")
+        if m.group(3) == "InSync":
+            done.setdefault(m.group(2), at)
+        elif m.group(3) == "Absent":
+            began.setdefault(m.group(2), at)
+    latencies = [
+        (began[n] - done[d[0]]).total_seconds()
+        for n, d in deps.items()
+        if d and n in began and d[0] in done
+    ]
+    if latencies:
+        print(
+            f"dependency Ready -> dependent install: p50 {statistics.median(latencies):.3f}s, "
+            f"max {max(latencies):.3f}s over {len(latencies)} pairs"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -8,9 +8,10 @@ write the status, and look again. Each kind of action runs at most once per reco
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
+import gzip
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -681,7 +682,7 @@ class HelmReleaseReconciler:
             error = exc
         if action in (Action.INSTALL, Action.UPGRADE):
             work.status["lastAttemptedReleaseActionDuration"] = f"{time.monotonic() - started:.3f}s"
-        self._observe(work, observations, action, config_digest)
+        self._observe(work, observations, action)
         if action is Action.TEST:
             tested = out.result if error is None else error.result
             if isinstance(tested, hm.TestResult):
@@ -768,9 +769,7 @@ class HelmReleaseReconciler:
         elif action is Action.UPGRADE or (action is Action.TEST and last == "upgrade"):
             s["upgradeFailures"] = int(s.get("upgradeFailures") or 0) + 1
 
-    def _observe(
-        self, work: Work, observations: list[hm.Observation], action: Action, config_digest: str
-    ) -> None:
+    def _observe(self, work: Work, observations: list[hm.Observation], action: Action) -> None:
         history = list(work.status.get("history") or [])
         label = {
             Action.INSTALL: "install",
@@ -782,14 +781,7 @@ class HelmReleaseReconciler:
             if obs.release is None or obs.operation == "delete":
                 continue
             rel = obs.release.model_dump(by_alias=True, mode="json")
-            cfg = digest(rel.get("config") or {})
-            snap = hist.snapshot(
-                rel,
-                label if obs.release.version else None,
-                None,
-                cfg if action is not Action.UPGRADE else config_digest,
-            )
-            snap["configDigest"] = cfg
+            snap = hist.snapshot(rel, label, None, digest(rel.get("config") or {}))
             history = hist.observe(history, snap)
         max_history = work.hr.spec.effective_max_history() or hist.DEFAULT_MAX_HISTORY
         work.status["history"] = history[: max(max_history, 2)]
@@ -902,7 +894,7 @@ class HelmReleaseReconciler:
         install = Policy(
             retries=ir.retries if ir and ir.retries is not None else 0,
             remediate_last_failure=bool(ir and ir.remediate_last_failure),
-            strategy=Strategy(inst.strategy.name.value)
+            strategy=inst.strategy.name
             if inst and inst.strategy
             else Strategy.REMEDIATE_ON_FAILURE,
             remediation=Remediation.UNINSTALL,
@@ -910,10 +902,8 @@ class HelmReleaseReconciler:
         upgrade = Policy(
             retries=ur.retries if ur and ur.retries is not None else 0,
             remediate_last_failure=ur.effective_remediate_last_failure() if ur else False,
-            strategy=Strategy(upg.strategy.name.value)
-            if upg and upg.strategy
-            else Strategy.REMEDIATE_ON_FAILURE,
-            remediation=Remediation(ur.effective_strategy().value) if ur else Remediation.ROLLBACK,
+            strategy=upg.strategy.name if upg and upg.strategy else Strategy.REMEDIATE_ON_FAILURE,
+            remediation=ur.effective_strategy() if ur else Remediation.ROLLBACK,
         )
         s = work.status
         prev = hist.previous(s.get("history") or [], self._ignore_tests(work))
@@ -1121,9 +1111,6 @@ def _ts(value: datetime) -> str:
 
 
 def _decode_release(data: str) -> dict[str, Any]:
-    import gzip
-    import json
-
     raw = base64.b64decode(base64.b64decode(data))
     if raw[:3] == b"\x1f\x8b\x08":
         raw = gzip.decompress(raw)
@@ -1131,12 +1118,5 @@ def _decode_release(data: str) -> dict[str, Any]:
 
 
 def _encode_release(payload: dict[str, Any]) -> str:
-    import gzip
-    import json
-
     packed = gzip.compress(json.dumps(payload).encode())
     return base64.b64encode(base64.b64encode(packed)).decode()
-
-
-async def _sleep(seconds: float) -> None:
-    await asyncio.sleep(seconds)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from api.helmrelease import ActionStrategyName, RemediationStrategy
 from internal.release.state import ReleaseState
 
 
@@ -67,14 +68,9 @@ class RollbackTarget(StrEnum):
     CORRUPT = "corrupt"
 
 
-class Strategy(StrEnum):
-    REMEDIATE_ON_FAILURE = "RemediateOnFailure"
-    RETRY_ON_FAILURE = "RetryOnFailure"
-
-
-class Remediation(StrEnum):
-    ROLLBACK = "rollback"
-    UNINSTALL = "uninstall"
+# The spec's own enums, under the names the table reads best with.
+Strategy = ActionStrategyName
+Remediation = RemediationStrategy
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 from kubernetes_asyncio import client, config
 
 from controller.events import EventRecorder
-from controller.helmrelease.reconciler import HelmReleaseReconciler, Settings, dependency_graph
+from controller.helmrelease.reconciler import HelmReleaseReconciler, Settings
 from controller.metrics import Recorder
 from controller.runtime.controller import Controller, Result, spec_changed
 from controller.runtime.informer import Informer, Obj
@@ -181,7 +181,13 @@ def _wire_chart_wakeups(controllers: dict[str, Controller]) -> None:
         controllers[kind].informer.add_handler(on_source)
 
 
-def _wire_wakeups(manager: Manager, releases: Controller, charts: Informer, oci: Informer) -> None:
+def _wire_wakeups(
+    manager: Manager,
+    releases: Controller,
+    reconciler: HelmReleaseReconciler,
+    charts: Informer,
+    oci: Informer,
+) -> None:
     """Wake HelmReleases when their chart changes, and dependents when a release turns Ready."""
     ready: dict[str, bool] = {}
 
@@ -209,8 +215,7 @@ def _wire_wakeups(manager: Manager, releases: Controller, charts: Informer, oci:
         was = ready.get(key, False)
         ready[key] = now
         if now and not was:
-            graph = dependency_graph(releases.informer.store.values())
-            for dependent in graph.dependents.get(key, ()):
+            for dependent in reconciler.dependency_graph().dependents.get(key, ()):
                 releases.enqueue(dependent, urgent=True)
 
     def on_values(kind: str) -> Any:
@@ -313,11 +318,12 @@ async def run(args: argparse.Namespace) -> None:
             jitter_percentage=args.interval_jitter_percentage,
         )
         manager.add(releases)
-        _wire_wakeups(manager, releases, charts_informer, oci_informer)
+        _wire_wakeups(manager, releases, reconciler, charts_informer, oci_informer)
         try:
             await manager.run(stop)
         finally:
             await artifacts.stop()
+            await reconciler.managers.close()
             engine.close()
 
 

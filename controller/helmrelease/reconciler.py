@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import base64
 import copy
-import gzip
-import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +40,6 @@ from api.naming import (
     target_namespace,
 )
 from controller.events import EventRecorder
-from controller.helmrelease import drift
 from controller.helmrelease.artifacts import ArtifactCache, ArtifactError
 from controller.metrics import Recorder
 from controller.runtime.controller import Result
@@ -58,6 +56,7 @@ from internal.kube.resources import HELM_CHARTS, HELM_RELEASES
 from internal.release import conditions as cond
 from internal.release import history as hist
 from internal.release import options
+from internal.release.manager import Cluster, KubeConfigError, Manager, ManagerFactory
 from internal.release.plan import (
     KIND_OF,
     Action,
@@ -77,7 +76,6 @@ from internal.release.state import (
     Observed,
     ReleaseState,
     SnapshotView,
-    StoredRelease,
     determine_state,
     with_drift,
 )
@@ -89,6 +87,7 @@ KIND = "HelmRelease"
 FIELD_MANAGER = "helmward"
 TOKEN_ANNOTATION = "helm.toolkit.fluxcd.io/token"
 REVISION_ANNOTATION = "helm.toolkit.fluxcd.io/revision"
+CHART_INFO_CACHE = 256
 
 
 def _now() -> str:
@@ -160,7 +159,41 @@ class HelmReleaseReconciler:
         self.metrics = metrics
         self.settings = settings
         self.artifacts = ArtifactCache(settings.artifact_dir)
-        self.discovery = Discovery(api_client)
+        self.managers = ManagerFactory(
+            engine, Cluster(settings.cluster, api_client, Discovery(api_client))
+        )
+        self._charts: OrderedDict[Path, hm.ChartInfo] = OrderedDict()
+        self._edges: dict[str, list[str]] = {}
+        self._graph: Graph | None = None
+        releases.add_handler(self._on_release)
+
+    def _on_release(self, event: str, obj: dict[str, Any]) -> None:
+        """Keep the dependsOn edges current; the graph is rebuilt only when they change."""
+        key, deps = _edges_of(obj)
+        if event == "DELETED":
+            changed = self._edges.pop(key, None) is not None
+        else:
+            changed = self._edges.get(key) != deps
+            self._edges[key] = deps
+        if changed:
+            self._graph = None
+
+    def dependency_graph(self) -> Graph:
+        if self._graph is None:
+            self._graph = Graph.build(self._edges)
+        return self._graph
+
+    async def _load_chart(self, path: Path) -> hm.ChartInfo:
+        """The chart's metadata, read once per artifact (the path names its digest)."""
+        info = self._charts.get(path)
+        if info is None:
+            info = await self.engine.load_chart(path)
+            self._charts[path] = info
+            while len(self._charts) > CHART_INFO_CACHE:
+                self._charts.popitem(last=False)
+        else:
+            self._charts.move_to_end(path)
+        return info
 
     # --- entry -----------------------------------------------------------------------------
 
@@ -247,7 +280,7 @@ class HelmReleaseReconciler:
         except ArtifactError as exc:
             return self._not_ready(work, "ArtifactFailed", str(exc), retry=True)
         try:
-            info = await self.engine.load_chart(chart_path)
+            info = await self._load_chart(chart_path)
         except herr.HelmError as exc:
             return self._not_ready(
                 work, "ArtifactFailed", f"could not load chart: {exc}", retry=True
@@ -261,7 +294,11 @@ class HelmReleaseReconciler:
         config_digest = digest(values)
 
         target = options.Target(release_name(hr), target_namespace(hr), storage_namespace(hr))
-        moved = await self._uninstall_if_moved(work, target)
+        try:
+            cluster = await self._cluster(work)
+        except KubeConfigError as exc:
+            return self._not_ready(work, "RESTClientError", str(exc), retry=True)
+        moved = await self._uninstall_if_moved(work, target, cluster)
         if moved is not None:
             return moved
 
@@ -279,7 +316,10 @@ class HelmReleaseReconciler:
         work.status["helmChart"] = (
             f"{chart_source_namespace(hr)}/{helm_chart_name(hr)}" if hr.spec.chart else None
         )
-        await self._atomic(work, target, chart_path, values, info, config_digest)
+        mgr = self.managers.new_manager(
+            hr, target, cluster, chart=chart_path, values=values, info=info
+        )
+        await self._atomic(work, mgr, info, config_digest)
         return None
 
     async def _apply_helm_chart(self, work: Work) -> None:
@@ -326,7 +366,7 @@ class HelmReleaseReconciler:
             work.drop("Stalled")
         if not deps:
             return None
-        graph = dependency_graph(self.releases.store.values())
+        graph = self.dependency_graph()
         cycle = graph.cycle_of(work.key)
         if cycle is not None:
             message = f"dependency cycle: {describe_cycle(cycle)}"
@@ -420,7 +460,9 @@ class HelmReleaseReconciler:
         inline = hr.spec.values if isinstance(hr.spec.values, dict) else {}
         return await compose(refs, inline, ns, lookup)
 
-    async def _uninstall_if_moved(self, work: Work, target: options.Target) -> Result | None:
+    async def _uninstall_if_moved(
+        self, work: Work, target: options.Target, cluster: Cluster
+    ) -> Result | None:
         history = work.status.get("history") or []
         if not history:
             return None
@@ -433,22 +475,16 @@ class HelmReleaseReconciler:
         ):
             return None
         old = options.Target(latest["name"], latest["namespace"], old_storage)
-        try:
-            await self.engine.uninstall(
-                options.uninstall(work.hr, old),
-                cluster=self._cluster(work),
-                storage=hm.StorageSpec(namespace=old_storage),
-            )
-        except herr.ReleaseNotFoundError:
-            pass
-        except herr.HelmError as exc:
+        done = await self.managers.new_manager(work.hr, old, cluster).uninstall_release()
+        if done.error is not None:
             return self._not_ready(
                 work,
                 "UninstallFailed",
-                f"failed to uninstall the previous release: {exc}",
+                f"failed to uninstall the previous release: {done.error}",
                 retry=True,
             )
         work.status["history"] = []
+        work.status.pop("inventory", None)
         work.events.append(
             (
                 "Normal",
@@ -480,13 +516,7 @@ class HelmReleaseReconciler:
     # --- the atomic release loop -------------------------------------------------------------
 
     async def _atomic(
-        self,
-        work: Work,
-        target: options.Target,
-        chart_path: Path,
-        values: dict[str, Any],
-        info: hm.ChartInfo,
-        config_digest: str,
+        self, work: Work, mgr: Manager, info: hm.ChartInfo, config_digest: str
     ) -> None:
         hr = work.hr
         annotations = hr.metadata.annotations or {}
@@ -499,18 +529,11 @@ class HelmReleaseReconciler:
         done: set[Kind] = set()
         desired = self._desired(work, info, config_digest)
         while True:
-            stored = await self._stored(work, target)
-            state = determine_state(stored, desired, self._observed(work))
+            await mgr.sync(self._known_version(work))
+            state = determine_state(mgr.stored(), desired, self._observed(work))
             drifted: list[Any] = []
             if state.needs_drift_check and Kind.DRIFT not in done:
-                drifted = await drift.detect(
-                    self.api,
-                    self.discovery,
-                    await self._manifest(work, target),
-                    target.namespace,
-                    target.release_name,
-                    self._ignore_rules(work),
-                )
+                drifted = await mgr.detect_drift(self._ignore_rules(work))
                 state = with_drift(state, bool(drifted), summarize([c for c, _ in drifted]))
                 if not drifted:
                     work.condition(
@@ -530,6 +553,8 @@ class HelmReleaseReconciler:
             if step.action is Action.NONE:
                 if force:
                     work.status["lastHandledForceAt"] = force_at
+                if "inventory" not in work.status:
+                    await self._set_inventory(work, mgr, mgr.release)
                 self._summarize(work)
                 work.drop("Reconciling")
                 work.status["observedGeneration"] = work.generation
@@ -560,7 +585,7 @@ class HelmReleaseReconciler:
             if step.action is Action.CORRECT_DRIFT:
                 work.events.append(("Warning", "DriftDetected", _drift_message(drifted)))
                 try:
-                    await drift.correct(self.api, self.discovery, drifted)
+                    await mgr.reconcile_release(drifted)
                 except ApiException as exc:
                     work.condition("Drifted", "True", "DriftDetected", state.reason)
                     work.events.append(("Warning", "DriftCorrectionFailed", str(exc)))
@@ -577,9 +602,7 @@ class HelmReleaseReconciler:
                 return
             if step.clear_history:
                 work.status["history"] = []
-            failed = await self._run(
-                work, step.action, target, chart_path, values, info, config_digest
-            )
+            failed = await self._run(work, step.action, mgr, info)
             if not failed and KIND_OF.get(step.action) is Kind.RELEASE:
                 self._observed_digests(work, desired)
             if force and step.action in (Action.INSTALL, Action.UPGRADE):
@@ -615,20 +638,9 @@ class HelmReleaseReconciler:
         work.condition("Reconciling", "True", "ProgressingWithRetry", str(ready.get("message", "")))
         raise Retry(outcome.value)
 
-    async def _run(
-        self,
-        work: Work,
-        action: Action,
-        target: options.Target,
-        chart_path: Path,
-        values: dict[str, Any],
-        info: hm.ChartInfo,
-        config_digest: str,
-    ) -> bool:
+    async def _run(self, work: Work, action: Action, mgr: Manager, info: hm.ChartInfo) -> bool:
         """Run one action; fold what it stored into the status. True when it failed."""
         hr = work.hr
-        cluster = self._cluster(work)
-        storage = hm.StorageSpec(namespace=target.storage_namespace)
         message = f"Running '{action.value}' action with timeout of {hr.spec.effective_timeout()}"
         work.condition("Reconciling", "True", "Progressing", message)
         work.drop("Stalled")
@@ -637,60 +649,47 @@ class HelmReleaseReconciler:
         await self._write_status(work)
 
         chart = f"{info.metadata.get('name', '')!s}@{info.metadata.get('version', '')!s}"
-        name = f"{target.namespace}/{target.release_name}"
-        observations: list[hm.Observation] = []
-        out: Any = None
+        name = f"{mgr.target.namespace}/{mgr.release_name()}"
         started = time.monotonic()
-        try:
-            if action is Action.INSTALL:
-                work.status["lastAttemptedReleaseAction"] = "install"
-                out = await self.engine.install(
-                    options.install(hr, target, chart_path, values),
-                    cluster=cluster,
-                    storage=storage,
-                )
-            elif action is Action.UPGRADE:
-                work.status["lastAttemptedReleaseAction"] = "upgrade"
-                out = await self.engine.upgrade(
-                    options.upgrade(hr, target, chart_path, values),
-                    cluster=cluster,
-                    storage=storage,
-                )
-            elif action is Action.TEST:
-                out = await self.engine.test(
-                    options.test(hr, target), cluster=cluster, storage=storage
-                )
-            elif action is Action.ROLLBACK:
-                prev = hist.previous(work.status.get("history") or [], self._ignore_tests(work))
-                version = int(prev["version"]) if prev else 0
-                out = await self.engine.rollback(
-                    options.rollback(hr, target, version), cluster=cluster, storage=storage
-                )
-            elif action is Action.UNINSTALL_REMEDIATION:
-                out = await self.engine.uninstall(
-                    options.uninstall(hr, target), cluster=cluster, storage=storage
-                )
-            elif action is Action.UNLOCK:
-                await self._unlock(work, target)
-                return False
-            else:
-                raise ValueError(f"unsupported action {action}")
-            observations = out.observations
-            error: herr.HelmError | None = None
-        except herr.HelmError as exc:
-            observations = exc.observations
-            error = exc
+        if action is Action.INSTALL:
+            work.status["lastAttemptedReleaseAction"] = "install"
+            # What was tested or remediated belonged to the release being replaced.
+            work.drop("TestSuccess")
+            work.drop("Remediated")
+            done = await mgr.install_release()
+        elif action is Action.UPGRADE:
+            work.status["lastAttemptedReleaseAction"] = "upgrade"
+            done = await mgr.upgrade_release()
+        elif action is Action.TEST:
+            done = await mgr.test_release()
+        elif action is Action.ROLLBACK:
+            prev = hist.previous(work.status.get("history") or [], self._ignore_tests(work))
+            done = await mgr.rollback_release(int(prev["version"]) if prev else 0)
+        elif action is Action.UNINSTALL_REMEDIATION:
+            done = await mgr.uninstall_release()
+        elif action is Action.UNLOCK:
+            await self._unlock(work, mgr)
+            return False
+        else:
+            raise ValueError(f"unsupported action {action}")
         if action in (Action.INSTALL, Action.UPGRADE):
             work.status["lastAttemptedReleaseActionDuration"] = f"{time.monotonic() - started:.3f}s"
-        self._observe(work, observations, action)
-        if action is Action.TEST:
-            tested = out.result if error is None else error.result
-            if isinstance(tested, hm.TestResult):
-                self._record_tests(work, tested)
-        self._conditions_after(work, action, error, name, chart)
-        if error is not None:
-            self._count_failure(work, action, bool(observations))
-        return error is not None
+        self._observe(work, done.observations, action)
+        written = [o.release for o in done.observations if o.release and o.operation != "delete"]
+        if written:
+            await self._set_inventory(work, mgr, written[-1])
+        elif action is Action.UNINSTALL_REMEDIATION and not done.failed:
+            work.status.pop("inventory", None)
+        if action is Action.TEST and isinstance(done.result, hm.TestResult):
+            self._record_tests(work, done.result)
+        self._conditions_after(work, action, done.error, name, chart)
+        if done.error is not None:
+            self._count_failure(work, action, bool(done.observations))
+        return done.failed
+
+    async def _set_inventory(self, work: Work, mgr: Manager, release: hm.Release | None) -> None:
+        entries = await mgr.inventory(release)
+        work.status["inventory"] = None if entries is None else {"entries": entries}
 
     def _record_tests(self, work: Work, result: hm.TestResult) -> None:
         history = work.status.get("history") or []
@@ -786,56 +785,29 @@ class HelmReleaseReconciler:
         max_history = work.hr.spec.effective_max_history() or hist.DEFAULT_MAX_HISTORY
         work.status["history"] = history[: max(max_history, 2)]
 
-    async def _unlock(self, work: Work, target: options.Target) -> None:
+    async def _unlock(self, work: Work, mgr: Manager) -> None:
         """A release left pending by a crash: mark it failed so it can be remediated."""
-        stored = await self.engine.status(
-            hm.StatusRequest(release_name=target.release_name, namespace=target.namespace),
-            cluster=self._cluster(work),
-            storage=hm.StorageSpec(namespace=target.storage_namespace),
-        )
-        rel = stored.release
-        secret = f"sh.helm.release.v1.{rel.name}.v{rel.version}"
-        path = f"/api/v1/namespaces/{target.storage_namespace}/secrets/{secret}"
-        obj = await rest.request(self.api, "GET", path)
-        payload = _decode_release(obj["data"]["release"])
-        payload["info"]["status"] = "failed"
-        payload["info"]["description"] = "Release unlocked from stale state"
-        obj["data"]["release"] = _encode_release(payload)
-        obj["metadata"].setdefault("labels", {})["status"] = "failed"
-        await rest.request(self.api, "PUT", path, body=obj)
+        left, rel = await mgr.unlock()
+        target = mgr.target
         work.condition(
             "Released",
             "False",
             "PendingRelease",
             f"Unlocked Helm release {target.namespace}/{target.release_name} "
-            f"left in '{rel.status}' state",
+            f"left in '{left}' state",
         )
-        work.events.append(("Normal", "PendingRelease", f"Unlocked release left in '{rel.status}'"))
+        work.events.append(("Normal", "PendingRelease", f"Unlocked release left in '{left}'"))
         # The snapshot of the pending version no longer matches storage: refresh it.
-        after = await self.engine.status(
-            hm.StatusRequest(release_name=target.release_name, namespace=target.namespace),
-            cluster=self._cluster(work),
-            storage=hm.StorageSpec(namespace=target.storage_namespace),
-        )
-        rel_dump = after.release.model_dump(by_alias=True, mode="json")
+        rel_dump = rel.model_dump(by_alias=True, mode="json")
         snap = hist.snapshot(rel_dump, None, None, digest(rel_dump.get("config") or {}))
         work.status["history"] = hist.observe(work.status.get("history") or [], snap)
 
     # --- state inputs ------------------------------------------------------------------------
 
-    async def _stored(self, work: Work, target: options.Target) -> StoredRelease | None:
-        try:
-            res = await self.engine.status(
-                hm.StatusRequest(release_name=target.release_name, namespace=target.namespace),
-                cluster=self._cluster(work),
-                storage=hm.StorageSpec(namespace=target.storage_namespace),
-            )
-        except herr.ReleaseNotFoundError:
-            return None
-        rel = res.release
-        return StoredRelease(
-            rel.name, rel.version, rel.status, rel.chart.name, rel.chart.version, rel.digest
-        )
+    def _known_version(self, work: Work) -> int | None:
+        """The newest release version this object recorded, if it still names the same release."""
+        history = work.status.get("history") or []
+        return int(history[0]["version"]) if history else None
 
     def _desired(self, work: Work, info: hm.ChartInfo, config_digest: str) -> Desired:
         hr = work.hr
@@ -935,14 +907,6 @@ class HelmReleaseReconciler:
             )
         return rules
 
-    async def _manifest(self, work: Work, target: options.Target) -> str:
-        got = await self.engine.get(
-            hm.GetRequest(release_name=target.release_name, namespace=target.namespace),
-            cluster=self._cluster(work),
-            storage=hm.StorageSpec(namespace=target.storage_namespace),
-        )
-        return got.release.manifest
-
     def _ignore_tests(self, work: Work) -> bool:
         hr = work.hr
         default = bool(hr.spec.test and hr.spec.test.ignore_failures)
@@ -972,16 +936,41 @@ class HelmReleaseReconciler:
             raise Retry(message)
         return Result(requeue_after=self.settings.requeue_dependency, jitter=False)
 
-    def _cluster(self, work: Work) -> hm.ClusterTarget:
-        sa = work.hr.spec.service_account_name or self.settings.default_service_account
-        if not sa:
-            return self.settings.cluster
-        return self.settings.cluster.model_copy(
-            update={
-                "service_account": hm.ServiceAccountRef(
-                    namespace=work.hr.metadata.namespace or "default", name=sa
-                )
-            }
+    async def _cluster(self, work: Work) -> Cluster:
+        """The cluster the release lives on: this one, or the one spec.kubeConfig reaches; as
+        spec.serviceAccountName (or the default) when one is set."""
+        hr = work.hr
+        ns = hr.metadata.namespace or "default"
+        sa = hr.spec.service_account_name or self.settings.default_service_account
+        account = hm.ServiceAccountRef(namespace=ns, name=sa) if sa else None
+        kubeconfig = None
+        if hr.spec.kube_config is not None:
+            kubeconfig = await self._kubeconfig(work)
+        return await self.managers.cluster(kubeconfig, account)
+
+    async def _kubeconfig(self, work: Work) -> str:
+        kc = work.hr.spec.kube_config
+        assert kc is not None
+        ns = work.hr.metadata.namespace or "default"
+        if kc.secret_ref is None:
+            raise KubeConfigError(
+                "spec.kubeConfig.configMapRef (workload identity) is not supported; "
+                "use spec.kubeConfig.secretRef"
+            )
+        name = kc.secret_ref.name
+        try:
+            secret = await rest.request(self.api, "GET", f"/api/v1/namespaces/{ns}/secrets/{name}")
+        except ApiException as exc:
+            raise KubeConfigError(
+                f"could not get KubeConfig secret '{ns}/{name}': {exc.reason}"
+            ) from None
+        data = secret.get("data") or {}
+        keys = [kc.secret_ref.key] if kc.secret_ref.key else ["value", "value.yaml"]
+        for key in keys:
+            if key in data:
+                return base64.b64decode(data[key]).decode()
+        raise KubeConfigError(
+            f"KubeConfig secret '{ns}/{name}' has no key {' or '.join(repr(k) for k in keys)}"
         )
 
     def _annotations(self, work: Work) -> dict[str, str]:
@@ -1023,11 +1012,19 @@ class HelmReleaseReconciler:
         if not hr.spec.suspend and work.status.get("history"):
             target = options.Target(release_name(hr), target_namespace(hr), storage_namespace(hr))
             try:
-                await self.engine.uninstall(
-                    options.uninstall(hr, target),
-                    cluster=self._cluster(work),
-                    storage=hm.StorageSpec(namespace=target.storage_namespace),
-                )
+                cluster: Cluster | None = await self._cluster(work)
+            except KubeConfigError as exc:
+                # As Flux: without the kubeconfig the release cannot be reached; let it go.
+                log.warning("%s: not uninstalling: %s", work.key, exc)
+                cluster = None
+            if cluster is not None:
+                done = await self.managers.new_manager(hr, target, cluster).uninstall_release()
+                if done.error is not None:
+                    message = str(done.error)
+                    work.condition("Ready", "False", "UninstallFailed", message)
+                    work.events.append(("Warning", "UninstallFailed", message))
+                    await self._write_status(work)
+                    raise Retry(message)
                 work.events.append(
                     (
                         "Normal",
@@ -1036,13 +1033,6 @@ class HelmReleaseReconciler:
                         f"{target.namespace}/{target.release_name}",
                     )
                 )
-            except herr.ReleaseNotFoundError:
-                pass
-            except herr.HelmError as exc:
-                work.condition("Ready", "False", "UninstallFailed", str(exc))
-                work.events.append(("Warning", "UninstallFailed", str(exc)))
-                await self._write_status(work)
-                raise Retry(str(exc)) from None
         if hr.spec.chart is not None and not hr.spec.suspend:
             path = HELM_CHARTS.path(chart_source_namespace(hr), helm_chart_name(hr))
             try:
@@ -1063,16 +1053,12 @@ def _drift_message(drifted: list[Any]) -> str:
     return "Cluster state of release has drifted from the desired state:\n" + "\n".join(lines)
 
 
-def dependency_graph(objects: Any) -> Graph:
-    edges: dict[str, list[str]] = {}
-    for obj in objects:
-        meta = obj.get("metadata", {})
-        ns = meta.get("namespace")
-        deps = (obj.get("spec") or {}).get("dependsOn") or []
-        edges[f"{ns}/{meta.get('name')}"] = [
-            f"{d.get('namespace') or ns}/{d['name']}" for d in deps
-        ]
-    return Graph.build(edges)
+def _edges_of(obj: dict[str, Any]) -> tuple[str, list[str]]:
+    meta = obj.get("metadata", {})
+    ns = meta.get("namespace")
+    deps = (obj.get("spec") or {}).get("dependsOn") or []
+    return f"{ns}/{meta.get('name')}", [f"{d.get('namespace') or ns}/{d['name']}" for d in deps]
+
 
 
 def _already_applied(current: dict[str, Any] | None, body: dict[str, Any]) -> bool:
@@ -1108,15 +1094,3 @@ def _dump(model: Any) -> Any:
 
 def _ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _decode_release(data: str) -> dict[str, Any]:
-    raw = base64.b64decode(base64.b64decode(data))
-    if raw[:3] == b"\x1f\x8b\x08":
-        raw = gzip.decompress(raw)
-    return dict(json.loads(raw))
-
-
-def _encode_release(payload: dict[str, Any]) -> str:
-    packed = gzip.compress(json.dumps(payload).encode())
-    return base64.b64encode(base64.b64encode(packed)).decode()

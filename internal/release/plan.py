@@ -129,7 +129,8 @@ def next_step(state: ReleaseState, ctx: Context) -> Step:
         case ReleaseState.ABSENT:
             if ctx.install.exhausted(ctx.install_failures) and not ctx.force_requested:
                 return Step(Action.STALL, "cannot install release", StallReason.RETRIES_EXCEEDED)
-            return Step(Action.INSTALL, "release not installed")
+            # An install starts the history afresh, so nothing before it is a rollback target.
+            return Step(Action.INSTALL, "release not installed", clear_history=True)
         case ReleaseState.UNMANAGED:
             return Step(Action.UPGRADE, "release not managed by controller", clear_history=True)
         case ReleaseState.OUT_OF_SYNC:

@@ -67,6 +67,33 @@ async def test_failing_test_hook_rolls_back(harness: Harness) -> None:
     assert (await h.config("app"))["message"] == "good"
 
 
+async def test_failing_test_hook_uninstalls_with_the_uninstall_strategy(harness: Harness) -> None:
+    from kubernetes_asyncio import client
+
+    h = harness
+    spec = {
+        **h.chart_spec(version="1.0.0"),
+        "test": {"enable": True},
+        "upgrade": {"remediation": {"retries": 1, "strategy": "uninstall"}},
+        "values": {"message": "good"},
+    }
+    await h.apply_release("gone", spec)
+    await h.wait("gone", "TestSuccess", "True")
+
+    # The upgrade's test fails: the release is uninstalled, then installed afresh, whose test
+    # fails again with no install retries left: Stalled.
+    await h.apply_release("gone", {**spec, "values": {"message": "bad", "failTest": True}})
+    obj = await h.wait("gone", "Stalled", "True", reason="RetriesExceeded", within=180)
+    assert obj["status"]["lastAttemptedReleaseAction"] == "install"
+    history = helm_json(h, "history", "gone")
+    assert [r["description"] for r in history] == ["Install complete"], history
+    events = await client.CoreV1Api(h.kube).list_namespaced_event(
+        h.namespace, field_selector="involvedObject.name=gone"
+    )
+    reasons = {e.reason for e in events.items}
+    assert {"UpgradeSucceeded", "TestFailed", "UninstallSucceeded"} <= reasons, reasons
+
+
 async def test_depends_on_installs_in_order_and_a_cycle_is_named(harness: Harness) -> None:
     h = harness
     # c -> b -> a, applied in reverse so the controller must wait.

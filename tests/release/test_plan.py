@@ -266,3 +266,10 @@ def test_each_kind_runs_once_per_reconcile() -> None:
     )
     exhausted = replace(AFTER_UPGRADE, upgrade_failures=5)
     assert may_run(Action.UPGRADE, frozenset({Kind.RELEASE}), exhausted) is Outcome.DONE
+
+
+def test_an_install_starts_the_history_afresh() -> None:
+    assert next_step(S.ABSENT, BASE).clear_history
+    forced = replace(AFTER_INSTALL, force_requested=True)
+    assert next_step(S.ABSENT, forced).clear_history
+    assert not next_step(S.OUT_OF_SYNC, BASE).clear_history

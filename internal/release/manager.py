@@ -1,0 +1,336 @@
+"""The Helm-facing half of a release, in the shape of operator-sdk's helm operator Manager.
+
+A `ManagerFactory` holds what every release shares: the engine and the clusters it can reach.
+A `Manager` is one release of one object for one reconcile. It reads the newest stored release
+(`sync`), answers `is_installed` and `is_upgrade_required`, and runs the actions. It decides
+nothing: which action runs when is the state machine's business (internal/release/plan.py), and
+the caller folds the outcomes into the object's status.
+
+Reading storage costs no List once a release is known: the newest version is fetched by name
+(`sh.helm.release.v1.<name>.v<N>`) and the next version is probed, so a release made outside the
+controller is still seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes_asyncio import config as kube_config
+from kubernetes_asyncio.client import ApiClient
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from api.digests import digest
+from api.helmrelease import HelmRelease
+from internal.drift import live
+from internal.drift.diff import Change, IgnoreRule
+from internal.helm import errors as herr
+from internal.helm import models as hm
+from internal.helm.engine import Engine
+from internal.kube import rest
+from internal.kube.discovery import Discovery
+from internal.release import inventory, options
+from internal.release.state import (
+    Desired,
+    Observed,
+    ReleaseState,
+    StoredRelease,
+    determine_state,
+)
+
+UNLOCK_DESCRIPTION = "Release unlocked from stale state"
+
+
+@dataclass
+class Cluster:
+    """One cluster the engine reaches, and a client for the reads Helm does not do for us."""
+
+    target: hm.ClusterTarget
+    api: ApiClient
+    discovery: Discovery
+
+    def impersonating(self, service_account: hm.ServiceAccountRef | None) -> Cluster:
+        if service_account is None:
+            return self
+        target = self.target.model_copy(update={"service_account": service_account})
+        return Cluster(target, self.api, self.discovery)
+
+
+@dataclass(frozen=True)
+class Done:
+    """What one action stored, and its error if it failed."""
+
+    observations: list[hm.Observation]
+    error: herr.HelmError | None = None
+    result: Any = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+@dataclass
+class Manager:
+    engine: Engine
+    hr: HelmRelease
+    target: options.Target
+    cluster: Cluster
+    chart: Path | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    info: hm.ChartInfo | None = None
+    release: hm.Release | None = None
+    """The newest release in storage, as of the last `sync`."""
+
+    # --- what is stored ------------------------------------------------------------------------
+
+    def release_name(self) -> str:
+        return self.target.release_name
+
+    def _storage(self) -> hm.StorageSpec:
+        return hm.StorageSpec(namespace=self.target.storage_namespace)
+
+    async def _get(self, version: int) -> hm.Release | None:
+        try:
+            got = await self.engine.get(
+                hm.GetRequest(
+                    release_name=self.target.release_name,
+                    namespace=self.target.namespace,
+                    version=version,
+                ),
+                cluster=self.cluster.target,
+                storage=self._storage(),
+            )
+        except herr.ReleaseNotFoundError:
+            return None
+        return got.release
+
+    async def sync(self, known_version: int | None = None) -> None:
+        """Read the newest stored release. With the version the caller last saw, two GETs;
+        without it (a release never seen), one List of the release's storage."""
+        if known_version:
+            rel = await self._get(known_version)
+            if rel is not None:
+                while (newer := await self._get(rel.version + 1)) is not None:
+                    rel = newer
+                self.release = rel
+                return
+        try:
+            res = await self.engine.status(
+                hm.StatusRequest(
+                    release_name=self.target.release_name, namespace=self.target.namespace
+                ),
+                cluster=self.cluster.target,
+                storage=self._storage(),
+            )
+        except herr.ReleaseNotFoundError:
+            self.release = None
+            return
+        self.release = res.release
+
+    def stored(self) -> StoredRelease | None:
+        rel = self.release
+        if rel is None:
+            return None
+        return StoredRelease(
+            rel.name, rel.version, rel.status, rel.chart.name, rel.chart.version, rel.digest
+        )
+
+    def is_installed(self) -> bool:
+        return self.release is not None and self.release.status != "uninstalled"
+
+    def is_upgrade_required(self, desired: Desired, observed: Observed) -> bool:
+        state = determine_state(self.stored(), desired, observed).state
+        return state in (ReleaseState.OUT_OF_SYNC, ReleaseState.UNMANAGED)
+
+    # --- actions -------------------------------------------------------------------------------
+
+    async def _act(self, call: Any) -> Done:
+        try:
+            out = await call
+        except herr.HelmError as exc:
+            return Done(exc.observations, exc, exc.result)
+        return Done(out.observations, None, out.result)
+
+    async def install_release(self) -> Done:
+        assert self.chart is not None
+        request = options.install(self.hr, self.target, self.chart, self.values)
+        return await self._act(
+            self.engine.install(request, cluster=self.cluster.target, storage=self._storage())
+        )
+
+    async def upgrade_release(self) -> Done:
+        assert self.chart is not None
+        request = options.upgrade(self.hr, self.target, self.chart, self.values)
+        return await self._act(
+            self.engine.upgrade(request, cluster=self.cluster.target, storage=self._storage())
+        )
+
+    async def test_release(self) -> Done:
+        request = options.test(self.hr, self.target)
+        return await self._act(
+            self.engine.test(request, cluster=self.cluster.target, storage=self._storage())
+        )
+
+    async def rollback_release(self, version: int) -> Done:
+        request = options.rollback(self.hr, self.target, version)
+        return await self._act(
+            self.engine.rollback(request, cluster=self.cluster.target, storage=self._storage())
+        )
+
+    async def uninstall_release(self) -> Done:
+        """Uninstall with the object's uninstall options. A release already gone is success."""
+        request = options.uninstall(self.hr, self.target)
+        done = await self._act(
+            self.engine.uninstall(request, cluster=self.cluster.target, storage=self._storage())
+        )
+        if isinstance(done.error, herr.ReleaseNotFoundError):
+            return Done(done.observations)
+        return done
+
+    async def detect_drift(
+        self, rules: Sequence[IgnoreRule]
+    ) -> list[tuple[Change, dict[str, Any]]]:
+        """Compare the live objects with the stored release's manifest (server-side-apply dry
+        runs); the changes that would bring them back, each with its object."""
+        if self.release is None:
+            return []
+        return await live.detect(
+            self.cluster.api,
+            self.cluster.discovery,
+            self.release.manifest,
+            self.target.namespace,
+            self.target.release_name,
+            rules,
+        )
+
+    async def reconcile_release(self, drifted: Sequence[tuple[Change, dict[str, Any]]]) -> None:
+        """Bring the live objects back to the stored manifest by server-side apply, with no new
+        Helm revision."""
+        await live.correct(self.cluster.api, self.cluster.discovery, drifted)
+
+    async def unlock(self) -> tuple[str, hm.Release]:
+        """Mark a release left pending by a crash as failed, so it can be remediated. Returns
+        the status it was left in and the release as now stored."""
+        rel = self.release
+        assert rel is not None
+        ns = self.target.storage_namespace
+        path = f"/api/v1/namespaces/{ns}/secrets/sh.helm.release.v1.{rel.name}.v{rel.version}"
+        obj = await rest.request(self.cluster.api, "GET", path)
+        payload = _decode_release(obj["data"]["release"])
+        payload["info"]["status"] = "failed"
+        payload["info"]["description"] = UNLOCK_DESCRIPTION
+        obj["data"]["release"] = _encode_release(payload)
+        obj["metadata"].setdefault("labels", {})["status"] = "failed"
+        await rest.request(self.cluster.api, "PUT", path, body=obj)
+        left = rel.status
+        await self.sync(rel.version)
+        assert self.release is not None
+        return left, self.release
+
+    async def inventory(self, release: hm.Release | None = None) -> list[dict[str, str]] | None:
+        """The objects a release (by default the newest stored one) applies, with the chart's
+        CRDs."""
+        release = release or self.release
+        if release is None:
+            return None
+        docs = inventory.manifest_documents(release.manifest)
+        kinds: dict[tuple[str, str], bool | None] = {}
+        for doc in docs:
+            key = (str(doc.get("apiVersion", "")), str(doc.get("kind", "")))
+            if key not in kinds:
+                try:
+                    res = await self.cluster.discovery.resource(*key)
+                except ApiException:
+                    res = None
+                kinds[key] = None if res is None else res.namespaced
+        crds = [c.model_dump(by_alias=True) for c in getattr(self.info, "crd_objects", None) or []]
+        return inventory.entries(docs, self.target.namespace, lambda v, k: kinds.get((v, k)), crds)
+
+
+class ManagerFactory:
+    """Builds a Manager per release, with the cluster each release targets."""
+
+    def __init__(self, engine: Engine, local: Cluster) -> None:
+        self.engine = engine
+        self.local = local
+        self._remote: dict[str, Cluster] = {}
+
+    async def cluster(
+        self, kubeconfig: str | None = None, service_account: hm.ServiceAccountRef | None = None
+    ) -> Cluster:
+        """The local cluster, or the one a kubeconfig reaches (clients kept per kubeconfig)."""
+        if kubeconfig is None:
+            return self.local.impersonating(service_account)
+        key = digest(kubeconfig)
+        remote = self._remote.get(key)
+        if remote is None:
+            loaded = kube_config_dict(kubeconfig)
+            try:
+                api = await kube_config.new_client_from_config_dict(loaded)
+            except Exception as exc:  # the client's own errors may quote the content
+                raise KubeConfigError(f"kubeconfig cannot be used ({type(exc).__name__})") from None
+            target = self.local.target.model_copy(
+                update={"kubeconfig": kubeconfig, "context": None, "in_cluster": False}
+            )
+            remote = self._remote[key] = Cluster(target, api, Discovery(api))
+        return remote.impersonating(service_account)
+
+    def new_manager(
+        self,
+        hr: HelmRelease,
+        target: options.Target,
+        cluster: Cluster,
+        *,
+        chart: Path | None = None,
+        values: Mapping[str, Any] | None = None,
+        info: hm.ChartInfo | None = None,
+    ) -> Manager:
+        return Manager(self.engine, hr, target, cluster, chart, dict(values or {}), info)
+
+    async def close(self) -> None:
+        for remote in self._remote.values():
+            await remote.api.close()
+        self._remote.clear()
+
+
+class KubeConfigError(ValueError):
+    """A kubeconfig that cannot be read; the message never includes its content."""
+
+
+def kube_config_dict(text: str) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise KubeConfigError(f"kubeconfig is not valid YAML{where}") from None
+    if not isinstance(loaded, dict) or not loaded.get("clusters"):
+        raise KubeConfigError("kubeconfig has no clusters")
+    for user in loaded.get("users") or []:
+        auth = (user or {}).get("user") or {}
+        for plugin in ("exec", "auth-provider"):
+            if plugin in auth:
+                # A Secret must not make the controller run programs.
+                raise KubeConfigError(
+                    f"kubeconfig user '{user.get('name', '')}' uses '{plugin}', which is not "
+                    "allowed; use a token or client certificate"
+                )
+    return loaded
+
+
+def _decode_release(data: str) -> dict[str, Any]:
+    raw = base64.b64decode(base64.b64decode(data))
+    if raw[:3] == b"\x1f\x8b\x08":
+        raw = gzip.decompress(raw)
+    return dict(json.loads(raw))
+
+
+def _encode_release(payload: dict[str, Any]) -> str:
+    packed = gzip.compress(json.dumps(payload).encode())
+    return base64.b64encode(base64.b64encode(packed)).decode()

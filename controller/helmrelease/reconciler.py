@@ -994,6 +994,7 @@ class HelmReleaseReconciler:
             self.api, "PATCH", path, body=_with_nulls(work.raw, body), content_type=rest.MERGE_PATCH
         )
         work.raw = updated
+        self.releases.observe_write(updated)
 
     async def _patch_meta(self, work: Work, meta: dict[str, Any]) -> None:
         ns, name = work.hr.metadata.namespace or "", work.hr.metadata.name or ""
@@ -1004,6 +1005,7 @@ class HelmReleaseReconciler:
             body={"metadata": meta},
             content_type=rest.MERGE_PATCH,
         )
+        self.releases.observe_write(work.raw)
 
     async def _finalize(self, work: Work) -> None:
         hr = work.hr

@@ -58,6 +58,16 @@ class Informer:
     def get(self, key: str) -> Obj | None:
         return self.store.get(key)
 
+    def observe_write(self, obj: Obj) -> None:
+        """An object this process has just written, as the server answered. It is stored and
+        announced now, so that handlers (a dependent waiting on this release) need not wait for
+        the watch to echo it; the echo is then not announced again."""
+        before = self.store.get(key_of(obj))
+        if before is not None and not _newer(obj, before):
+            return
+        self.store[key_of(obj)] = obj
+        self._emit("MODIFIED", obj)
+
     async def run(self) -> None:
         """List and watch until cancelled. Errors back off and retry; they never end the loop."""
         resync = asyncio.create_task(self._resync()) if self.resync_period else None
@@ -146,8 +156,10 @@ class Informer:
             if kind == "BOOKMARK":
                 self.bookmarks += 1
             elif kind in ("ADDED", "MODIFIED"):
-                self.store[key_of(obj)] = obj
-                self._emit(str(kind), obj)
+                before = self.store.get(key_of(obj))
+                if before is None or _newer(obj, before):
+                    self.store[key_of(obj)] = obj
+                    self._emit(str(kind), obj)
             elif kind == "DELETED":
                 self.store.pop(key_of(obj), None)
                 self._emit("DELETED", obj)
@@ -171,3 +183,12 @@ class Informer:
 
 def _rv(obj: Obj) -> str:
     return str(obj.get("metadata", {}).get("resourceVersion", ""))
+
+
+def _newer(obj: Obj, than: Obj) -> bool:
+    """Whether `obj` is a later state than `than`. Resource versions are opaque, but the API
+    server's are etcd revisions, so numeric ones are compared as numbers."""
+    a, b = _rv(obj), _rv(than)
+    if a.isdigit() and b.isdigit():
+        return int(a) > int(b)
+    return a != b

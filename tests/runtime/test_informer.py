@@ -130,3 +130,36 @@ async def test_metadata_only_informer_on_an_empty_namespace_syncs(
         await eventually(lambda: _async(("ADDED", "s") in events), within=10, what="secret seen")
     held = informer.store[f"{namespace}/s"]
     assert "data" not in held, "a metadata-only informer must not hold Secret data"
+
+
+async def test_a_write_is_announced_once_before_its_echo(
+    kube: client.ApiClient, namespace: str
+) -> None:
+    from internal.kube import rest
+
+    core = client.CoreV1Api(kube)
+    await core.create_namespaced_config_map(namespace, _cm("mine", "1"))
+    informer = Informer(kube, CONFIG_MAPS, namespace=namespace)
+    async with running(informer) as events:
+        await asyncio.wait_for(informer.synced.wait(), 10)
+        old = informer.store[f"{namespace}/mine"]
+        written = await rest.request(
+            kube,
+            "PATCH",
+            CONFIG_MAPS.path(namespace, "mine"),
+            body={"data": {"v": "2"}},
+            content_type=rest.MERGE_PATCH,
+        )
+        informer.observe_write(written)
+        assert informer.store[f"{namespace}/mine"]["data"] == {"v": "2"}
+        assert events.count(("MODIFIED", "mine")) == 1
+        # An older state, say a late event, never replaces a newer one.
+        informer.observe_write(old)
+        assert informer.store[f"{namespace}/mine"]["data"] == {"v": "2"}
+
+        await core.create_namespaced_config_map(namespace, _cm("marker", "1"))
+        await eventually(
+            lambda: _async(("ADDED", "marker") in events), within=10, what="later events"
+        )
+    # The watch delivered the write's echo before the marker; it was not announced again.
+    assert events.count(("MODIFIED", "mine")) == 1

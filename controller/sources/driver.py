@@ -120,6 +120,8 @@ async def _write_status(
     ctx: Context, custom: client.CustomObjectsApi, raw: dict[str, Any], status: dict[str, Any]
 ) -> None:
     meta = raw["metadata"]
+    if {k: v for k, v in status.items() if v is not None} == (raw.get("status") or {}):
+        return  # an unchanged source costs no write
     body = {"status": {**status}}
     # Fields that were set before and are gone now must be nulled in a merge patch.
     for key in raw.get("status") or {}:

@@ -222,3 +222,39 @@ async def test_helmchart_missing_chart_and_bad_version(
         failed = cond(obj, "BuildFailed")
         assert failed["reason"] == "InvalidChartReference"
         assert words in failed["message"], failed["message"]
+
+
+def _patches(plane: ControlPlane, resource: str) -> float:
+    """PATCH requests the API server has answered for `resource`, from its own metrics."""
+    import subprocess
+
+    text = subprocess.run(
+        [str(plane.kubectl), "--kubeconfig", str(plane.kubeconfig), "get", "--raw", "/metrics"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    total = 0.0
+    for line in text.splitlines():
+        wanted = ("apiserver_request_total{", 'verb="PATCH"', f'resource="{resource}"')
+        if line.startswith(wanted[0]) and all(w in line for w in wanted[1:]):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def test_an_idle_reconcile_writes_nothing(
+    sources: Sources, chart_repo: tuple[ChartServer, CA], control_plane: ControlPlane
+) -> None:
+    from controller.sources.driver import reconcile_object
+
+    server, ca = chart_repo
+    await _repo(sources, server, ca)
+    await _chart(sources, "idle", "6.0.0")
+    await sources.ready("HelmChart", "idle")
+    for kind, name, resource in (
+        ("HelmRepository", "charts", "helmrepositories"),
+        ("HelmChart", "idle", "helmcharts"),
+    ):
+        before = _patches(control_plane, resource)
+        await reconcile_object(sources.ctx, await sources.get(kind, name))
+        assert _patches(control_plane, resource) == before, f"{kind} status was written"

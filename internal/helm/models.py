@@ -26,6 +26,9 @@ PostRenderStrategy = Literal["combined", "separate", "nohooks"]
 ServerSideApplyMode = Literal["auto", "true", "false"]
 StorageDriver = Literal["secret", "configmap", "memory"]
 DeletionPropagation = Literal["background", "foreground", "orphan"]
+CRDsPolicy = Literal["Skip", "Create", "CreateReplace"]
+"""What install and upgrade do with the chart's crds/ (and its subcharts'): Skip them, Create
+the missing CRDs, or CreateReplace (also update the existing ones). CRDs are never deleted."""
 Operation = Literal["create", "update", "delete"]
 
 
@@ -172,7 +175,7 @@ class InstallRequest(_Rendering):
     disable_schema_validation: bool = False
     replace: bool = False
     create_namespace: bool = False
-    skip_crds: bool = Field(default=False, alias="skipCRDs")
+    crds: CRDsPolicy = "Create"
     server_side_apply: bool = True
     force_conflicts: bool | None = None
     take_ownership: bool = False
@@ -193,6 +196,7 @@ class UpgradeRequest(_Rendering):
     reset_then_reuse_values: bool = False
     cleanup_on_fail: bool = False
     max_history: int = Field(default=0, ge=0)
+    crds: CRDsPolicy = "Skip"
     server_side_apply: ServerSideApplyMode = "auto"
     force_conflicts: bool | None = None
     take_ownership: bool = False
@@ -450,6 +454,18 @@ class Subchart(_Response):
     app_version: str | None = None
 
 
+class ObjectRef(_Response):
+    """One object of a chart's crds/ directories."""
+
+    api_version: str
+    kind: str
+    name: str
+
+    def wire(self) -> dict[str, str]:
+        """{"apiVersion", "kind", "name"}, as on the wire."""
+        return {"apiVersion": self.api_version, "kind": self.kind, "name": self.name}
+
+
 class ChartInfo(_Response):
     metadata: dict[str, Any]
     values: dict[str, Any]
@@ -457,6 +473,9 @@ class ChartInfo(_Response):
     subcharts: list[Subchart]
     missing_dependencies: list[str]
     crds: list[str]
+    """The files of crds/, subcharts' included."""
+    crd_objects: list[ObjectRef]
+    """Every object those files hold, in file order."""
     templates: list[str]
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
 

@@ -87,14 +87,14 @@ def install(
 ) -> m.InstallRequest:
     spec = hr.spec.install
     ssa = True if spec is None or spec.server_side_apply is None else spec.server_side_apply
-    crds = spec.effective_crds() if spec else None
+    crds = (spec or Install()).effective_crds()
     return m.InstallRequest(
         chart=str(chart),
         values=values,
         **_release_action(hr, target, spec),
         replace=bool(spec and spec.replace),
         create_namespace=bool(spec and spec.create_namespace),
-        skip_crds=crds is not None and crds.value == "Skip",
+        crds=crds.value,
         server_side_apply=ssa,
         force_conflicts=ssa,
         take_ownership=not (spec and spec.disable_take_ownership),
@@ -118,6 +118,7 @@ def upgrade(
         reuse_values=preserve,
         cleanup_on_fail=bool(spec and spec.cleanup_on_fail),
         max_history=hr.spec.effective_max_history(),
+        crds=(spec or Upgrade()).effective_crds().value,
         server_side_apply=ssa,
         force_conflicts=ssa != "false",
         take_ownership=not (spec and spec.disable_take_ownership),

@@ -120,33 +120,48 @@ def hook_job(name: str, events: str, *, weight: int = 0, delete_policy: str = ""
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def crd(group: str, kind: str, plural: str) -> str:
+def crd(
+    group: str,
+    kind: str,
+    plural: str,
+    *,
+    versions: tuple[str, ...] = ("v1",),
+    columns: tuple[str, ...] = (),
+    scope: str = "Namespaced",
+) -> str:
+    """A CustomResourceDefinition; the first version stores, each column prints `.spec.<name>`."""
+    served = []
+    for i, name in enumerate(versions):
+        version: dict[str, Any] = {
+            "name": name,
+            "served": True,
+            "storage": i == 0,
+            "schema": {
+                "openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {
+                        "spec": {
+                            "type": "object",
+                            "properties": {"size": {"type": "integer"}},
+                        }
+                    },
+                }
+            },
+        }
+        if columns:
+            version["additionalPrinterColumns"] = [
+                {"name": c, "type": "string", "jsonPath": f".spec.{c}"} for c in columns
+            ]
+        served.append(version)
     doc = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": f"{plural}.{group}"},
         "spec": {
             "group": group,
-            "scope": "Namespaced",
+            "scope": scope,
             "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {
-                                "spec": {
-                                    "type": "object",
-                                    "properties": {"size": {"type": "integer"}},
-                                }
-                            },
-                        }
-                    },
-                }
-            ],
+            "versions": served,
         },
     }
     return yaml.safe_dump(doc, sort_keys=False)

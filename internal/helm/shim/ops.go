@@ -84,7 +84,7 @@ func dispatch(st *callState, req *Request) (any, error) {
 	case "render":
 		return opRender(st, req)
 	case "loadChart":
-		return opLoadChart(req.LoadChart)
+		return opLoadChart(st, req.LoadChart)
 	case "stats":
 		return opStats(), nil
 	case "diagnose":
@@ -364,6 +364,10 @@ func opInstall(st *callState, req *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	crds, err := parseCRDsPolicy(f+".crds", o.CRDs, crdsCreate)
+	if err != nil {
+		return nil, err
+	}
 	ch, err := loadChart(f+".chart", o.Chart)
 	if err != nil {
 		return nil, err
@@ -376,9 +380,20 @@ func opInstall(st *callState, req *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	installsCRDs := !o.SkipCRDs && len(ch.CRDObjects()) > 0
-	if !installsCRDs {
-		if err := ses.presetCapabilities(); err != nil {
+	ssa := boolOr(o.ServerSideApply, true)
+	// With Create, Helm's install creates the CRDs itself; with
+	// CreateReplace the engine applies them first and Helm skips them.
+	installsCRDs := crds == crdsCreate && len(ch.CRDObjects()) > 0
+	if installsCRDs {
+		ses.awaitHelmCRDs(st, ch, timeout)
+	} else if err := ses.presetCapabilities(); err != nil {
+		return nil, err
+	}
+	if crds == crdsCreateReplace && len(ch.CRDObjects()) > 0 {
+		if err := ses.applyCRDs(st, crdApply{
+			field: f + ".chart", chart: o.Chart, values: o.Values, policy: crds,
+			ssa: ssa, wait: wait, timeout: timeout,
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -388,8 +403,8 @@ func opInstall(st *callState, req *Request) (any, error) {
 	in.DisableHooks = o.DisableHooks
 	in.DisableOpenAPIValidation = o.DisableOpenAPIValidation
 	in.SkipSchemaValidation = o.DisableSchemaValidation
-	in.Replace, in.CreateNamespace, in.SkipCRDs = o.Replace, o.CreateNamespace, o.SkipCRDs
-	in.ServerSideApply = boolOr(o.ServerSideApply, true)
+	in.Replace, in.CreateNamespace, in.SkipCRDs = o.Replace, o.CreateNamespace, !installsCRDs
+	in.ServerSideApply = ssa
 	in.ForceConflicts = boolOr(o.ForceConflicts, in.ServerSideApply)
 	in.TakeOwnership = o.TakeOwnership
 	in.Description, in.Labels = o.Description, o.Labels
@@ -423,6 +438,10 @@ func opUpgrade(st *callState, req *Request) (any, error) {
 	if err := checkMaxHistory(f+".maxHistory", o.MaxHistory); err != nil {
 		return nil, err
 	}
+	crds, err := parseCRDsPolicy(f+".crds", o.CRDs, crdsSkip)
+	if err != nil {
+		return nil, err
+	}
 	ch, err := loadChart(f+".chart", o.Chart)
 	if err != nil {
 		return nil, err
@@ -434,6 +453,17 @@ func opUpgrade(st *callState, req *Request) (any, error) {
 	pr, strategy, err := buildPostRenderer(&o.RenderSettings, f, ses.kinds(ch))
 	if err != nil {
 		return nil, err
+	}
+	// Helm's upgrade never touches crds/: the engine applies them first.
+	if crds != crdsSkip && len(ch.CRDObjects()) > 0 {
+		if crdSSA, ok := ses.upgradeSSA(st, o.ReleaseName, ssa); ok {
+			if err := ses.applyCRDs(st, crdApply{
+				field: f + ".chart", chart: o.Chart, values: o.Values, policy: crds,
+				ssa: crdSSA, wait: wait, timeout: timeout,
+			}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := ses.presetCapabilities(); err != nil {
 		return nil, err
@@ -455,6 +485,27 @@ func opUpgrade(st *callState, req *Request) (any, error) {
 	up.Devel = true
 	reli, runErr := up.RunWithContext(helmRunContext(st.ctx), o.ReleaseName, ch, values(o.Values))
 	return actionResult(reli, runErr)
+}
+
+// upgradeSSA is whether an upgrade applies with server-side apply, decided
+// as Helm's upgrade does: auto follows the last release. It is false when
+// the upgrade cannot run (no release, or one in progress): Helm's action then
+// reports why, and nothing is applied before it.
+func (s *session) upgradeSSA(st *callState, name, mode string) (ssa, ok bool) {
+	last, err := s.cfg.Releases.Last(name)
+	if err != nil {
+		st.log.Printf("CustomResourceDefinitions not applied: no last release of %s: %v", name, err)
+		return false, false
+	}
+	rel, err := toV1(last)
+	if err != nil || rel == nil || rel.Info == nil || rel.Info.Status.IsPending() {
+		st.log.Printf("CustomResourceDefinitions not applied: the last release of %s is pending or unreadable", name)
+		return false, false
+	}
+	if mode == "auto" {
+		return rel.ApplyMethod == "ssa", true
+	}
+	return mode == "true", true
 }
 
 func opRollback(st *callState, req *Request) (any, error) {
@@ -830,7 +881,7 @@ func opRender(st *callState, req *Request) (any, error) {
 	return out, nil
 }
 
-func opLoadChart(o *LoadChartOptions) (any, error) {
+func opLoadChart(st *callState, o *LoadChartOptions) (any, error) {
 	ch, err := loadChart("loadChart.path", o.Path)
 	if err != nil {
 		return nil, err
@@ -872,6 +923,7 @@ func opLoadChart(o *LoadChartOptions) (any, error) {
 	for _, crd := range ch.CRDObjects() {
 		info.CRDs = append(info.CRDs, crd.Filename)
 	}
+	info.CRDObjects = chartCRDRefs(ch, st.log.Printf)
 	for _, t := range ch.Templates {
 		info.Templates = append(info.Templates, t.Name)
 	}

@@ -121,7 +121,9 @@ type RenderSettings struct {
 	PostRenderStrategy string             `json:"postRenderStrategy,omitempty"`
 }
 
-// InstallOptions are the options of helm install.
+// InstallOptions are the options of helm install. CRDs is the policy for the
+// chart's crds/: Skip, Create (the default: Helm creates them) or
+// CreateReplace (the engine creates or updates them, then Helm skips them).
 type InstallOptions struct {
 	ReleaseName string         `json:"releaseName"`
 	Namespace   string         `json:"namespace"`
@@ -136,7 +138,7 @@ type InstallOptions struct {
 	DisableSchemaValidation  bool              `json:"disableSchemaValidation,omitempty"`
 	Replace                  bool              `json:"replace,omitempty"`
 	CreateNamespace          bool              `json:"createNamespace,omitempty"`
-	SkipCRDs                 bool              `json:"skipCRDs,omitempty"`
+	CRDs                     string            `json:"crds,omitempty"`
 	ServerSideApply          *bool             `json:"serverSideApply,omitempty"`
 	ForceConflicts           *bool             `json:"forceConflicts,omitempty"`
 	TakeOwnership            bool              `json:"takeOwnership,omitempty"`
@@ -144,7 +146,10 @@ type InstallOptions struct {
 	Labels                   map[string]string `json:"labels,omitempty"`
 }
 
-// UpgradeOptions are the options of helm upgrade.
+// UpgradeOptions are the options of helm upgrade. CRDs is the policy for the
+// chart's crds/, which Helm's upgrade never touches: Skip (the default),
+// Create (the engine creates the missing CRDs) or CreateReplace (it also
+// updates the existing ones).
 type UpgradeOptions struct {
 	ReleaseName string         `json:"releaseName"`
 	Namespace   string         `json:"namespace"`
@@ -163,6 +168,7 @@ type UpgradeOptions struct {
 	ResetThenReuseValues     bool              `json:"resetThenReuseValues,omitempty"`
 	CleanupOnFail            bool              `json:"cleanupOnFail,omitempty"`
 	MaxHistory               int               `json:"maxHistory,omitempty"`
+	CRDs                     string            `json:"crds,omitempty"`
 	ServerSideApply          string            `json:"serverSideApply,omitempty"`
 	ForceConflicts           *bool             `json:"forceConflicts,omitempty"`
 	TakeOwnership            bool              `json:"takeOwnership,omitempty"`
@@ -345,7 +351,8 @@ type RenderResult struct {
 	Notes    string      `json:"notes"`
 }
 
-// ChartInfo is the result of loadChart.
+// ChartInfo is the result of loadChart. CRDs are the files of the crds/
+// directories, subcharts' included; CRDObjects the objects they hold.
 type ChartInfo struct {
 	Metadata            any             `json:"metadata"`
 	Values              map[string]any  `json:"values"`
@@ -353,6 +360,7 @@ type ChartInfo struct {
 	Subcharts           []SubchartInfo  `json:"subcharts"`
 	MissingDependencies []string        `json:"missingDependencies"`
 	CRDs                []string        `json:"crds"`
+	CRDObjects          []ObjectRef     `json:"crdObjects"`
 	Templates           []string        `json:"templates"`
 	Schema              json.RawMessage `json:"schema,omitempty"`
 }

@@ -89,3 +89,47 @@ func TestCheckPatch(t *testing.T) {
 		}
 	}
 }
+
+func TestManifestObjectsAndCRDRefs(t *testing.T) {
+	data := []byte("---\n# only a comment\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n" +
+		"metadata:\n  name: widgets.example.io\n---\napiVersion: v1\nkind: List\nitems:\n" +
+		"- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c\n")
+	objs, err := manifestObjects(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ObjectRef{
+		{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition", Name: "widgets.example.io"},
+		{APIVersion: "v1", Kind: "ConfigMap", Name: "c"},
+	}
+	if len(objs) != len(want) {
+		t.Fatalf("got %d objects, want %d", len(objs), len(want))
+	}
+	for i, obj := range objs {
+		if got := refOf(obj); got != want[i] {
+			t.Errorf("object %d: got %+v, want %+v", i, got, want[i])
+		}
+	}
+	if !isCRD(want[0]) || isCRD(want[1]) || isCRD(ObjectRef{APIVersion: "x.io/v1", Kind: "CustomResourceDefinition"}) {
+		t.Error("isCRD must accept apiextensions.k8s.io CustomResourceDefinitions only")
+	}
+	doc := []byte(`{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}}`)
+	if objs, err := manifestObjects(doc); err != nil || len(objs) != 1 || refOf(objs[0]).Name != "j" {
+		t.Errorf("a JSON file: got %v, %v", objs, err)
+	}
+	if _, err := manifestObjects([]byte("a: [1\n")); err == nil {
+		t.Error("a malformed document must be an error")
+	}
+}
+
+func TestParseCRDsPolicy(t *testing.T) {
+	for in, want := range map[string]string{"": "Skip", "Skip": "Skip", "Create": "Create", "CreateReplace": "CreateReplace"} {
+		if got, err := parseCRDsPolicy("upgrade.crds", in, crdsSkip); err != nil || got != want {
+			t.Errorf("%q: got %q, %v", in, got, err)
+		}
+	}
+	var se *shimError
+	if _, err := parseCRDsPolicy("install.crds", "create", crdsCreate); !errors.As(err, &se) || se.field != "install.crds" {
+		t.Errorf("a bad value: got %v, want an error on install.crds", err)
+	}
+}

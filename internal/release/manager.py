@@ -166,7 +166,8 @@ class Manager:
 
     async def upgrade_release(self) -> Done:
         assert self.chart is not None
-        request = options.upgrade(self.hr, self.target, self.chart, self.values)
+        method = self.release.apply_method if self.release else None
+        request = options.upgrade(self.hr, self.target, self.chart, self.values, method)
         return await self._act(
             self.engine.upgrade(request, cluster=self.cluster.target, storage=self._storage())
         )
@@ -178,7 +179,8 @@ class Manager:
         )
 
     async def rollback_release(self, version: int) -> Done:
-        request = options.rollback(self.hr, self.target, version)
+        to = await self._get(version) if version else None
+        request = options.rollback(self.hr, self.target, version, to.apply_method if to else None)
         return await self._act(
             self.engine.rollback(request, cluster=self.cluster.target, storage=self._storage())
         )

@@ -102,34 +102,52 @@ def install(
     )
 
 
+def _server_side(mode: str, apply_method: str | None) -> tuple[m.ServerSideApplyMode, bool]:
+    """The apply mode to send, and whether conflicts are forced (always, when applying server
+    side). `auto` follows the apply method of the release the action starts from, as Helm
+    would; resolved here so conflicts are never forced on a client-side apply."""
+    ssa: m.ServerSideApplyMode = {"enabled": "true", "disabled": "false"}.get(mode, "auto")  # type: ignore[assignment]
+    if ssa == "auto" and apply_method is not None:
+        ssa = "true" if apply_method == "ssa" else "false"
+    return ssa, ssa != "false"
+
+
 def upgrade(
-    hr: HelmRelease, target: Target, chart: Path, values: dict[str, Any]
+    hr: HelmRelease,
+    target: Target,
+    chart: Path,
+    values: dict[str, Any],
+    apply_method: str | None = None,
 ) -> m.UpgradeRequest:
+    """`apply_method` is the newest stored release's ("ssa" or "csa")."""
     spec = hr.spec.upgrade
     mode = spec.server_side_apply.value if spec and spec.server_side_apply else "auto"
-    ssa: m.ServerSideApplyMode = {"enabled": "true", "disabled": "false"}.get(mode, "auto")  # type: ignore[assignment]
+    ssa, forced = _server_side(mode, apply_method)
     preserve = bool(spec and spec.preserve_values)
     return m.UpgradeRequest(
         chart=str(chart),
         values=values,
         **_release_action(hr, target, spec),
-        force=bool(spec and spec.force),
+        force=bool(spec and spec.force) and ssa != "true",
         reset_values=not preserve,
         reuse_values=preserve,
         cleanup_on_fail=bool(spec and spec.cleanup_on_fail),
         max_history=hr.spec.effective_max_history(),
         crds=(spec or Upgrade()).effective_crds().value,
         server_side_apply=ssa,
-        force_conflicts=ssa != "false",
+        force_conflicts=forced,
         take_ownership=not (spec and spec.disable_take_ownership),
         **_rendering(hr),
     )
 
 
-def rollback(hr: HelmRelease, target: Target, version: int) -> m.RollbackRequest:
+def rollback(
+    hr: HelmRelease, target: Target, version: int, apply_method: str | None = None
+) -> m.RollbackRequest:
+    """`apply_method` is that of the release rolled back to."""
     spec = hr.spec.rollback
     mode = spec.server_side_apply.value if spec and spec.server_side_apply else "auto"
-    ssa: m.ServerSideApplyMode = {"enabled": "true", "disabled": "false"}.get(mode, "auto")  # type: ignore[assignment]
+    ssa, forced = _server_side(mode, apply_method)
     return m.RollbackRequest(
         release_name=target.release_name,
         namespace=target.namespace,
@@ -138,11 +156,11 @@ def rollback(hr: HelmRelease, target: Target, version: int) -> m.RollbackRequest
         wait_strategy=_wait(spec.disable_wait if spec else None, hr),
         wait_for_jobs=not (spec and spec.disable_wait_for_jobs),
         disable_hooks=bool(spec and spec.disable_hooks),
-        force=bool(spec and spec.force),
+        force=bool(spec and spec.force) and ssa != "true",
         cleanup_on_fail=bool(spec and spec.cleanup_on_fail),
         max_history=hr.spec.effective_max_history(),
         server_side_apply=ssa,
-        force_conflicts=ssa != "false",
+        force_conflicts=forced,
     )
 
 

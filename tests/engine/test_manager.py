@@ -136,3 +136,31 @@ def test_kubeconfig_errors_never_quote_the_content() -> None:
     with pytest.raises(KubeConfigError, match="user 'robot' uses 'auth-provider'") as bad:
         kube_config_dict(exec_user)
     assert "s3cr3t" not in str(bad.value)
+
+
+async def test_upgrade_after_a_client_side_install_applies_client_side(
+    engine: Engine,
+    target: ClusterTarget,
+    kube: client.ApiClient,
+    namespace: str,
+    chart_root: Path,
+) -> None:
+    chart = charts.make_chart(chart_root, version="0.1.0", templates={"cm.yaml": charts.CONFIGMAP})
+    hr = _release(namespace).model_copy(deep=True)
+    spec = hr.model_dump(by_alias=True, exclude_none=True, mode="json")
+    spec["spec"]["install"] = {"serverSideApply": False}
+    csa = api.parse(spec)
+    assert isinstance(csa, HelmRelease)
+    factory = ManagerFactory(engine, Cluster(target, kube, Discovery(kube)))
+    tgt = Target("csa", namespace, namespace)
+    mgr = factory.new_manager(csa, tgt, await factory.cluster(), chart=chart)
+    assert not (await mgr.install_release()).failed
+    await mgr.sync(1)
+    assert mgr.release is not None
+    assert mgr.release.apply_method == "csa"
+    # upgrade.serverSideApply is unset (auto): the upgrade follows the client-side install.
+    mgr.values = {"message": "two"}
+    done = await mgr.upgrade_release()
+    assert not done.failed, done.error
+    await mgr.sync(1)
+    assert (mgr.release.version, mgr.release.apply_method) == (2, "csa")

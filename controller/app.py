@@ -111,6 +111,16 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--graceful-shutdown-timeout", type=float, default=600.0, help="seconds")
     parser.add_argument("--interval-jitter-percentage", type=float, default=5.0)
     parser.add_argument("--default-service-account", default="")
+    parser.add_argument(
+        "--kube-api-qps",
+        type=float,
+        default=50.0,
+        help="queries per second per release action (as Flux); the engine's shared budget "
+        "per cluster is this times --concurrent",
+    )
+    parser.add_argument(
+        "--kube-api-burst", type=int, default=300, help="burst above --kube-api-qps (as Flux)"
+    )
     parser.add_argument("--no-cross-namespace-refs", action="store_true")
     parser.add_argument(
         "--artifact-cache",
@@ -119,11 +129,13 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def cluster_target(kubeconfig: str | None) -> hm.ClusterTarget:
+async def cluster_target(
+    kubeconfig: str | None, qps: float | None = None, burst: int | None = None
+) -> hm.ClusterTarget:
     if kubeconfig:
         text = await asyncio.to_thread(Path(kubeconfig).read_text)
-        return hm.ClusterTarget(kubeconfig=text)
-    return hm.ClusterTarget(in_cluster=True)
+        return hm.ClusterTarget(kubeconfig=text, qps=qps, burst=burst)
+    return hm.ClusterTarget(in_cluster=True, qps=qps, burst=burst)
 
 
 def _source_reconcile(ctx: Context, informer: Informer) -> Any:
@@ -290,7 +302,13 @@ async def run(args: argparse.Namespace) -> None:
         source_controllers(manager, ctx, args.concurrent, args.interval_jitter_percentage)
         metrics = Recorder()
         settings = Settings(
-            cluster=await cluster_target(args.kubeconfig),
+            # Flux gives every release action its own client, each with this budget; the
+            # engine shares one per cluster, so it gets what `--concurrent` actions could use.
+            cluster=await cluster_target(
+                args.kubeconfig,
+                args.kube_api_qps * args.concurrent,
+                args.kube_api_burst * args.concurrent,
+            ),
             artifact_dir=Path(args.artifact_cache or storage_root / ".helmward-charts"),
             default_service_account=args.default_service_account or None,
             requeue_dependency=args.requeue_dependency,

@@ -1062,7 +1062,6 @@ def _edges_of(obj: dict[str, Any]) -> tuple[str, list[str]]:
     return f"{ns}/{meta.get('name')}", [f"{d.get('namespace') or ns}/{d['name']}" for d in deps]
 
 
-
 def _already_applied(current: dict[str, Any] | None, body: dict[str, Any]) -> bool:
     """Whether the cached object already has every field `body` would apply."""
     if current is None:

@@ -62,6 +62,8 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--releases", type=int, default=100)
     parser.add_argument("--concurrent", type=int, default=8)
+    parser.add_argument("--kube-api-qps", type=float, default=50.0, help="the controller's")
+    parser.add_argument("--kube-api-burst", type=int, default=300, help="the controller's")
     parser.add_argument("--interval", type=int, default=60, help="HelmRelease interval, seconds")
     args = parser.parse_args()
     env = dict(
@@ -114,6 +116,10 @@ async def main() -> int:
         "127.0.0.1:0",
         "--concurrent",
         str(args.concurrent),
+        "--kube-api-qps",
+        str(args.kube_api_qps),
+        "--kube-api-burst",
+        str(args.kube_api_burst),
         cwd=ROOT,
         stdout=log,
         stderr=log,
@@ -183,7 +189,8 @@ async def main() -> int:
             all_ready = time.monotonic() - start
             print(
                 f"{args.releases} HelmReleases Ready in {all_ready:.1f}s "
-                f"(--concurrent {args.concurrent})"
+                f"(--concurrent {args.concurrent}, --kube-api-qps {args.kube_api_qps:g}, "
+                f"--kube-api-burst {args.kube_api_burst})"
             )
 
             await asyncio.sleep(5)

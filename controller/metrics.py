@@ -40,6 +40,16 @@ class Recorder:
             buckets=_exponential_range(10e-3, 1800, 10),
             registry=registry,
         )
+        self.engine_heap = Gauge(
+            "helmward_engine_heap_bytes",
+            "Bytes of the Helm engine's Go heap in use (sampled).",
+            registry=registry,
+        )
+        self.engine_inflight = Gauge(
+            "helmward_engine_inflight_calls",
+            "Helm engine calls running now (sampled).",
+            registry=registry,
+        )
         self._types: dict[tuple[str, str, str], set[str]] = {}
 
     def record_condition(

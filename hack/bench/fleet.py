@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import re
 import socket
 import statistics
@@ -23,6 +24,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+import aiohttp
 from kubernetes_asyncio import client, config
 
 from internal.kube import rest
@@ -49,6 +51,18 @@ def api_requests(kubectl: str, kubeconfig: str) -> Counter[tuple[str, str]]:
         labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
         counts[(labels.get("verb", ""), labels.get("resource", ""))] += int(float(line.split()[-1]))
     return counts
+
+
+async def sample_heap(port: int, into: list[float]) -> None:
+    """The controller's helmward_engine_heap_bytes, in MiB, every second."""
+    async with aiohttp.ClientSession() as http:
+        while True:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                    for line in (await resp.text()).splitlines():
+                        if line.startswith("helmward_engine_heap_bytes "):
+                            into.append(float(line.split()[1]) / 2**20)
+            await asyncio.sleep(1)
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -93,6 +107,9 @@ async def main() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        metrics_port = s.getsockname()[1]
     log_path = work / "controller.log"
     log = log_path.open("w")
     proc = await asyncio.create_subprocess_exec(
@@ -111,7 +128,7 @@ async def main() -> int:
         "--storage-adv-addr",
         f"127.0.0.1:{port}",
         "--metrics-addr",
-        "127.0.0.1:0",
+        f"127.0.0.1:{metrics_port}",
         "--health-addr",
         "127.0.0.1:0",
         "--concurrent",
@@ -170,6 +187,8 @@ async def main() -> int:
                         },
                     )
 
+            heaps: list[float] = []
+            heap = asyncio.create_task(sample_heap(metrics_port, heaps))
             await asyncio.gather(*(apply(n) for n in names))
             while True:
                 listing = await rest.request(api, "GET", HELM_RELEASES.path(NAMESPACE))
@@ -224,7 +243,11 @@ async def main() -> int:
             )
             for (verb, res), v in sorted(mine.items(), key=lambda kv: -kv[1])[:8]:
                 print(f"  {verb:<7} {res:<18} {v}")
-            print(f"controller peak RSS {peak_rss_mib(proc.pid):.0f} MiB")
+            heap.cancel()
+            print(
+                f"controller peak RSS {peak_rss_mib(proc.pid):.0f} MiB "
+                f"(of which the Helm engine's Go heap peaked at {max(heaps, default=0):.0f} MiB)"
+            )
     finally:
         # Delete while the controller runs, so it uninstalls the releases and drops finalizers.
         cleanup = await asyncio.create_subprocess_exec(

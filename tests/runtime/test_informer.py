@@ -58,6 +58,7 @@ async def test_list_then_watch_keeps_the_store_in_step(
         await eventually(settled, within=10, what="watch events applied")
     assert ("ADDED", "before") in events
     assert ("ADDED", "after") in events
+    assert all("managedFields" not in o["metadata"] for o in informer.store.values())
     assert ("MODIFIED", "after") in events
     assert f"{namespace}/before" not in informer.store
 

@@ -88,6 +88,7 @@ FIELD_MANAGER = "helmward"
 TOKEN_ANNOTATION = "helm.toolkit.fluxcd.io/token"
 REVISION_ANNOTATION = "helm.toolkit.fluxcd.io/revision"
 CHART_INFO_CACHE = 256
+METRIC_CONDITIONS = ("Ready", "Reconciling", "Stalled")
 
 
 def _now() -> str:
@@ -217,17 +218,12 @@ class HelmReleaseReconciler:
         finally:
             ns, name = hr.metadata.namespace or "", hr.metadata.name or ""
             self.metrics.record_duration(KIND, name, ns, time.monotonic() - start)
-            for c in work.status.get("conditions") or []:
-                if c["type"] in (
-                    "Ready",
-                    "Stalled",
-                    "Reconciling",
-                    "Released",
-                    "TestSuccess",
-                    "Remediated",
-                    "Drifted",
-                ):
-                    self.metrics.record_condition(KIND, name, ns, c["type"], c["status"])
+            conditions = {c["type"]: c["status"] for c in work.status.get("conditions") or []}
+            # The condition types fluxcd/pkg records (Ready, Reconciling, Stalled), each with
+            # Unknown when absent, as Flux does: 9 series per release.
+            for type_ in METRIC_CONDITIONS:
+                status = conditions.get(type_, "Unknown")
+                self.metrics.record_condition(KIND, name, ns, type_, status)
             self.metrics.record_suspend(KIND, name, ns, bool(hr.spec.suspend))
             for type_, reason, message in work.events:
                 await self.events.emit(work.raw, type_, reason, message, self._annotations(work))

@@ -21,6 +21,7 @@ class WorkQueue:
         self._queue: deque[str] = deque()
         self._dirty: set[str] = set()
         self._processing: set[str] = set()
+        self._urgent: set[str] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._deadlines: dict[str, float] = {}
         self._wakeup = asyncio.Event()
@@ -39,9 +40,14 @@ class WorkQueue:
             if urgent and key in self._queue:
                 self._queue.remove(key)
                 self._queue.appendleft(key)
+            elif urgent:
+                self._urgent.add(key)  # queued again, at the front, when its worker is done
             return
         self._dirty.add(key)
-        if key not in self._processing:
+        if key in self._processing:
+            if urgent:
+                self._urgent.add(key)
+        else:
             if urgent:
                 self._queue.appendleft(key)
             else:
@@ -87,8 +93,12 @@ class WorkQueue:
     def done(self, key: str) -> None:
         self._processing.discard(key)
         if key in self._dirty:
-            self._queue.append(key)
+            if key in self._urgent:
+                self._queue.appendleft(key)
+            else:
+                self._queue.append(key)
             self._notify()
+        self._urgent.discard(key)
 
     def shut_down(self) -> None:
         self._shutting_down = True

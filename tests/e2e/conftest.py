@@ -130,6 +130,16 @@ class Harness:
             obj = await self.get(name)
             raise AssertionError(f"{name}: {obj.get('status')}") from None
 
+    async def metrics(self) -> str:
+        import aiohttp
+
+        assert self.controller is not None
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(self.controller.metrics_url) as resp,  # type: ignore[attr-defined]
+        ):
+            return await resp.text()
+
     async def config(self, release: str) -> dict[str, str]:
         cm = await client.CoreV1Api(self.kube).read_namespaced_config_map(
             f"{release}-config", self.namespace
@@ -141,7 +151,7 @@ class Harness:
 async def running_controller(
     plane: ControlPlane, namespace: str, tmp: Path, *extra: str, log_name: str = "controller.log"
 ) -> AsyncIterator[asyncio.subprocess.Process]:
-    storage = _port()
+    storage, metrics = _port(), _port()
     log = (tmp / log_name).open("w")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -161,7 +171,7 @@ async def running_controller(
         "--storage-adv-addr",
         f"127.0.0.1:{storage}",
         "--metrics-addr",
-        f"127.0.0.1:{_port()}",
+        f"127.0.0.1:{metrics}",
         "--health-addr",
         f"127.0.0.1:{_port()}",
         "--requeue-dependency",
@@ -174,6 +184,7 @@ async def running_controller(
         stdout=log,
         stderr=log,
     )
+    proc.metrics_url = f"http://127.0.0.1:{metrics}/metrics"  # type: ignore[attr-defined]
     try:
         yield proc
     finally:

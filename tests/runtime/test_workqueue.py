@@ -118,3 +118,20 @@ async def test_urgent_keys_jump_the_queue() -> None:
     assert await q.get() == "ns/routine-3"
     assert await q.get() == "ns/dependent"
     assert await q.get() == "ns/routine-0"
+
+
+async def test_an_urgent_key_being_processed_stays_urgent() -> None:
+    q = WorkQueue()
+    q.add("ns/dependent")
+    assert await q.get() == "ns/dependent"  # its worker is checking the dependency now
+    for i in range(3):
+        q.add(f"ns/routine-{i}")
+    q.add("ns/dependent", urgent=True)  # the dependency turned Ready meanwhile
+    q.add("ns/late", urgent=False)
+    q.done("ns/dependent")
+    assert await q.get() == "ns/dependent"
+    assert await q.get() == "ns/routine-0"
+    # Once handled, the key is routine again.
+    q.done("ns/dependent")
+    q.add("ns/dependent")
+    assert list(q._queue)[-1] == "ns/dependent"

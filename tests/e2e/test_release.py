@@ -42,8 +42,8 @@ async def test_install_then_upgrade_on_values_change(harness: Harness) -> None:
     ]
     assert len(series) == 9, series
     labels = f'kind="HelmRelease",name="web",namespace="{h.namespace}"'
-    assert f'gotk_reconcile_condition{{{labels},type="Ready",status="True"}} 1.0' in series
-    assert f'gotk_reconcile_condition{{{labels},type="Stalled",status="Unknown"}} 1.0' in series
+    assert f'gotk_reconcile_condition{{{labels},status="True",type="Ready"}} 1.0' in series
+    assert f'gotk_reconcile_condition{{{labels},status="Unknown",type="Stalled"}} 1.0' in series
 
     await h.apply_release("web", {**h.chart_spec(version="1.0.0"), "values": {"message": "two"}})
     obj = await h.wait("web", "Released", "True", reason="UpgradeSucceeded")

@@ -103,6 +103,12 @@ async def main() -> int:
         "-f",
         str(ROOT / "config/crd/bases"),
     )
+    # A previous run's namespace may still be terminating (its releases being uninstalled).
+    subprocess.run(
+        [kubectl, "--kubeconfig", kubeconfig, "wait", "--for=delete", f"namespace/{NAMESPACE}"]
+        + ["--timeout=600s"],
+        capture_output=True,
+    )
     sh(kubectl, "--kubeconfig", kubeconfig, "create", "namespace", NAMESPACE)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -65,6 +65,13 @@ async def sample_heap(port: int, into: list[float]) -> None:
             await asyncio.sleep(1)
 
 
+def wait_gone(kubectl: str, kubeconfig: str) -> None:
+    """A previous run's namespace may still be terminating (its releases being uninstalled)."""
+    namespace = f"namespace/{NAMESPACE}"
+    wait = [kubectl, "--kubeconfig", kubeconfig, "wait", "--for=delete", namespace]
+    subprocess.run([*wait, "--timeout=600s"], capture_output=True)
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -103,12 +110,7 @@ async def main() -> int:
         "-f",
         str(ROOT / "config/crd/bases"),
     )
-    # A previous run's namespace may still be terminating (its releases being uninstalled).
-    subprocess.run(
-        [kubectl, "--kubeconfig", kubeconfig, "wait", "--for=delete", f"namespace/{NAMESPACE}"]
-        + ["--timeout=600s"],
-        capture_output=True,
-    )
+    wait_gone(kubectl, kubeconfig)
     sh(kubectl, "--kubeconfig", kubeconfig, "create", "namespace", NAMESPACE)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

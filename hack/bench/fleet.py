@@ -53,10 +53,14 @@ def api_requests(kubectl: str, kubeconfig: str) -> Counter[tuple[str, str]]:
     return counts
 
 
-async def sample_heap(port: int, into: list[float]) -> None:
-    """The controller's helmward_engine_heap_bytes, in MiB, every second."""
+async def sample_heap(port: int, into: list[float], pid: int, anon: list[float]) -> None:
+    """The controller's helmward_engine_heap_bytes and its private (anonymous) RSS, in MiB,
+    every second."""
     async with aiohttp.ClientSession() as http:
         while True:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():  # noqa: ASYNC240
+                if line.startswith("RssAnon:"):
+                    anon.append(int(line.split()[1]) / 1024)
             with contextlib.suppress(aiohttp.ClientError):
                 async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
                     for line in (await resp.text()).splitlines():
@@ -65,9 +69,9 @@ async def sample_heap(port: int, into: list[float]) -> None:
             await asyncio.sleep(1)
 
 
-def wait_gone(kubectl: str, kubeconfig: str) -> None:
+def wait_gone(kubectl: str, kubeconfig: str, ns: str) -> None:
     """A previous run's namespace may still be terminating (its releases being uninstalled)."""
-    namespace = f"namespace/{NAMESPACE}"
+    namespace = f"namespace/{ns}"
     wait = [kubectl, "--kubeconfig", kubeconfig, "wait", "--for=delete", namespace]
     subprocess.run([*wait, "--timeout=600s"], capture_output=True)
 
@@ -83,6 +87,9 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--releases", type=int, default=100)
     parser.add_argument("--concurrent", type=int, default=8)
+    parser.add_argument(
+        "--namespaces", type=int, default=1, help="spread the releases (in pairs) over this many"
+    )
     parser.add_argument("--kube-api-qps", type=float, default=50.0, help="the controller's")
     parser.add_argument("--kube-api-burst", type=int, default=300, help="the controller's")
     parser.add_argument("--interval", type=int, default=60, help="HelmRelease interval, seconds")
@@ -110,8 +117,14 @@ async def main() -> int:
         "-f",
         str(ROOT / "config/crd/bases"),
     )
-    wait_gone(kubectl, kubeconfig)
-    sh(kubectl, "--kubeconfig", kubeconfig, "create", "namespace", NAMESPACE)
+    spaces = (
+        [NAMESPACE]
+        if args.namespaces == 1
+        else [f"{NAMESPACE}-{j}" for j in range(args.namespaces)]
+    )
+    for ns in spaces:
+        wait_gone(kubectl, kubeconfig, ns)
+        sh(kubectl, "--kubeconfig", kubeconfig, "create", "namespace", ns)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -127,8 +140,7 @@ async def main() -> int:
         "run",
         "--kubeconfig",
         kubeconfig,
-        "--watch-namespace",
-        NAMESPACE,
+        *(["--watch-namespace", NAMESPACE] if args.namespaces == 1 else []),
         "--storage-path",
         str(work / "data"),
         "--storage-addr",
@@ -153,18 +165,20 @@ async def main() -> int:
     await config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
     try:
         async with client.ApiClient(configuration) as api:
-            await rest.request(
-                api,
-                "POST",
-                HELM_REPOSITORIES.path(NAMESPACE),
-                body={
-                    "apiVersion": HELM_REPOSITORIES.api_version,
-                    "kind": "HelmRepository",
-                    "metadata": {"name": "charts", "namespace": NAMESPACE},
-                    "spec": {"url": charts.url, "interval": "10m"},
-                },
-            )
+            for ns in spaces:
+                await rest.request(
+                    api,
+                    "POST",
+                    HELM_REPOSITORIES.path(ns),
+                    body={
+                        "apiVersion": HELM_REPOSITORIES.api_version,
+                        "kind": "HelmRepository",
+                        "metadata": {"name": "charts", "namespace": ns},
+                        "spec": {"url": charts.url, "interval": "10m"},
+                    },
+                )
             names = [f"app-{i:04d}" for i in range(args.releases)]
+            home = {n: spaces[(i // 2) % len(spaces)] for i, n in enumerate(names)}
             # Pairs: every odd release depends on the even one before it.
             deps = {n: ([names[i - 1]] if i % 2 else []) for i, n in enumerate(names)}
             start = time.monotonic()
@@ -175,11 +189,11 @@ async def main() -> int:
                     await rest.request(
                         api,
                         "POST",
-                        HELM_RELEASES.path(NAMESPACE),
+                        HELM_RELEASES.path(home[name]),
                         body={
                             "apiVersion": HELM_RELEASES.api_version,
                             "kind": "HelmRelease",
-                            "metadata": {"name": name, "namespace": NAMESPACE},
+                            "metadata": {"name": name, "namespace": home[name]},
                             "spec": {
                                 "interval": f"{args.interval}s",
                                 "chart": {
@@ -196,10 +210,14 @@ async def main() -> int:
                     )
 
             heaps: list[float] = []
-            heap = asyncio.create_task(sample_heap(metrics_port, heaps))
+            anon: list[float] = []
+            heap = asyncio.create_task(sample_heap(metrics_port, heaps, proc.pid, anon))
             await asyncio.gather(*(apply(n) for n in names))
             while True:
-                listing = await rest.request(api, "GET", HELM_RELEASES.path(NAMESPACE))
+                listing = {"items": []}
+                for ns in spaces:
+                    page = await rest.request(api, "GET", HELM_RELEASES.path(ns))
+                    listing["items"] += page["items"]
                 ready = sum(
                     any(
                         c["type"] == "Ready" and c["status"] == "True"
@@ -215,7 +233,8 @@ async def main() -> int:
                 await asyncio.sleep(0.5)
             all_ready = time.monotonic() - start
             print(
-                f"{args.releases} HelmReleases Ready in {all_ready:.1f}s "
+                f"{args.releases} HelmReleases in {len(spaces)} namespace(s) Ready in "
+                f"{all_ready:.1f}s "
                 f"(--concurrent {args.concurrent}, --kube-api-qps {args.kube_api_qps:g}, "
                 f"--kube-api-burst {args.kube_api_burst})"
             )
@@ -253,8 +272,9 @@ async def main() -> int:
                 print(f"  {verb:<7} {res:<18} {v}")
             heap.cancel()
             print(
-                f"controller peak RSS {peak_rss_mib(proc.pid):.0f} MiB "
-                f"(of which the Helm engine's Go heap peaked at {max(heaps, default=0):.0f} MiB)"
+                f"controller peak RSS {peak_rss_mib(proc.pid):.0f} MiB; private (anonymous) "
+                f"peak {max(anon, default=0):.0f} MiB; the Helm engine's Go heap peak "
+                f"{max(heaps, default=0):.0f} MiB"
             )
     finally:
         # Delete while the controller runs, so it uninstalls the releases and drops finalizers.
@@ -264,7 +284,7 @@ async def main() -> int:
             kubeconfig,
             "delete",
             "namespace",
-            NAMESPACE,
+            *spaces,
             "--timeout=300s",
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,

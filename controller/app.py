@@ -186,6 +186,7 @@ def source_controllers(
     controllers: dict[str, Controller] = {}
     for kind, resource in SOURCES.items():
         informer = manager.informer(resource)
+        ctx.cache[kind] = informer.get
         controllers[kind] = Controller(
             kind,
             informer,

@@ -4,7 +4,9 @@ cache, limits, and helpers to read Secrets and other sources."""
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +63,8 @@ class Context:
     chart_limits: Limits = field(default_factory=Limits)
     work_dir: str | None = None
     helm: Engine | None = None
+    cache: dict[str, Callable[[str], dict[str, Any] | None]] = field(default_factory=dict)
+    """Per source kind, a lookup of 'namespace/name' in that kind's informer."""
     """The Helm engine for OCI registry calls; loaded on first use."""
 
     def engine(self) -> Engine:
@@ -82,6 +86,12 @@ class Context:
         return {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
 
     async def source(self, kind: str, namespace: str, name: str) -> api.FluxObject | None:
+        """A source object: from the informer cache when one is wired and holds it, else from
+        the API server (which also answers for objects too new for the cache)."""
+        cached = self.cache.get(kind)
+        raw_cached = cached(f"{namespace}/{name}") if cached is not None else None
+        if raw_cached is not None:
+            return api.parse(copy.deepcopy(raw_cached))
         custom = client.CustomObjectsApi(self.kube)
         try:
             raw = await custom.get_namespaced_custom_object(

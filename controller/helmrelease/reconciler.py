@@ -54,9 +54,9 @@ from internal.kube import rest
 from internal.kube.discovery import Discovery
 from internal.kube.resources import HELM_CHARTS, HELM_RELEASES
 from internal.release import conditions as cond
+from internal.release import health, options
 from internal.release import history as hist
-from internal.release import options
-from internal.release.manager import Cluster, KubeConfigError, Manager, ManagerFactory
+from internal.release.manager import Cluster, Done, KubeConfigError, Manager, ManagerFactory
 from internal.release.plan import (
     KIND_OF,
     Action,
@@ -288,6 +288,11 @@ class HelmReleaseReconciler:
             work.events.append(("Warning", "ValuesError", str(exc)))
             return self._not_ready(work, "ValuesError", str(exc), retry=True)
         config_digest = digest(values)
+        try:
+            health.validate(self._health_checks(work))
+        except health.InvalidHealthCheck as exc:
+            work.condition("Stalled", "True", "InvalidHealthCheck", str(exc))
+            return self._not_ready(work, "InvalidHealthCheck", str(exc))
 
         target = options.Target(release_name(hr), target_namespace(hr), storage_namespace(hr))
         try:
@@ -358,7 +363,11 @@ class HelmReleaseReconciler:
         hr = work.hr
         deps = hr.spec.depends_on or []
         stalled = cond.get(work.status.get("conditions") or [], "Stalled") or {}
-        if stalled.get("reason") in ("DependencyCycle", "InvalidCELExpression"):
+        if stalled.get("reason") in (
+            "DependencyCycle",
+            "InvalidCELExpression",
+            "InvalidHealthCheck",
+        ):
             work.drop("Stalled")
         if not deps:
             return None
@@ -668,6 +677,8 @@ class HelmReleaseReconciler:
             return False
         else:
             raise ValueError(f"unsupported action {action}")
+        if action in (Action.INSTALL, Action.UPGRADE) and not done.failed:
+            done = await self._check_health(work, action, mgr, done)
         if action in (Action.INSTALL, Action.UPGRADE):
             work.status["lastAttemptedReleaseActionDuration"] = f"{time.monotonic() - started:.3f}s"
         self._observe(work, done.observations, action)
@@ -682,6 +693,38 @@ class HelmReleaseReconciler:
         if done.error is not None:
             self._count_failure(work, action, bool(done.observations))
         return done.failed
+
+    def _health_checks(self, work: Work, action: Action | None = None) -> list[health.Check]:
+        """The healthCheckExprs that apply: only when the action waits, as in Flux."""
+        hr = work.hr
+        spec = hr.spec.install if action is Action.INSTALL else hr.spec.upgrade
+        if action is not None and spec is not None and spec.disable_wait:
+            return []
+        return [
+            health.Check(c.api_version, c.kind, c.current, c.in_progress, c.failed)
+            for c in hr.spec.health_check_exprs or []
+        ]
+
+    async def _check_health(self, work: Work, action: Action, mgr: Manager, done: Done) -> Done:
+        """After a successful install or upgrade, wait for the custom resources the
+        healthCheckExprs cover; a failure fails the action, and the release is recorded failed
+        in storage, as Helm records a failed wait."""
+        checks = self._health_checks(work, action)
+        written = [o.release for o in done.observations if o.release and o.operation != "delete"]
+        if not checks or not written:
+            return done
+        mgr.release = written[-1]
+        spec = work.hr.spec.install if action is Action.INSTALL else work.hr.spec.upgrade
+        own = spec.timeout if spec is not None else None
+        within = parse_duration(own or work.hr.spec.effective_timeout()).total_seconds()
+        why = await mgr.wait_healthy(checks, within)
+        if why is None:
+            return done
+        message = f"health check failed: {why}"
+        rel = await mgr.mark_failed(message)
+        key = f"sh.helm.release.v1.{rel.name}.v{rel.version}"
+        failed = hm.Observation(operation="update", key=key, digest=rel.digest, release=rel)
+        return Done([*done.observations, failed], herr.HelmError(message))
 
     async def _set_inventory(self, work: Work, mgr: Manager, release: hm.Release | None) -> None:
         entries = await mgr.inventory(release)

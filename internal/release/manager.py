@@ -13,6 +13,7 @@ controller is still seen.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import json
@@ -35,7 +36,7 @@ from internal.helm import models as hm
 from internal.helm.engine import Engine
 from internal.kube import rest
 from internal.kube.discovery import Discovery
-from internal.release import inventory, options
+from internal.release import health, inventory, options
 from internal.release.state import (
     Desired,
     Observed,
@@ -219,6 +220,13 @@ class Manager:
     async def unlock(self) -> tuple[str, hm.Release]:
         """Mark a release left pending by a crash as failed, so it can be remediated. Returns
         the status it was left in and the release as now stored."""
+        assert self.release is not None
+        left = self.release.status
+        return left, await self.mark_failed(UNLOCK_DESCRIPTION)
+
+    async def mark_failed(self, description: str) -> hm.Release:
+        """Record the newest stored release as failed, as Helm records a failed action, so the
+        state machine remediates it. Returns the release as now stored."""
         rel = self.release
         assert rel is not None
         ns = self.target.storage_namespace
@@ -226,14 +234,56 @@ class Manager:
         obj = await rest.request(self.cluster.api, "GET", path)
         payload = _decode_release(obj["data"]["release"])
         payload["info"]["status"] = "failed"
-        payload["info"]["description"] = UNLOCK_DESCRIPTION
+        payload["info"]["description"] = description
         obj["data"]["release"] = _encode_release(payload)
         obj["metadata"].setdefault("labels", {})["status"] = "failed"
         await rest.request(self.cluster.api, "PUT", path, body=obj)
-        left = rel.status
         await self.sync(rel.version)
         assert self.release is not None
-        return left, self.release
+        return self.release
+
+    async def wait_healthy(
+        self, checks: Sequence[health.Check], within: float, interval: float = 1.0
+    ) -> str | None:
+        """Poll the objects of the newest release that a check covers until every one is
+        Current. None when healthy; else why not (one failed, or the timeout passed)."""
+        if self.release is None:
+            return None
+        targets = []
+        for doc in inventory.manifest_documents(self.release.manifest):
+            check = next((c for c in checks if c.matches(doc)), None)
+            if check is None:
+                continue
+            res = await self.cluster.discovery.resource(doc["apiVersion"], doc["kind"])
+            if res is None:
+                continue
+            meta = doc.get("metadata") or {}
+            ns = (meta.get("namespace") or self.target.namespace) if res.namespaced else None
+            targets.append((check, res.path(ns, meta["name"]), f"{doc['kind']}/{meta['name']}"))
+        deadline = asyncio.get_running_loop().time() + within
+        pending = targets
+        while True:
+            waiting = []
+            for check, path, name in pending:
+                try:
+                    live = await rest.request(self.cluster.api, "GET", path)
+                except ApiException as exc:
+                    if exc.status != 404:
+                        raise
+                    waiting.append((check, path, name, "not found"))
+                    continue
+                verdict, why = health.evaluate(check, live)
+                if verdict is health.Health.FAILED:
+                    return f"{name} failed its health check"
+                if verdict is health.Health.IN_PROGRESS:
+                    waiting.append((check, path, name, why))
+            if not waiting:
+                return None
+            if asyncio.get_running_loop().time() >= deadline:
+                names = ", ".join(f"{n} ({w})" if w else n for _, _, n, w in waiting)
+                return f"timed out waiting for the health checks of {names}"
+            pending = [(c, p, n) for c, p, n, _ in waiting]
+            await asyncio.sleep(interval)
 
     async def inventory(self, release: hm.Release | None = None) -> list[dict[str, str]] | None:
         """The objects a release (by default the newest stored one) applies, with the chart's

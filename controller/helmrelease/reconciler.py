@@ -715,8 +715,7 @@ class HelmReleaseReconciler:
             return done
         mgr.release = written[-1]
         spec = work.hr.spec.install if action is Action.INSTALL else work.hr.spec.upgrade
-        own = spec.timeout if spec is not None else None
-        within = parse_duration(own or work.hr.spec.effective_timeout()).total_seconds()
+        within = options.timeout(spec.timeout if spec else None, work.hr).total_seconds()
         why = await mgr.wait_healthy(checks, within)
         if why is None:
             return done

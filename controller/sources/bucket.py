@@ -9,7 +9,7 @@ from pathlib import Path
 
 import api
 from api.duration import parse_duration
-from controller.sources.context import Context, Failure, Outcome, artifact_dict
+from controller.sources.context import Context, Failure, Outcome, artifact_dict, storage_failure
 from internal.artifacts import storage as st
 from internal.sources import bucket as buckets
 from internal.sources.revisions import bucket_revision, digest_of_revision
@@ -78,11 +78,7 @@ async def reconcile(ctx: Context, obj: api.Bucket) -> Outcome:
                 stored = await asyncio.to_thread(ctx.storage.archive, path, tree)
                 ctx.storage.symlink(path, "latest.tar.gz")
             except (OSError, st.StorageError) as exc:
-                raise Failure(
-                    "StorageOperationFailed",
-                    "ArchiveOperationFailed",
-                    f"unable to archive artifact to storage: {exc}",
-                ) from None
+                raise storage_failure(exc, "archive") from None
             artifact = artifact_dict(ctx.storage, path, revision, stored.digest, stored.size)
             events = [
                 (

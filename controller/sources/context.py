@@ -4,7 +4,6 @@ cache, limits, and helpers to read Secrets and other sources."""
 from __future__ import annotations
 
 import base64
-import copy
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +38,15 @@ class Failure(Exception):
         self.reason = reason
         self.message = message
         self.stalled = stalled
+
+
+def storage_failure(exc: Exception, verb: str = "save") -> Failure:
+    """Writing an artifact into storage failed (`verb` is save or archive, as Flux says)."""
+    return Failure(
+        "StorageOperationFailed",
+        "ArchiveOperationFailed",
+        f"unable to {verb} artifact to storage: {exc}",
+    )
 
 
 @dataclass
@@ -91,7 +99,7 @@ class Context:
         cached = self.cache.get(kind)
         raw_cached = cached(f"{namespace}/{name}") if cached is not None else None
         if raw_cached is not None:
-            return api.parse(copy.deepcopy(raw_cached))
+            return api.parse(raw_cached)  # parse reads through JSON; the cache is untouched
         custom = client.CustomObjectsApi(self.kube)
         try:
             raw = await custom.get_namespaced_custom_object(

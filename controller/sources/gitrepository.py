@@ -9,7 +9,7 @@ from pathlib import Path
 
 import api
 from api.duration import parse_duration
-from controller.sources.context import Context, Failure, Outcome, artifact_dict
+from controller.sources.context import Context, Failure, Outcome, artifact_dict, storage_failure
 from internal.artifacts import storage as st
 from internal.sources import git, ignore
 from internal.sources.revisions import git_revision
@@ -72,11 +72,7 @@ async def reconcile(ctx: Context, obj: api.GitRepository) -> Outcome:
                 stored = await asyncio.to_thread(ctx.storage.archive, path, tree, rules.excluded)
                 ctx.storage.symlink(path, "latest.tar.gz")
             except (OSError, st.StorageError) as exc:
-                raise Failure(
-                    "StorageOperationFailed",
-                    "ArchiveOperationFailed",
-                    f"unable to archive artifact to storage: {exc}",
-                ) from None
+                raise storage_failure(exc, "archive") from None
             artifact = artifact_dict(ctx.storage, path, revision, stored.digest, stored.size)
             events = [("Normal", "NewArtifact", f"stored artifact for commit '{revision}'")]
     await asyncio.to_thread(ctx.storage.garbage_collect, st.artifact_dir(KIND, ns, name), path)

@@ -11,7 +11,7 @@ from typing import Any
 import api
 from api.meta import ConditionStatus
 from controller.sources import helmrepository, oci
-from controller.sources.context import Context, Failure, Outcome, artifact_dict
+from controller.sources.context import Context, Failure, Outcome, artifact_dict, storage_failure
 from internal.artifacts import storage as st
 from internal.sources import chart as charts
 from internal.sources import httpfetch
@@ -183,11 +183,7 @@ async def _finish_pull(
     try:
         artifact = await asyncio.to_thread(_store, ctx, obj, metadata.name, version, data, version)
     except (OSError, st.StorageError) as exc:
-        raise Failure(
-            "StorageOperationFailed",
-            "ArchiveOperationFailed",
-            f"unable to save artifact to storage: {exc}",
-        ) from None
+        raise storage_failure(exc) from None
     message = f"{verb} '{metadata.name}' chart with version '{version}'"
     return Outcome(
         ready_reason=reason,
@@ -394,11 +390,7 @@ async def _from_tarball(ctx: Context, obj: api.HelmChart, source: api.FluxObject
     try:
         stored = await asyncio.to_thread(_store, ctx, obj, metadata.name, version, data, version)
     except (OSError, st.StorageError) as exc:
-        raise Failure(
-            "StorageOperationFailed",
-            "ArchiveOperationFailed",
-            f"unable to save artifact to storage: {exc}",
-        ) from None
+        raise storage_failure(exc) from None
     message = f"packaged '{metadata.name}' chart with version '{version}'"
     return Outcome(
         ready_reason="ChartPackageSucceeded",

@@ -9,7 +9,7 @@ import hashlib
 import api
 from api.duration import parse_duration
 from controller.sources import oci
-from controller.sources.context import Context, Failure, Outcome, artifact_dict
+from controller.sources.context import Context, Failure, Outcome, artifact_dict, storage_failure
 from internal.artifacts import storage as st
 from internal.sources import httpfetch
 from internal.sources.helmindex import IndexError_
@@ -100,11 +100,7 @@ async def reconcile(ctx: Context, obj: api.HelmRepository) -> Outcome:
             stored = await asyncio.to_thread(ctx.storage.write_bytes, path, data)
             ctx.storage.symlink(path, "index.yaml")
         except (OSError, st.StorageError) as exc:
-            raise Failure(
-                "StorageOperationFailed",
-                "ArchiveOperationFailed",
-                f"unable to save artifact to storage: {exc}",
-            ) from None
+            raise storage_failure(exc) from None
         artifact = artifact_dict(ctx.storage, path, revision, stored.digest, stored.size)
         events = [
             (

@@ -10,6 +10,7 @@ from typing import Any
 import api
 from api.duration import parse_duration
 from api.meta import LocalObjectReference
+from api.sources import HelmRepositorySpec, OCIRepositorySpec
 from controller.sources.context import Context, Failure, Outcome
 from internal.helm import HelmError, RegistryAuthError, RegistryNotFoundError, TooLargeError
 from internal.helm.models import LoginRequest, PullRequest, PullResult, RegistryAccess, TagsRequest
@@ -92,6 +93,28 @@ def access_fields(access: RegistryAccess) -> dict[str, Any]:
     }
 
 
+async def spec_access(
+    ctx: Context, namespace: str, spec: HelmRepositorySpec | OCIRepositorySpec
+) -> RegistryAccess:
+    """Registry access from a source's spec; only the generic provider is supported."""
+    if spec.provider not in (None, "generic"):
+        raise Failure(
+            "FetchFailed",
+            "AuthenticationFailed",
+            f"provider '{spec.provider}' is not supported; use 'generic' with a secretRef",
+            stalled=True,
+        )
+    return await registry_access(
+        ctx,
+        namespace,
+        spec.url,
+        secret_ref=spec.secret_ref,
+        cert_secret_ref=spec.cert_secret_ref,
+        insecure=spec.insecure,
+        spec_timeout=spec.timeout,
+    )
+
+
 def registry_failure(exc: HelmError, what: str) -> Failure:
     """A registry error as Flux words the condition: a refused login is AuthenticationFailed."""
     if isinstance(exc, RegistryAuthError):
@@ -103,22 +126,7 @@ async def reconcile_helm_repository(ctx: Context, obj: api.HelmRepository) -> Ou
     ns = obj.metadata.namespace or "default"
     spec = obj.spec
     host, _ = _host(spec.url)
-    if spec.provider not in (None, "generic"):
-        raise Failure(
-            "FetchFailed",
-            "AuthenticationFailed",
-            f"provider '{spec.provider}' is not supported; use 'generic' with a secretRef",
-            stalled=True,
-        )
-    access = await registry_access(
-        ctx,
-        ns,
-        spec.url,
-        secret_ref=spec.secret_ref,
-        cert_secret_ref=spec.cert_secret_ref,
-        insecure=spec.insecure,
-        spec_timeout=spec.timeout,
-    )
+    access = await spec_access(ctx, ns, spec)
     if access.username is not None:
         request = LoginRequest(host=host, **access_fields(access))
         try:

@@ -12,7 +12,7 @@ from typing import Any
 import api
 from api.sources import OCIRepositorySpec
 from controller.sources import oci
-from controller.sources.context import Context, Failure, Outcome, artifact_dict
+from controller.sources.context import Context, Failure, Outcome, artifact_dict, storage_failure
 from internal.artifacts import storage as st
 from internal.helm import HelmError, RegistryNotFoundError, TooLargeError
 from internal.helm.models import PullRequest, TagsRequest
@@ -60,22 +60,7 @@ async def reconcile(ctx: Context, obj: api.OCIRepository) -> Outcome:
             "signature verification (spec.verify) is not supported yet",
             stalled=True,
         )
-    if spec.provider not in (None, "generic"):
-        raise Failure(
-            "FetchFailed",
-            "AuthenticationFailed",
-            f"provider '{spec.provider}' is not supported; use 'generic' with a secretRef",
-            stalled=True,
-        )
-    access = await oci.registry_access(
-        ctx,
-        ns,
-        spec.url,
-        secret_ref=spec.secret_ref,
-        cert_secret_ref=spec.cert_secret_ref,
-        insecure=spec.insecure,
-        spec_timeout=spec.timeout,
-    )
+    access = await oci.spec_access(ctx, ns, spec)
     tag = await _resolve_tag(ctx, obj, access)
     digest = spec.ref.digest if spec.ref is not None and tag is None else None
     selector = spec.layer_selector
@@ -137,11 +122,7 @@ async def reconcile(ctx: Context, obj: api.OCIRepository) -> Outcome:
                     f"failed to extract layer {pulled.layer_digest}: {exc}",
                 ) from None
             except (OSError, st.StorageError) as exc:
-                raise Failure(
-                    "StorageOperationFailed",
-                    "ArchiveOperationFailed",
-                    f"unable to save artifact to storage: {exc}",
-                ) from None
+                raise storage_failure(exc) from None
             await asyncio.to_thread(
                 ctx.storage.garbage_collect, st.artifact_dir(KIND, ns, name), path
             )

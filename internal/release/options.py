@@ -8,6 +8,7 @@ existing objects unless told not to, and applies with server-side apply and forc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ class Target:
     storage_namespace: str
 
 
-def _timeout(own: str | None, hr: HelmRelease) -> Any:
+def timeout(own: str | None, hr: HelmRelease) -> timedelta:
+    """An action's timeout: its own, else the HelmRelease's."""
     return parse_duration(own or hr.spec.effective_timeout())
 
 
@@ -73,7 +75,7 @@ def _release_action(hr: HelmRelease, target: Target, spec: Install | Upgrade | N
     return {
         "release_name": target.release_name,
         "namespace": target.namespace,
-        "timeout": _timeout(spec.timeout if spec else None, hr),
+        "timeout": timeout(spec.timeout if spec else None, hr),
         "wait_strategy": _wait(spec.disable_wait if spec else None, hr),
         "wait_for_jobs": not (spec and spec.disable_wait_for_jobs),
         "disable_hooks": bool(spec and spec.disable_hooks),
@@ -152,7 +154,7 @@ def rollback(
         release_name=target.release_name,
         namespace=target.namespace,
         version=version,
-        timeout=_timeout(spec.timeout if spec else None, hr),
+        timeout=timeout(spec.timeout if spec else None, hr),
         wait_strategy=_wait(spec.disable_wait if spec else None, hr),
         wait_for_jobs=not (spec and spec.disable_wait_for_jobs),
         disable_hooks=bool(spec and spec.disable_hooks),
@@ -169,7 +171,7 @@ def uninstall(hr: HelmRelease, target: Target) -> m.UninstallRequest:
     return m.UninstallRequest(
         release_name=target.release_name,
         namespace=target.namespace,
-        timeout=_timeout(spec.timeout if spec else None, hr),
+        timeout=timeout(spec.timeout if spec else None, hr),
         wait_strategy=_wait(spec.disable_wait if spec else None, hr),
         disable_hooks=bool(spec and spec.disable_hooks),
         keep_history=bool(spec and spec.keep_history),
@@ -183,7 +185,7 @@ def test(hr: HelmRelease, target: Target) -> m.TestRequest:
     return m.TestRequest(
         release_name=target.release_name,
         namespace=target.namespace,
-        timeout=_timeout(spec.timeout if spec else None, hr),
+        timeout=timeout(spec.timeout if spec else None, hr),
         filters=[m.TestFilter(name=f.name, exclude=bool(f.exclude)) for f in (spec.filters or [])]
         if spec
         else [],

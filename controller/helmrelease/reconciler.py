@@ -53,10 +53,12 @@ from internal.helm.engine import Engine
 from internal.kube import rest
 from internal.kube.discovery import Discovery
 from internal.kube.resources import HELM_CHARTS, HELM_RELEASES
+from internal.manager import options
+from internal.manager.clusters import Cluster, KubeConfigError
+from internal.manager.manager import Done, Manager, ManagerFactory
 from internal.release import conditions as cond
-from internal.release import health, options
+from internal.release import health
 from internal.release import history as hist
-from internal.release.manager import Cluster, Done, KubeConfigError, Manager, ManagerFactory
 from internal.release.plan import (
     KIND_OF,
     Action,

@@ -14,8 +14,9 @@ from api.helmrelease import HelmRelease
 from internal.helm import Engine
 from internal.helm.models import ClusterTarget
 from internal.kube.discovery import Discovery
-from internal.release.manager import Cluster, KubeConfigError, ManagerFactory, kube_config_dict
-from internal.release.options import Target
+from internal.manager.clusters import Cluster, KubeConfigError, kube_config_dict
+from internal.manager.manager import ManagerFactory
+from internal.manager.options import Target
 from tests.engine import charts
 from tests.engine.helpers import helm_cli
 from tests.support import ControlPlane

@@ -9,7 +9,7 @@ import pytest
 
 import api
 from api.helmrelease import HelmRelease
-from internal.release import options
+from internal.manager import options
 
 TARGET = options.Target("app", "apps", "apps")
 CHART = Path("/charts/app.tgz")

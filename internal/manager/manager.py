@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from kubernetes_asyncio import config as kube_config
-from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from api.digests import digest
@@ -36,7 +34,9 @@ from internal.helm import models as hm
 from internal.helm.engine import Engine
 from internal.kube import rest
 from internal.kube.discovery import Discovery
-from internal.release import health, inventory, options
+from internal.manager import options
+from internal.manager.clusters import Cluster, KubeConfigError, kube_config_dict
+from internal.release import health, inventory
 from internal.release.state import (
     Desired,
     Observed,
@@ -46,21 +46,6 @@ from internal.release.state import (
 )
 
 UNLOCK_DESCRIPTION = "Release unlocked from stale state"
-
-
-@dataclass
-class Cluster:
-    """One cluster the engine reaches, and a client for the reads Helm does not do for us."""
-
-    target: hm.ClusterTarget
-    api: ApiClient
-    discovery: Discovery
-
-    def impersonating(self, service_account: hm.ServiceAccountRef | None) -> Cluster:
-        if service_account is None:
-            return self
-        target = self.target.model_copy(update={"service_account": service_account})
-        return Cluster(target, self.api, self.discovery)
 
 
 @dataclass(frozen=True)
@@ -305,6 +290,18 @@ class Manager:
         return inventory.entries(docs, self.target.namespace, lambda v, k: kinds.get((v, k)), crds)
 
 
+def _decode_release(data: str) -> dict[str, Any]:
+    raw = base64.b64decode(base64.b64decode(data))
+    if raw[:3] == b"\x1f\x8b\x08":
+        raw = gzip.decompress(raw)
+    return dict(json.loads(raw))
+
+
+def _encode_release(payload: dict[str, Any]) -> str:
+    packed = gzip.compress(json.dumps(payload).encode())
+    return base64.b64encode(base64.b64encode(packed)).decode()
+
+
 class ManagerFactory:
     """Builds a Manager per release, with the cluster each release targets."""
 
@@ -349,40 +346,3 @@ class ManagerFactory:
         for remote in self._remote.values():
             await remote.api.close()
         self._remote.clear()
-
-
-class KubeConfigError(ValueError):
-    """A kubeconfig that cannot be read; the message never includes its content."""
-
-
-def kube_config_dict(text: str) -> dict[str, Any]:
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise KubeConfigError(f"kubeconfig is not valid YAML{where}") from None
-    if not isinstance(loaded, dict) or not loaded.get("clusters"):
-        raise KubeConfigError("kubeconfig has no clusters")
-    for user in loaded.get("users") or []:
-        auth = (user or {}).get("user") or {}
-        for plugin in ("exec", "auth-provider"):
-            if plugin in auth:
-                # A Secret must not make the controller run programs.
-                raise KubeConfigError(
-                    f"kubeconfig user '{user.get('name', '')}' uses '{plugin}', which is not "
-                    "allowed; use a token or client certificate"
-                )
-    return loaded
-
-
-def _decode_release(data: str) -> dict[str, Any]:
-    raw = base64.b64decode(base64.b64decode(data))
-    if raw[:3] == b"\x1f\x8b\x08":
-        raw = gzip.decompress(raw)
-    return dict(json.loads(raw))
-
-
-def _encode_release(payload: dict[str, Any]) -> str:
-    packed = gzip.compress(json.dumps(payload).encode())
-    return base64.b64encode(base64.b64encode(packed)).decode()

@@ -231,47 +231,36 @@ def _wire_wakeups(
     charts: Informer,
     oci: Informer,
 ) -> None:
-    """Wake HelmReleases when their chart changes, and dependents when a release turns Ready."""
+    """Wake HelmReleases when their chart or values change, and dependents when a release
+    turns Ready; the reconciler's reference index answers who, with no scan of the cache."""
+    index = reconciler.index
     ready: dict[str, bool] = {}
 
     def on_source(kind: str) -> Any:
         def handler(event: str, source: Obj) -> None:
-            source_key = key_of(source)
-            for key, hr in releases.informer.store.items():
-                ns = hr["metadata"].get("namespace")
-                ref = (hr.get("spec") or {}).get("chartRef") or {}
-                by_ref = ref.get("kind") == kind and (
-                    f"{ref.get('namespace') or ns}/{ref.get('name')}" == source_key
-                )
-                by_template = kind == "HelmChart" and (
-                    (hr.get("status") or {}).get("helmChart") == source_key
-                )
-                if by_ref or by_template:
-                    releases.enqueue(key)
+            for key in index.using_source(kind, key_of(source)):
+                releases.enqueue(key)
 
         return handler
 
-    def on_release(kind: str, hr: Obj) -> None:
+    def on_release(event: str, hr: Obj) -> None:
         key = key_of(hr)
         conds = (hr.get("status") or {}).get("conditions") or []
         now = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
         was = ready.get(key, False)
         ready[key] = now
+        if event == "DELETED":
+            ready.pop(key, None)
         if now and not was:
-            for dependent in reconciler.dependency_graph().dependents.get(key, ()):
+            for dependent in index.dependents(key):
                 releases.enqueue(dependent, urgent=True)
 
     def on_values(kind: str) -> Any:
         def handler(event: str, obj: Obj) -> None:
             if event == "SYNC":
                 return
-            ns, name = obj["metadata"].get("namespace"), obj["metadata"].get("name")
-            for key, hr in releases.informer.store.items():
-                if hr["metadata"].get("namespace") != ns:
-                    continue
-                refs = (hr.get("spec") or {}).get("valuesFrom") or []
-                if any(r.get("kind") == kind and r.get("name") == name for r in refs):
-                    releases.enqueue(key)
+            for key in index.using_values(kind, key_of(obj)):
+                releases.enqueue(key)
 
         return handler
 
@@ -382,7 +371,7 @@ async def run(args: argparse.Namespace) -> None:
         finally:
             sampler.cancel()
             await artifacts.stop()
-            await reconciler.managers.close()
+            await reconciler.close()
             engine.close()
 
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient
 
+from api.digests import digest
 from internal.helm import models as hm
 from internal.kube.discovery import Discovery
 
@@ -25,6 +27,39 @@ class Cluster:
             return self
         target = self.target.model_copy(update={"service_account": service_account})
         return Cluster(target, self.api, self.discovery)
+
+
+class Clusters:
+    """The local cluster and the remote ones kubeConfig Secrets reach (a client kept per
+    kubeconfig), each as the service account a release names."""
+
+    def __init__(self, local: Cluster) -> None:
+        self.local = local
+        self._remote: dict[str, Cluster] = {}
+
+    async def get(
+        self, kubeconfig: str | None = None, service_account: hm.ServiceAccountRef | None = None
+    ) -> Cluster:
+        if kubeconfig is None:
+            return self.local.impersonating(service_account)
+        key = digest(kubeconfig)
+        remote = self._remote.get(key)
+        if remote is None:
+            loaded = kube_config_dict(kubeconfig)
+            try:
+                api = await kube_config.new_client_from_config_dict(loaded)
+            except Exception as exc:  # the client's own errors may quote the content
+                raise KubeConfigError(f"kubeconfig cannot be used ({type(exc).__name__})") from None
+            target = self.local.target.model_copy(
+                update={"kubeconfig": kubeconfig, "context": None, "in_cluster": False}
+            )
+            remote = self._remote[key] = Cluster(target, api, Discovery(api))
+        return remote.impersonating(service_account)
+
+    async def close(self) -> None:
+        for remote in self._remote.values():
+            await remote.api.close()
+        self._remote.clear()
 
 
 class KubeConfigError(ValueError):

@@ -18,14 +18,12 @@ import base64
 import gzip
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from api.digests import digest
 from api.helmrelease import HelmRelease
 from internal.drift import live
 from internal.drift.diff import Change, IgnoreRule
@@ -33,10 +31,10 @@ from internal.helm import errors as herr
 from internal.helm import models as hm
 from internal.helm.engine import Engine
 from internal.kube import rest
-from internal.kube.discovery import Discovery
 from internal.manager import options
-from internal.manager.clusters import Cluster, KubeConfigError, kube_config_dict
+from internal.manager.clusters import Cluster, Clusters
 from internal.release import health, inventory
+from internal.release.plan import RollbackTarget
 from internal.release.state import (
     Desired,
     Observed,
@@ -61,17 +59,35 @@ class Done:
         return self.error is not None
 
 
-@dataclass
-class Manager:
-    engine: Engine
-    hr: HelmRelease
-    target: options.Target
-    cluster: Cluster
-    chart: Path | None = None
-    values: dict[str, Any] = field(default_factory=dict)
-    info: hm.ChartInfo | None = None
-    release: hm.Release | None = None
-    """The newest release in storage, as of the last `sync`."""
+@dataclass(frozen=True)
+class Chart:
+    """A loaded chart and the values to release it with."""
+
+    path: Path
+    info: hm.ChartInfo
+    values: dict[str, Any]
+
+    def crds(self) -> list[dict[str, str]]:
+        return [c.model_dump(by_alias=True) for c in self.info.crd_objects or []]
+
+
+class ReleaseClient:
+    """One release of one object for one reconcile: what reads storage and needs no chart
+    (sync, test, rollback, uninstall, unlock, drift, health, inventory)."""
+
+    def __init__(
+        self, engine: Engine, hr: HelmRelease, target: options.Target, cluster: Cluster
+    ) -> None:
+        self.engine = engine
+        self.hr = hr
+        self.target = target
+        self.cluster = cluster
+        self._release: hm.Release | None = None
+
+    @property
+    def release(self) -> hm.Release | None:
+        """The newest release in storage, as of the last `sync`."""
+        return self._release
 
     # --- what is stored ------------------------------------------------------------------------
 
@@ -104,7 +120,7 @@ class Manager:
             if rel is not None:
                 while (newer := await self._get(rel.version + 1)) is not None:
                     rel = newer
-                self.release = rel
+                self._release = rel
                 return
         try:
             res = await self.engine.status(
@@ -115,9 +131,9 @@ class Manager:
                 storage=self._storage(),
             )
         except herr.ReleaseNotFoundError:
-            self.release = None
+            self._release = None
             return
-        self.release = res.release
+        self._release = res.release
 
     def stored(self) -> StoredRelease | None:
         rel = self.release
@@ -130,10 +146,6 @@ class Manager:
     def is_installed(self) -> bool:
         return self.release is not None and self.release.status != "uninstalled"
 
-    def is_upgrade_required(self, desired: Desired, observed: Observed) -> bool:
-        state = determine_state(self.stored(), desired, observed).state
-        return state in (ReleaseState.OUT_OF_SYNC, ReleaseState.UNMANAGED)
-
     # --- actions -------------------------------------------------------------------------------
 
     async def _act(self, call: Any) -> Done:
@@ -142,21 +154,6 @@ class Manager:
         except herr.HelmError as exc:
             return Done(exc.observations, exc, exc.result)
         return Done(out.observations, None, out.result)
-
-    async def install_release(self) -> Done:
-        assert self.chart is not None
-        request = options.install(self.hr, self.target, self.chart, self.values)
-        return await self._act(
-            self.engine.install(request, cluster=self.cluster.target, storage=self._storage())
-        )
-
-    async def upgrade_release(self) -> Done:
-        assert self.chart is not None
-        method = self.release.apply_method if self.release else None
-        request = options.upgrade(self.hr, self.target, self.chart, self.values, method)
-        return await self._act(
-            self.engine.upgrade(request, cluster=self.cluster.target, storage=self._storage())
-        )
 
     async def test_release(self) -> Done:
         request = options.test(self.hr, self.target)
@@ -228,14 +225,16 @@ class Manager:
         return self.release
 
     async def wait_healthy(
-        self, checks: Sequence[health.Check], within: float, interval: float = 1.0
+        self,
+        release: hm.Release,
+        checks: Sequence[health.Check],
+        within: float,
+        interval: float = 1.0,
     ) -> str | None:
-        """Poll the objects of the newest release that a check covers until every one is
-        Current. None when healthy; else why not (one failed, or the timeout passed)."""
-        if self.release is None:
-            return None
+        """Poll the objects of `release` that a check covers until every one is Current. None
+        when healthy; else why not (one failed, or the timeout passed)."""
         targets = []
-        for doc in inventory.manifest_documents(self.release.manifest):
+        for doc in inventory.manifest_documents(release.manifest):
             check = next((c for c in checks if c.matches(doc)), None)
             if check is None:
                 continue
@@ -270,12 +269,10 @@ class Manager:
             pending = [(c, p, n) for c, p, n, _ in waiting]
             await asyncio.sleep(interval)
 
-    async def inventory(self, release: hm.Release | None = None) -> list[dict[str, str]] | None:
-        """The objects a release (by default the newest stored one) applies, with the chart's
-        CRDs."""
-        release = release or self.release
-        if release is None:
-            return None
+    async def inventory(
+        self, release: hm.Release, crds: Sequence[Mapping[str, str]] = ()
+    ) -> list[dict[str, str]]:
+        """The objects a release applies, then the chart's CRDs."""
         docs = inventory.manifest_documents(release.manifest)
         kinds: dict[tuple[str, str], bool | None] = {}
         for doc in docs:
@@ -286,8 +283,47 @@ class Manager:
                 except ApiException:
                     res = None
                 kinds[key] = None if res is None else res.namespaced
-        crds = [c.model_dump(by_alias=True) for c in getattr(self.info, "crd_objects", None) or []]
         return inventory.entries(docs, self.target.namespace, lambda v, k: kinds.get((v, k)), crds)
+
+    async def verify(self, version: int, digest: str) -> RollbackTarget:
+        """Whether a recorded snapshot is still in storage as recorded: a rollback target that
+        is gone is missing; one modified outside the controller is corrupt."""
+        stored = await self._get(version)
+        if stored is None:
+            return RollbackTarget.MISSING
+        return RollbackTarget.OK if stored.digest == digest else RollbackTarget.CORRUPT
+
+
+class Manager(ReleaseClient):
+    """A release and the chart it is to be: install, upgrade, and all a ReleaseClient does."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        hr: HelmRelease,
+        target: options.Target,
+        cluster: Cluster,
+        chart: Chart,
+    ) -> None:
+        super().__init__(engine, hr, target, cluster)
+        self.chart = chart
+
+    def is_upgrade_required(self, desired: Desired, observed: Observed) -> bool:
+        state = determine_state(self.stored(), desired, observed).state
+        return state in (ReleaseState.OUT_OF_SYNC, ReleaseState.UNMANAGED)
+
+    async def install_release(self) -> Done:
+        request = options.install(self.hr, self.target, self.chart.path, self.chart.values)
+        return await self._act(
+            self.engine.install(request, cluster=self.cluster.target, storage=self._storage())
+        )
+
+    async def upgrade_release(self) -> Done:
+        method = self.release.apply_method if self.release else None
+        request = options.upgrade(self.hr, self.target, self.chart.path, self.chart.values, method)
+        return await self._act(
+            self.engine.upgrade(request, cluster=self.cluster.target, storage=self._storage())
+        )
 
 
 def _decode_release(data: str) -> dict[str, Any]:
@@ -303,46 +339,18 @@ def _encode_release(payload: dict[str, Any]) -> str:
 
 
 class ManagerFactory:
-    """Builds a Manager per release, with the cluster each release targets."""
+    """Builds the Manager or ReleaseClient of one release, on the clusters it can reach."""
 
-    def __init__(self, engine: Engine, local: Cluster) -> None:
+    def __init__(self, engine: Engine, clusters: Clusters) -> None:
         self.engine = engine
-        self.local = local
-        self._remote: dict[str, Cluster] = {}
-
-    async def cluster(
-        self, kubeconfig: str | None = None, service_account: hm.ServiceAccountRef | None = None
-    ) -> Cluster:
-        """The local cluster, or the one a kubeconfig reaches (clients kept per kubeconfig)."""
-        if kubeconfig is None:
-            return self.local.impersonating(service_account)
-        key = digest(kubeconfig)
-        remote = self._remote.get(key)
-        if remote is None:
-            loaded = kube_config_dict(kubeconfig)
-            try:
-                api = await kube_config.new_client_from_config_dict(loaded)
-            except Exception as exc:  # the client's own errors may quote the content
-                raise KubeConfigError(f"kubeconfig cannot be used ({type(exc).__name__})") from None
-            target = self.local.target.model_copy(
-                update={"kubeconfig": kubeconfig, "context": None, "in_cluster": False}
-            )
-            remote = self._remote[key] = Cluster(target, api, Discovery(api))
-        return remote.impersonating(service_account)
+        self.clusters = clusters
 
     def new_manager(
-        self,
-        hr: HelmRelease,
-        target: options.Target,
-        cluster: Cluster,
-        *,
-        chart: Path | None = None,
-        values: Mapping[str, Any] | None = None,
-        info: hm.ChartInfo | None = None,
+        self, hr: HelmRelease, target: options.Target, cluster: Cluster, chart: Chart
     ) -> Manager:
-        return Manager(self.engine, hr, target, cluster, chart, dict(values or {}), info)
+        return Manager(self.engine, hr, target, cluster, chart)
 
-    async def close(self) -> None:
-        for remote in self._remote.values():
-            await remote.api.close()
-        self._remote.clear()
+    def new_client(
+        self, hr: HelmRelease, target: options.Target, cluster: Cluster
+    ) -> ReleaseClient:
+        return ReleaseClient(self.engine, hr, target, cluster)

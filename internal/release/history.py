@@ -2,90 +2,76 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
-DEFAULT_MAX_HISTORY = 5
+from api.digests import digest
+from api.helmrelease import DEFAULT_MAX_HISTORY, Snapshot, TestHookStatus
+from internal.helm import models as hm
+
 SNAPSHOT_API_VERSION = "v2"
-GOOD = ("deployed", "superseded")
-
-Snap = dict[str, Any]
 
 
-def _sorted(history: Sequence[Snap]) -> list[Snap]:
-    return sorted(history, key=lambda s: int(s.get("version", 0)), reverse=True)
+def _time(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC).replace(microsecond=0) if value is not None else None
 
 
-def _test_failed(snap: Snap) -> bool:
-    return any((h or {}).get("phase") == "Failed" for h in (snap.get("testHooks") or {}).values())
+def snapshot(release: hm.Release, action: str | None, oci_digest: str | None = None) -> Snapshot:
+    """A snapshot of a release as the engine reported it."""
+    first = _time(release.first_deployed or release.last_deployed)
+    last = _time(release.last_deployed or release.first_deployed)
+    return Snapshot(
+        api_version=SNAPSHOT_API_VERSION,
+        digest=release.digest,
+        name=release.name,
+        namespace=release.namespace,
+        version=release.version,
+        status=release.status,
+        action=action,
+        chart_name=release.chart.name,
+        chart_version=release.chart.version,
+        app_version=release.chart.app_version or None,
+        config_digest=digest(release.config or {}),
+        first_deployed=first,
+        last_deployed=last,
+        deleted=_time(release.deleted),
+        oci_digest=oci_digest or None,
+    )
 
 
-def previous(history: Sequence[Snap], ignore_tests: bool) -> Snap | None:
-    """The rollback target: the newest good snapshot after the latest one."""
-    ordered = _sorted(history)
-    for snap in ordered[1:]:
-        if snap.get("status") in GOOD and (ignore_tests or not _test_failed(snap)):
-            return snap
-    return None
-
-
-def truncate(history: Sequence[Snap], ignore_tests: bool) -> list[Snap]:
-    """Keep the latest snapshot and everything back to the previous good one."""
-    ordered = _sorted(history)
-    for i, snap in enumerate(ordered[1:], start=1):
-        if snap.get("status") in GOOD and (ignore_tests or not _test_failed(snap)):
-            return ordered[: i + 1]
-    return ordered[:DEFAULT_MAX_HISTORY]
-
-
-def truncate_ignoring_previous(history: Sequence[Snap]) -> list[Snap]:
-    return _sorted(history)[:DEFAULT_MAX_HISTORY]
-
-
-def snapshot(
-    release: Mapping[str, Any], action: str | None, oci_digest: str | None, config_digest: str
-) -> Snap:
-    """A snapshot of a release as the engine reported it (camelCase wire form)."""
-    chart = release.get("chart", {})
-    snap: Snap = {
-        "apiVersion": SNAPSHOT_API_VERSION,
-        "digest": release["digest"],
-        "name": release["name"],
-        "namespace": release["namespace"],
-        "version": int(release["version"]),
-        "status": release["status"],
-        "chartName": chart.get("name", ""),
-        "chartVersion": chart.get("version", ""),
-        "configDigest": config_digest,
-        "firstDeployed": release.get("firstDeployed") or release.get("lastDeployed"),
-        "lastDeployed": release.get("lastDeployed") or release.get("firstDeployed"),
-    }
-    if action:
-        snap["action"] = action
-    if chart.get("appVersion"):
-        snap["appVersion"] = chart["appVersion"]
-    if release.get("deleted"):
-        snap["deleted"] = release["deleted"]
-    if oci_digest:
-        snap["ociDigest"] = oci_digest
-    return snap
-
-
-def observe(history: Sequence[Snap], snap: Snap) -> list[Snap]:
-    """Record a storage write: a new version is prepended; a known one is updated in place,
-    keeping the test results and the action that made it."""
-    out = []
+def observe(history: Sequence[Snapshot], snap: Snapshot) -> list[Snapshot]:
+    """Record a storage write: a new version is added; a known one is updated in place, keeping
+    the test results and the action that made it. Newest first."""
+    out: list[Snapshot] = []
     found = False
     for old in history:
-        if old.get("name") == snap["name"] and old.get("version") == snap["version"]:
-            merged = {**snap}
-            for keep in ("testHooks", "action"):
-                if keep in old and keep not in snap:
-                    merged[keep] = old[keep]
-            out.append(merged)
+        if (old.name, old.version) == (snap.name, snap.version):
             found = True
+            keep = {
+                field: getattr(old, field)
+                for field in ("test_hooks", "action", "oci_digest")
+                if getattr(old, field) is not None and getattr(snap, field) is None
+            }
+            out.append(snap.model_copy(update=keep))
         else:
             out.append(old)
     if not found:
         out.append(snap)
-    return _sorted(out)
+    return sorted(out, key=lambda s: s.version, reverse=True)
+
+
+def with_tests(snap: Snapshot, tests: Sequence[hm.TestHookResult]) -> Snapshot:
+    """The snapshot with the test hooks a test action ran."""
+    hooks: dict[str, TestHookStatus | None] = {
+        t.name: TestHookStatus(
+            phase=t.phase, last_started=_time(t.started_at), last_completed=_time(t.completed_at)
+        )
+        for t in tests
+    }
+    return snap.model_copy(update={"test_hooks": hooks})
+
+
+def bounded(history: Sequence[Snapshot], max_history: int) -> list[Snapshot]:
+    """At most `max_history` snapshots (0, Helm's unlimited, keeps the default number), and
+    never fewer than two, so a rollback target stays."""
+    return list(history[: max(max_history or DEFAULT_MAX_HISTORY, 2)])

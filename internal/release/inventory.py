@@ -7,6 +7,7 @@ so tools that read Flux's inventory read ours. Hooks are not part of the invento
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -28,6 +29,36 @@ def object_id(namespace: str, name: str, group: str, kind: str) -> str:
 def _group_version(api_version: str) -> tuple[str, str]:
     group, _, version = api_version.rpartition("/")
     return group, version
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Who an object is: its namespace (empty when cluster-scoped), name, API group and kind."""
+
+    namespace: str
+    name: str
+    group: str
+    kind: str
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ObjectRef:
+        meta = obj.get("metadata") or {}
+        group, _ = _group_version(str(obj.get("apiVersion", "")))
+        return cls(
+            str(meta.get("namespace") or ""),
+            str(meta.get("name", "")),
+            group,
+            str(obj.get("kind", "")),
+        )
+
+    @property
+    def id(self) -> str:
+        """The inventory's id for it."""
+        return object_id(self.namespace, self.name, self.group, self.kind)
+
+    def __str__(self) -> str:
+        """How messages name it, as Flux's do: `Kind/namespace/name`."""
+        return "/".join(p for p in (self.kind, self.namespace, self.name) if p)
 
 
 def manifest_documents(manifest: str) -> list[Mapping[str, Any]]:

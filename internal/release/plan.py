@@ -20,41 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from api.helmrelease import ActionStrategyName, RemediationStrategy
+from internal.release.actions import Action, ActionFamily, family_of
 from internal.release.state import ReleaseState
-
-
-class Action(StrEnum):
-    INSTALL = "install"
-    UPGRADE = "upgrade"
-    TEST = "test"
-    UNLOCK = "unlock"
-    ROLLBACK = "rollback"
-    UNINSTALL_REMEDIATION = "uninstall-remediation"
-    CORRECT_DRIFT = "correct-drift"
-    WARN_DRIFT = "warn-drift"
-    NONE = "none"
-    STALL = "stall"
-
-
-class Kind(StrEnum):
-    """Action families: each runs at most once per reconcile, as in Flux."""
-
-    RELEASE = "release"
-    TEST = "test"
-    REMEDIATE = "remediate"
-    UNLOCK = "unlock"
-    DRIFT = "drift"
-
-
-KIND_OF: dict[Action, Kind] = {
-    Action.INSTALL: Kind.RELEASE,
-    Action.UPGRADE: Kind.RELEASE,
-    Action.TEST: Kind.TEST,
-    Action.UNLOCK: Kind.UNLOCK,
-    Action.ROLLBACK: Kind.REMEDIATE,
-    Action.UNINSTALL_REMEDIATION: Kind.REMEDIATE,
-    Action.CORRECT_DRIFT: Kind.DRIFT,
-}
 
 
 class StallReason(StrEnum):
@@ -191,7 +158,7 @@ def after_step(action: Action, failed: bool, ctx: Context) -> Outcome:
     retrying = active is not None and active[0].strategy is Strategy.RETRY_ON_FAILURE
     if failed:
         return Outcome.REQUEUE_RETRY_INTERVAL if retrying else Outcome.REQUEUE_BACKOFF
-    if KIND_OF.get(action) is Kind.REMEDIATE:
+    if family_of(action) is ActionFamily.REMEDIATE:
         if retrying:
             return Outcome.REQUEUE_RETRY_INTERVAL
         if active is None:
@@ -206,10 +173,10 @@ def after_step(action: Action, failed: bool, ctx: Context) -> Outcome:
     return Outcome.CONTINUE
 
 
-def may_run(action: Action, done_kinds: frozenset[Kind], ctx: Context) -> Outcome:
-    """Whether the loop may run `action` now; each kind runs once per reconcile."""
-    kind = KIND_OF.get(action)
-    if kind is None or kind not in done_kinds:
+def may_run(action: Action, done: frozenset[ActionFamily], ctx: Context) -> Outcome:
+    """Whether the loop may run `action` now; each family runs once per reconcile."""
+    family = family_of(action)
+    if family is None or family not in done:
         return Outcome.CONTINUE
     active = ctx.active()
     if active is not None and active[0].strategy is Strategy.RETRY_ON_FAILURE:

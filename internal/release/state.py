@@ -7,9 +7,10 @@ recorded, and the desired chart and values. Mirrors the order of checks in Flux'
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from api.helmrelease import Snapshot
 
 PENDING_STATUSES = frozenset({"pending-install", "pending-upgrade", "pending-rollback"})
 
@@ -40,30 +41,6 @@ class StoredRelease:
 
 
 @dataclass(frozen=True)
-class SnapshotView:
-    """The newest history snapshot recorded on the HelmRelease's status."""
-
-    name: str
-    version: int
-    digest: str
-    config_digest: str
-    api_version: str = "v2"
-    test_hooks: Mapping[str, str | None] | None = None
-    """Test hook name to its last phase; None when no test ran."""
-
-    def has_been_tested(self) -> bool:
-        """As Flux: no map means never tested; a failure or all succeeded means tested; hooks
-        still running (or with no phase yet) mean not tested."""
-        if self.test_hooks is None:
-            return False
-        phases = list(self.test_hooks.values())
-        return "Failed" in phases or all(p == "Succeeded" for p in phases)
-
-    def has_test_in_phase(self, phase: str) -> bool:
-        return any(p == phase for p in (self.test_hooks or {}).values())
-
-
-@dataclass(frozen=True)
 class Desired:
     """What the HelmRelease asks for in this reconcile."""
 
@@ -84,7 +61,7 @@ class Desired:
 class Observed:
     """What the controller recorded on the status at its last reconcile."""
 
-    latest: SnapshotView | None = None
+    latest: Snapshot | None = None
     observed_generation: int | None = None
     post_renderers_digest: str = ""
     common_metadata_digest: str = ""
@@ -156,13 +133,13 @@ def with_drift(state: State, has_changes: bool, summary: str = "") -> State:
     return state
 
 
-def _verify_snapshot(cur: SnapshotView, stored: StoredRelease) -> str:
+def _verify_snapshot(cur: Snapshot, stored: StoredRelease) -> str:
     if cur.name != stored.name or cur.version != stored.version:
         return (
             f"release not observed: storage has {stored.name}.v{stored.version}, "
             f"last observed {cur.name}.v{cur.version}"
         )
     # Snapshots written by another digest scheme cannot be verified; trust them as Flux does.
-    if cur.api_version == "v2" and cur.digest != stored.digest:
+    if (cur.api_version or "") == "v2" and cur.digest != stored.digest:
         return "release digest verification failed: storage was modified outside the controller"
     return ""

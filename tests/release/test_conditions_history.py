@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from api import conditions as ac
+from api.helmrelease import HelmReleaseStatus, Snapshot, TestHookStatus
+from api.meta import Condition, ConditionStatus
 from internal.release import conditions as c
 from internal.release import history as h
 
-NOW, LATER = "2026-11-22T00:00:00Z", "2026-11-22T01:00:00Z"
+NOW = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
+LATER = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
 
 
-def cond(type_: str, status: str, reason: str = "R", message: str = "m") -> dict[str, Any]:
-    return {"type": type_, "status": status, "reason": reason, "message": message}
-
-
-def ready_of(conds: list[dict[str, Any]], test_enabled: bool = False, ignore: bool = False) -> Any:
-    out = c.summarize(
-        conds, test_enabled=test_enabled, ignore_test_failures=ignore, generation=1, now=NOW
+def cond(type_: str, status: str, reason: str = "R", message: str = "m") -> Condition:
+    return Condition(
+        type=type_,
+        status=ConditionStatus(status),
+        reason=reason,
+        message=message,
+        last_transition_time=NOW,
     )
-    r = c.get(out, c.READY)
-    return (r["status"], r["reason"]) if r else None, out
+
+
+def ready_of(conds: list[Condition], test_enabled: bool = False, ignore: bool = False) -> Any:
+    out = c.summarize(
+        conds, test_enabled=test_enabled, ignore_test_failures=ignore, generation=1, at=NOW
+    )
+    r = ac.get(out, c.READY)
+    return (r.status.value, r.reason) if r else None, out
 
 
 @pytest.mark.parametrize(
@@ -75,7 +86,7 @@ def ready_of(conds: list[dict[str, Any]], test_enabled: bool = False, ignore: bo
     ],
 )
 def test_ready_summary(
-    conds: list[dict[str, Any]], test_enabled: bool, ignore: bool, ready: Any
+    conds: list[Condition], test_enabled: bool, ignore: bool, ready: Any
 ) -> None:
     got, _ = ready_of(conds, test_enabled, ignore)
     assert got == ready
@@ -88,55 +99,74 @@ def test_stale_conditions_are_dropped() -> None:
         cond("Remediated", "True", "RollbackSucceeded"),
     ]
     _, out = ready_of(conds, test_enabled=False)
-    types = {x["type"] for x in out}
+    types = {x.type for x in out}
     assert "TestSuccess" not in types, "tests disabled: no stale TestSuccess"
     assert "Remediated" not in types, "released again: remediation is history"
 
 
 def test_transition_time_moves_only_on_status_change() -> None:
-    one = c.set_condition([], "Ready", "False", "A", "a", generation=1, now=NOW)
-    same = c.set_condition(one, "Ready", "False", "B", "b", generation=2, now=LATER)
-    assert same[0]["lastTransitionTime"] == NOW
-    assert same[0]["reason"] == "B"
-    flipped = c.set_condition(same, "Ready", "True", "C", "c", generation=2, now=LATER)
-    assert flipped[0]["lastTransitionTime"] == LATER
+    one = c.set_condition([], "Ready", "False", "A", "a", generation=1, at=NOW)
+    same = c.set_condition(one, "Ready", "False", "B", "b", generation=2, at=LATER)
+    assert same[0].last_transition_time == NOW
+    assert same[0].reason == "B"
+    flipped = c.set_condition(same, "Ready", "True", "C", "c", generation=2, at=LATER)
+    assert flipped[0].last_transition_time == LATER
 
 
-def snap(version: int, status: str, failed_test: bool = False) -> dict[str, Any]:
-    s: dict[str, Any] = {"name": "r", "namespace": "n", "version": version, "status": status}
-    if failed_test:
-        s["testHooks"] = {"t": {"phase": "Failed"}}
-    return s
+def test_conditions_keep_flux_order() -> None:
+    out = c.set_condition([], "Released", "True", "A", "a", generation=1, at=NOW)
+    out = c.set_condition(out, "Reconciling", "True", "B", "b", generation=1, at=NOW)
+    out = c.set_condition(out, "Ready", "True", "C", "c", generation=1, at=NOW)
+    assert [x.type for x in out] == ["Ready", "Reconciling", "Released"]
 
 
-def versions(snaps: list[dict[str, Any]]) -> list[int]:
-    return [s["version"] for s in snaps]
+def snap(version: int, status: str, failed_test: bool = False, **extra: Any) -> Snapshot:
+    hooks = {"t": TestHookStatus(phase="Failed")} if failed_test else None
+    return Snapshot(
+        api_version="v2",
+        digest=f"sha256:{version}",
+        name="r",
+        namespace="n",
+        version=version,
+        status=status,
+        chart_name="c",
+        chart_version="1.0.0",
+        config_digest="sha256:cfg",
+        first_deployed=NOW,
+        last_deployed=NOW,
+        test_hooks=hooks,
+        **extra,
+    )
+
+
+def previous(history: list[Snapshot], ignore_tests: bool) -> int | None:
+    prev = HelmReleaseStatus(history=history).previous(ignore_tests)
+    return prev.version if prev else None
 
 
 def test_previous_is_the_newest_good_snapshot_after_the_latest() -> None:
     hist = [snap(4, "failed"), snap(3, "failed"), snap(2, "superseded"), snap(1, "superseded")]
-    assert h.previous(hist, ignore_tests=False)["version"] == 2  # type: ignore[index]
+    assert previous(hist, ignore_tests=False) == 2
     tested_bad = [snap(3, "failed"), snap(2, "superseded", failed_test=True), snap(1, "superseded")]
-    assert h.previous(tested_bad, ignore_tests=False)["version"] == 1  # type: ignore[index]
-    assert h.previous(tested_bad, ignore_tests=True)["version"] == 2  # type: ignore[index]
-    assert h.previous([snap(1, "failed")], ignore_tests=False) is None
+    assert previous(tested_bad, ignore_tests=False) == 1
+    assert previous(tested_bad, ignore_tests=True) == 2
+    assert previous([snap(1, "failed")], ignore_tests=False) is None
 
 
-def test_truncate_keeps_back_to_the_previous_good_one_else_five() -> None:
-    hist = [snap(v, "failed") for v in range(9, 2, -1)] + [
-        snap(2, "superseded"),
-        snap(1, "superseded"),
-    ]
-    assert versions(h.truncate(hist, ignore_tests=False)) == [9, 8, 7, 6, 5, 4, 3, 2]
-    all_failed = [snap(v, "failed") for v in range(1, 9)]
-    assert versions(h.truncate(all_failed, ignore_tests=False)) == [8, 7, 6, 5, 4]
+def test_bounded_keeps_max_history_and_never_fewer_than_two() -> None:
+    hist = [snap(v, "superseded") for v in range(9, 0, -1)]
+    assert [s.version for s in h.bounded(hist, 3)] == [9, 8, 7]
+    assert [s.version for s in h.bounded(hist, 1)] == [9, 8]
+    assert [s.version for s in h.bounded(hist, 0)] == [9, 8, 7, 6, 5], "0: the default five"
 
 
 def test_observe_prepends_new_versions_and_updates_known_ones() -> None:
-    hist = [dict(snap(1, "deployed"), testHooks={"t": {"phase": "Succeeded"}}, action="install")]
-    hist = h.observe(hist, snap(2, "pending-upgrade"))
+    first = snap(1, "deployed", action="install").model_copy(
+        update={"test_hooks": {"t": TestHookStatus(phase="Succeeded")}}
+    )
+    hist = h.observe([first], snap(2, "pending-upgrade"))
     hist = h.observe(hist, snap(1, "superseded"))
     hist = h.observe(hist, snap(2, "deployed"))
-    assert [(s["version"], s["status"]) for s in hist] == [(2, "deployed"), (1, "superseded")]
-    assert hist[1]["testHooks"] == {"t": {"phase": "Succeeded"}}
-    assert hist[1]["action"] == "install"
+    assert [(s.version, s.status) for s in hist] == [(2, "deployed"), (1, "superseded")]
+    assert hist[1].test_hooks == {"t": TestHookStatus(phase="Succeeded")}
+    assert hist[1].action == "install"

@@ -8,8 +8,8 @@ import pytest
 
 from internal.release.plan import (
     Action,
+    ActionFamily,
     Context,
-    Kind,
     Outcome,
     Policy,
     Remediation,
@@ -256,16 +256,21 @@ def test_after_step(action: Action, failed: bool, ctx: Context, outcome: Outcome
 
 def test_each_kind_runs_once_per_reconcile() -> None:
     assert may_run(Action.UPGRADE, frozenset(), AFTER_UPGRADE) is Outcome.CONTINUE
-    assert may_run(Action.TEST, frozenset({Kind.RELEASE}), AFTER_UPGRADE) is Outcome.CONTINUE
+    assert (
+        may_run(Action.TEST, frozenset({ActionFamily.RELEASE}), AFTER_UPGRADE) is Outcome.CONTINUE
+    )
     # A second release action in one reconcile waits for the next one.
     ctx = replace(AFTER_UPGRADE, upgrade=UPGRADE_2)
-    assert may_run(Action.UPGRADE, frozenset({Kind.RELEASE}), ctx) is Outcome.REQUEUE_BACKOFF
+    assert (
+        may_run(Action.UPGRADE, frozenset({ActionFamily.RELEASE}), ctx) is Outcome.REQUEUE_BACKOFF
+    )
     retry = replace(AFTER_UPGRADE, upgrade=RETRY)
     assert (
-        may_run(Action.UPGRADE, frozenset({Kind.RELEASE}), retry) is Outcome.REQUEUE_RETRY_INTERVAL
+        may_run(Action.UPGRADE, frozenset({ActionFamily.RELEASE}), retry)
+        is Outcome.REQUEUE_RETRY_INTERVAL
     )
     exhausted = replace(AFTER_UPGRADE, upgrade_failures=5)
-    assert may_run(Action.UPGRADE, frozenset({Kind.RELEASE}), exhausted) is Outcome.DONE
+    assert may_run(Action.UPGRADE, frozenset({ActionFamily.RELEASE}), exhausted) is Outcome.DONE
 
 
 def test_an_install_starts_the_history_afresh() -> None:

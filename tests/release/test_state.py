@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
+from api.helmrelease import Snapshot, TestHookStatus
 from internal.release.state import (
     Desired,
     Observed,
     ReleaseState,
-    SnapshotView,
     State,
     StoredRelease,
     determine_state,
@@ -25,7 +26,27 @@ STORED = StoredRelease(
     chart_version="6.0.3",
     digest="sha256:aaa",
 )
-SNAP = SnapshotView(name="podinfo", version=3, digest="sha256:aaa", config_digest="sha256:cfg")
+SNAP = Snapshot(
+    api_version="v2",
+    name="podinfo",
+    namespace="default",
+    version=3,
+    status="deployed",
+    digest="sha256:aaa",
+    chart_name="podinfo",
+    chart_version="6.0.3",
+    config_digest="sha256:cfg",
+    first_deployed=datetime(2026, 11, 22, tzinfo=UTC),
+    last_deployed=datetime(2026, 11, 22, tzinfo=UTC),
+)
+
+
+def with_hooks(**phases: str) -> Snapshot:
+    """SNAP with test hooks in these phases."""
+    hooks = {name: TestHookStatus(phase=phase) for name, phase in phases.items()}
+    return SNAP.model_copy(update={"test_hooks": hooks})
+
+
 DESIRED = Desired(
     chart_name="podinfo", chart_version="6.0.3", config_digest="sha256:cfg", generation=2
 )
@@ -93,7 +114,7 @@ ROWS: list[tuple[str, StoredRelease | None, Desired, Observed, ReleaseState, str
         "foreign snapshot digests are trusted",
         replace(STORED, digest="sha256:bbb"),
         DESIRED,
-        replace(OBSERVED, latest=replace(SNAP, api_version="v2beta2")),
+        replace(OBSERVED, latest=SNAP.model_copy(update={"api_version": "v2beta2"})),
         ReleaseState.IN_SYNC,
         "",
     ),
@@ -181,7 +202,7 @@ ROWS: list[tuple[str, StoredRelease | None, Desired, Observed, ReleaseState, str
         "tests enabled, one failed",
         STORED,
         replace(DESIRED, test_enabled=True),
-        replace(OBSERVED, latest=replace(SNAP, test_hooks={"t": "Failed"})),
+        replace(OBSERVED, latest=with_hooks(t="Failed")),
         ReleaseState.FAILED,
         "test in failed phase",
     ),
@@ -189,7 +210,7 @@ ROWS: list[tuple[str, StoredRelease | None, Desired, Observed, ReleaseState, str
         "tests failed but ignored",
         STORED,
         replace(DESIRED, test_enabled=True, ignore_test_failures=True),
-        replace(OBSERVED, latest=replace(SNAP, test_hooks={"t": "Failed"})),
+        replace(OBSERVED, latest=with_hooks(t="Failed")),
         ReleaseState.IN_SYNC,
         "",
     ),
@@ -197,7 +218,7 @@ ROWS: list[tuple[str, StoredRelease | None, Desired, Observed, ReleaseState, str
         "tests failed without an active remediation",
         STORED,
         replace(DESIRED, test_enabled=True, has_active_remediation=False),
-        replace(OBSERVED, latest=replace(SNAP, test_hooks={"t": "Failed"})),
+        replace(OBSERVED, latest=with_hooks(t="Failed")),
         ReleaseState.IN_SYNC,
         "",
     ),
@@ -205,7 +226,7 @@ ROWS: list[tuple[str, StoredRelease | None, Desired, Observed, ReleaseState, str
         "tests still running count as untested",
         STORED,
         replace(DESIRED, test_enabled=True),
-        replace(OBSERVED, latest=replace(SNAP, test_hooks={"a": "Succeeded", "b": "Running"})),
+        replace(OBSERVED, latest=with_hooks(a="Succeeded", b="Running")),
         ReleaseState.UNTESTED,
         "not been tested",
     ),
@@ -213,7 +234,7 @@ ROWS: list[tuple[str, StoredRelease | None, Desired, Observed, ReleaseState, str
         "a chart without tests is tested",
         STORED,
         replace(DESIRED, test_enabled=True),
-        replace(OBSERVED, latest=replace(SNAP, test_hooks={})),
+        replace(OBSERVED, latest=with_hooks()),
         ReleaseState.IN_SYNC,
         "",
     ),
@@ -221,7 +242,7 @@ ROWS: list[tuple[str, StoredRelease | None, Desired, Observed, ReleaseState, str
         "tests passed",
         STORED,
         replace(DESIRED, test_enabled=True),
-        replace(OBSERVED, latest=replace(SNAP, test_hooks={"t": "Succeeded"})),
+        replace(OBSERVED, latest=with_hooks(t="Succeeded")),
         ReleaseState.IN_SYNC,
         "",
     ),

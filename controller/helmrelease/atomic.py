@@ -1,0 +1,133 @@
+"""The atomic release loop, as Flux's `AtomicRelease`: determine the state (pure), choose the
+next step (pure), run its action reconciler, write the status, and look again, until nothing is
+left to do, a step fails, or a family of actions would run twice in one reconcile."""
+
+from __future__ import annotations
+
+import logging
+
+from api import conditions
+from api.meta import ConditionStatus
+from controller.helmrelease import inputs
+from controller.helmrelease.actions import RECONCILERS, Request, drift
+from controller.helmrelease.actions.common import set_inventory
+from controller.helmrelease.work import Retry, Work
+from internal.drift.diff import summarize
+from internal.release import conditions as cond
+from internal.release.actions import Action, ActionFamily, family_of
+from internal.release.plan import Context, Outcome, RollbackTarget, after_step, may_run, next_step
+from internal.release.state import Desired, ReleaseState, State, determine_state, with_drift
+
+log = logging.getLogger(__name__)
+
+
+async def rollback_target(req: Request, state: State) -> RollbackTarget:
+    """Only a failed release is rolled back: then check that its target is still in storage as
+    recorded. Snapshots of another digest scheme cannot be checked and are trusted."""
+    if state.state is not ReleaseState.FAILED:
+        return RollbackTarget.OK
+    prev = req.work.status.previous(req.work.hr.ignore_test_failures())
+    if prev is None:
+        return RollbackTarget.MISSING
+    if prev.api_version != "v2":
+        return RollbackTarget.OK
+    return await req.mgr.verify(prev.version, prev.digest)
+
+
+async def run_atomic(req: Request, desired: Desired) -> None:
+    work, mgr = req.work, req.mgr
+    hr = work.hr
+    force_at = hr.force_request()
+    done: set[ActionFamily] = set()
+    while True:
+        latest = work.status.latest()
+        await mgr.sync(latest.version if latest else None)
+        state = determine_state(mgr.stored(), desired, inputs.observed(hr))
+        drifted: drift.Drifted = []
+        if state.needs_drift_check and ActionFamily.DRIFT not in done:
+            drifted = await mgr.detect_drift(inputs.ignore_rules(hr))
+            state = with_drift(state, bool(drifted), summarize([c for c, _ in drifted]))
+            if not drifted:
+                drift.no_drift(work)
+        target = await rollback_target(req, state)
+        ctx = inputs.context(hr, force_at is not None, target)
+        if state.state is ReleaseState.UNKNOWN:
+            work.not_ready("StateError", f"could not determine release state: {state.reason}")
+            raise Retry(state.reason)
+        step = next_step(state.state, ctx)
+        log.info("%s: state %s (%s) -> %s", work.key, state.state, state.reason, step.action)
+        match step.action:
+            case Action.NONE:
+                if force_at is not None:
+                    work.status.last_handled_force_at = force_at
+                if work.status.inventory is None and mgr.release is not None:
+                    await set_inventory(req, mgr.release)
+                work.finish(observed=True)
+                return
+            case Action.STALL:
+                retries = step.stall is not None and step.stall.value == "RetriesExceeded"
+                work.condition(
+                    cond.STALLED,
+                    ConditionStatus.TRUE,
+                    str(step.stall),
+                    retries_message(work, ctx) if retries else step.reason,
+                )
+                work.finish(observed=True)
+                return
+            case Action.WARN_DRIFT:
+                drift.warn(work, drifted, state.reason)
+                work.finish(observed=True)
+                return
+            case Action.CORRECT_DRIFT:
+                await drift.correct(work, mgr, drifted, state.reason)
+                done.add(ActionFamily.DRIFT)
+                continue
+        verdict = may_run(step.action, frozenset(done), ctx)
+        if verdict is not Outcome.CONTINUE:
+            finish(work, verdict, ctx)
+            return
+        if step.clear_history:
+            work.status.history = []
+        failed = await RECONCILERS[step.action](req)
+        family = family_of(step.action)
+        if not failed and family is ActionFamily.RELEASE:
+            # Recorded after every successful release action, as Flux does, so a changed
+            # post-renderer makes one upgrade, not one per reconcile.
+            work.status.observed_post_renderers_digest = desired.post_renderers_digest or None
+            work.status.observed_common_metadata_digest = desired.common_metadata_digest or None
+        if force_at is not None and family is ActionFamily.RELEASE:
+            work.status.last_handled_force_at = force_at
+            force_at = None
+        if family is not None:
+            done.add(family)
+        outcome = after_step(step.action, failed, inputs.context(hr, force_at is not None, target))
+        if outcome is not Outcome.CONTINUE:
+            finish(work, outcome, ctx)
+            return
+        await req.writer.write_status(work)
+
+
+def retries_message(work: Work, ctx: Context) -> str:
+    active = ctx.active()
+    count = active[1] if active else 0
+    action = work.status.last_attempted_release_action or "release"
+    return f"Failed to {action} after {count} attempt(s)"
+
+
+def finish(work: Work, outcome: Outcome, ctx: Context) -> None:
+    """End the loop on `outcome`: done, stalled, or a retry (backoff or the retryInterval)."""
+    work.summarize()
+    if outcome is Outcome.DONE:
+        work.drop(cond.RECONCILING)
+        return
+    if outcome is Outcome.STALL:
+        work.condition(
+            cond.STALLED, ConditionStatus.TRUE, "RetriesExceeded", retries_message(work, ctx)
+        )
+        work.drop(cond.RECONCILING)
+        return
+    ready = conditions.get(work.status.conditions, cond.READY)
+    message = ready.message if ready else ""
+    work.condition(cond.RECONCILING, ConditionStatus.TRUE, "ProgressingWithRetry", message)
+    after = inputs.retry_interval(work.hr) if outcome is Outcome.REQUEUE_RETRY_INTERVAL else None
+    raise Retry(outcome.value, requeue_after=after)

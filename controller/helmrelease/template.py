@@ -1,0 +1,76 @@
+"""The HelmChart a HelmRelease's `spec.chart` template asks for, applied server side only when
+the cached object lacks a field of it (an in-sync release costs no write for its chart)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes_asyncio.client import ApiClient
+
+from api.helmrelease import HelmRelease
+from api.naming import chart_source_namespace, helm_chart_name
+from controller.runtime.informer import Informer
+from internal.kube import rest
+from internal.kube.resources import HELM_CHARTS
+
+FIELD_MANAGER = "helmward"
+
+
+def chart_key(hr: HelmRelease) -> str:
+    return f"{chart_source_namespace(hr)}/{helm_chart_name(hr)}"
+
+
+def desired_chart(hr: HelmRelease) -> dict[str, Any]:
+    """The HelmChart object for the template."""
+    assert hr.spec.chart is not None
+    tmpl = hr.spec.chart
+    spec = tmpl.spec.model_dump(by_alias=True, exclude_none=True)
+    spec["interval"] = hr.spec.effective_chart_interval()
+    spec["sourceRef"] = {"kind": tmpl.spec.source_ref.kind, "name": tmpl.spec.source_ref.name}
+    spec.setdefault("version", "*")
+    meta: dict[str, Any] = {"name": helm_chart_name(hr), "namespace": chart_source_namespace(hr)}
+    if tmpl.metadata is not None:
+        if tmpl.metadata.labels:
+            meta["labels"] = tmpl.metadata.labels
+        if tmpl.metadata.annotations:
+            meta["annotations"] = tmpl.metadata.annotations
+    return {
+        "apiVersion": HELM_CHARTS.api_version,
+        "kind": "HelmChart",
+        "metadata": meta,
+        "spec": spec,
+    }
+
+
+def already_applied(current: dict[str, Any] | None, body: dict[str, Any]) -> bool:
+    """Whether the cached object already has every field `body` would apply."""
+    if current is None:
+        return False
+    spec = current.get("spec") or {}
+    if any(spec.get(k) != v for k, v in body["spec"].items()):
+        return False
+    meta = current.get("metadata") or {}
+    for part in ("labels", "annotations"):
+        have = meta.get(part) or {}
+        if any(have.get(k) != v for k, v in (body["metadata"].get(part) or {}).items()):
+            return False
+    return True
+
+
+async def apply_chart_template(
+    api: ApiClient, charts: Informer, hr: HelmRelease, field_manager: str = FIELD_MANAGER
+) -> str:
+    """Apply the template's HelmChart; returns its '<namespace>/<name>'."""
+    body = desired_chart(hr)
+    key = chart_key(hr)
+    if not already_applied(charts.get(key), body):
+        meta = body["metadata"]
+        await rest.request(
+            api,
+            "PATCH",
+            HELM_CHARTS.path(meta["namespace"], meta["name"]),
+            body=body,
+            content_type=rest.APPLY_PATCH,
+            query={"fieldManager": field_manager, "force": True},
+        )
+    return key

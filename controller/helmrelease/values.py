@@ -1,0 +1,50 @@
+"""The release's values: valuesFrom (ConfigMaps and Secrets of the release's namespace), then
+spec.values, composed by internal.values. The reads are here; the composition is pure."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes_asyncio.client import ApiClient
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from api.helmrelease import HelmRelease
+from internal.kube import rest
+from internal.values.compose import Reference, compose
+
+
+def references(hr: HelmRelease) -> list[Reference]:
+    return [
+        Reference(
+            kind=r.kind.value,
+            name=r.name,
+            values_key=r.values_key or "values.yaml",
+            target_path=r.target_path or "",
+            optional=bool(r.optional),
+            literal=bool(getattr(r, "literal", False)),
+        )
+        for r in hr.spec.values_from or []
+    ]
+
+
+async def compose_values(api: ApiClient, hr: HelmRelease) -> dict[str, Any]:
+    """The composed values; raises internal.values.compose.ValuesError naming the reference
+    that cannot be used (never its content)."""
+    ns = hr.metadata.namespace or "default"
+
+    async def lookup(kind: str, name: str) -> Mapping[str, bytes] | None:
+        plural = "secrets" if kind == "Secret" else "configmaps"
+        try:
+            obj = await rest.request(api, "GET", f"/api/v1/namespaces/{ns}/{plural}/{name}")
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if kind == "Secret":
+            return {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
+        return {k: v.encode() for k, v in (obj.get("data") or {}).items()}
+
+    inline = hr.spec.values if isinstance(hr.spec.values, dict) else {}
+    return await compose(references(hr), inline, ns, lookup)

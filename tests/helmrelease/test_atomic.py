@@ -1,0 +1,97 @@
+"""The atomic loop against the fake engine: the sequence of actions one reconcile runs, and
+what the next reconcile does after a failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import api
+from api.digests import digest
+from api.helmrelease import HelmRelease
+from controller.helmrelease import inputs
+from controller.helmrelease.atomic import run_atomic
+from controller.helmrelease.work import Retry, Work
+from tests.helmrelease.conftest import Harness, release_object
+from tests.helmrelease.fakeengine import Failure
+
+VALUES_DIGEST = digest({"replicas": 1})
+
+
+async def reconcile(harness: Harness, raw: dict[str, Any], work: Work | None = None) -> Work:
+    req = harness.request(raw, work)
+    await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
+    return req.work
+
+
+def new_chart_version(harness: Harness) -> None:
+    harness.lib.chart = ("app", "1.1.0")
+    harness.info = harness.info.model_copy(update={"metadata": {"name": "app", "version": "1.1.0"}})
+
+
+def next_work(work: Work) -> Work:
+    """The object as the next reconcile reads it: the status this one wrote."""
+    raw = {**work.raw, "status": work.status.to_wire(exclude_unset=False)}
+    hr = api.parse(raw)
+    assert isinstance(hr, HelmRelease)
+    return Work.of(raw, hr)
+
+
+def reasons(work: Work) -> list[tuple[str, str]]:
+    return [(e.type, e.reason) for e in work.events]
+
+
+async def test_a_clean_install_with_tests_is_one_revision_and_ready(harness: Harness) -> None:
+    work = await reconcile(harness, release_object(test={"enable": True}))
+    assert harness.lib.history("app") == [(1, "deployed")]
+    assert reasons(work) == [("Normal", "InstallSucceeded"), ("Normal", "TestSucceeded")]
+    ready = next(c for c in work.status.conditions or [] if c.type == "Ready")
+    assert (ready.status.value, ready.reason) == ("True", "TestSucceeded")
+    assert work.status.observed_generation == 1
+    assert [c.type for c in work.status.conditions or []] == ["Ready", "Released", "TestSuccess"]
+
+
+async def test_an_in_sync_release_makes_no_call_but_reads(harness: Harness) -> None:
+    raw = release_object()
+    work = await reconcile(harness, raw)
+    harness.lib.calls.clear()
+    again = await reconcile(harness, raw, next_work(work))
+    assert harness.lib.calls == ["get", "get"], "the known version, then the next one probed"
+    assert again.events == []
+    assert harness.lib.history("app") == [(1, "deployed")]
+
+
+async def test_a_failed_upgrade_is_rolled_back_on_the_next_reconcile(harness: Harness) -> None:
+    raw = release_object(upgrade={"remediation": {"retries": 1}})
+    work = await reconcile(harness, raw)
+    new_chart_version(harness)
+    harness.lib.fail["upgrade"] = Failure("Timeout", "wait timed out")
+    req = harness.request(raw, next_work(work))
+    with pytest.raises(Retry):
+        await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
+    assert harness.lib.history("app") == [(1, "deployed"), (2, "failed")]
+    assert req.work.status.upgrade_failures == 1
+    req = harness.request(raw, next_work(req.work))
+    with pytest.raises(Retry, match="requeue-backoff"):  # a retry left: the upgrade again later
+        await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
+    assert harness.lib.history("app") == [(1, "superseded"), (2, "superseded"), (3, "deployed")]
+    assert reasons(req.work) == [("Normal", "RollbackSucceeded")]
+
+
+async def test_a_rollback_target_changed_in_storage_is_not_rolled_back_to(
+    harness: Harness,
+) -> None:
+    raw = release_object(upgrade={"remediation": {"retries": 1}})
+    work = await reconcile(harness, raw)
+    new_chart_version(harness)
+    harness.lib.fail["upgrade"] = Failure("Timeout", "wait timed out")
+    req = harness.request(raw, next_work(work))
+    with pytest.raises(Retry):
+        await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
+    harness.lib.releases[("app", 1)]["digest"] = "sha256:tampered"
+    after = next_work(req.work)
+    req = harness.request(raw, after)
+    await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
+    assert harness.lib.history("app")[-1] == (3, "deployed")
+    assert ("Normal", "UpgradeSucceeded") in reasons(req.work), "corrupt target: upgrade instead"

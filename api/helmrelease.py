@@ -10,6 +10,9 @@ from pydantic import Field, StringConstraints
 from api.duration import Duration
 from api.kustomize import CustomHealthCheck, Image, Patch, Selector
 from api.meta import (
+    FORCE_REQUEST_ANNOTATION,
+    RECONCILE_REQUEST_ANNOTATION,
+    RESET_REQUEST_ANNOTATION,
     Condition,
     DependencyReference,
     FluxModel,
@@ -643,6 +646,22 @@ class Snapshot(FluxModel):
     oci_digest: str | None = None
     """Digest of the OCI artifact the chart came from."""
 
+    def has_been_tested(self) -> bool:
+        """As Flux: no hooks recorded means never tested; a failure, or every hook succeeded,
+        means tested; hooks still running (or with no phase yet) mean not tested."""
+        if self.test_hooks is None:
+            return False
+        phases = [h.phase if h else None for h in self.test_hooks.values()]
+        return "Failed" in phases or all(p == "Succeeded" for p in phases)
+
+    def has_test_in_phase(self, phase: str) -> bool:
+        return any(h is not None and h.phase == phase for h in (self.test_hooks or {}).values())
+
+    def failed_tests(self) -> list[str]:
+        return [
+            n for n, h in (self.test_hooks or {}).items() if h is not None and h.phase == "Failed"
+        ]
+
 
 class ResourceRef(FluxModel):
     """An object applied by the release."""
@@ -708,6 +727,20 @@ class HelmReleaseStatus(FluxModel):
     last_handled_force_at: str | None = None
     """Last forceAt annotation value handled."""
 
+    def latest(self) -> Snapshot | None:
+        """The newest snapshot in the history."""
+        return self.history[0] if self.history else None
+
+    def previous(self, ignore_test_failures: bool) -> Snapshot | None:
+        """The rollback target: the newest good snapshot after the latest one."""
+        ordered = sorted(self.history or [], key=lambda s: s.version, reverse=True)
+        for snap in ordered[1:]:
+            if snap.status in ("deployed", "superseded") and (
+                ignore_test_failures or not snap.has_test_in_phase("Failed")
+            ):
+                return snap
+        return None
+
 
 class HelmRelease(FluxObject):
     """A Helm release, kept in the state this object describes."""
@@ -728,3 +761,70 @@ class HelmRelease(FluxObject):
     kind: Literal["HelmRelease"] = "HelmRelease"
     spec: HelmReleaseSpec
     status: HelmReleaseStatus | None = None
+
+    # Flux's object helpers (helm-controller's api/v2 methods), here so that every decision
+    # reads the same definitions.
+
+    def active_remediation(self) -> InstallRemediation | UpgradeRemediation | None:
+        """The remediation of the release action last attempted, if any."""
+        last = self.status.last_attempted_release_action if self.status else None
+        if last == "install":
+            return (self.spec.install.remediation if self.spec.install else None) or (
+                InstallRemediation()
+            )
+        if last == "upgrade":
+            return (self.spec.upgrade.remediation if self.spec.upgrade else None) or (
+                UpgradeRemediation()
+            )
+        return None
+
+    def ignore_test_failures(self) -> bool:
+        """Whether test failures are ignored: the active remediation's own setting (the
+        upgrade's when none is active), else spec.test.ignoreFailures."""
+        last = self.status.last_attempted_release_action if self.status else None
+        if last == "install":
+            rem: InstallRemediation | UpgradeRemediation | None = (
+                self.spec.install.remediation if self.spec.install else None
+            )
+        else:
+            rem = self.spec.upgrade.remediation if self.spec.upgrade else None
+        if rem is not None and rem.ignore_test_failures is not None:
+            return rem.ignore_test_failures
+        return bool(self.spec.test and self.spec.test.ignore_failures)
+
+    def failure_count(self) -> int:
+        """Failures of the release action last attempted."""
+        status = self.status or HelmReleaseStatus()
+        if status.last_attempted_release_action == "install":
+            return status.install_failures or 0
+        if status.last_attempted_release_action == "upgrade":
+            return status.upgrade_failures or 0
+        return 0
+
+    def retries_exhausted(self) -> bool:
+        """The active remediation has no retries left (a negative count never runs out)."""
+        rem = self.active_remediation()
+        if rem is None:
+            return False
+        retries = rem.retries or 0
+        return retries >= 0 and self.failure_count() > retries
+
+    def _requested(self, annotation: str, handled: str | None) -> str | None:
+        annotations = self.metadata.annotations or {}
+        value = annotations.get(annotation)
+        if value and value == annotations.get(RECONCILE_REQUEST_ANNOTATION) and value != handled:
+            return value
+        return None
+
+    def force_request(self) -> str | None:
+        """The forceAt value to handle now: set, equal to requestedAt, and not yet handled."""
+        handled = self.status.last_handled_force_at if self.status else None
+        return self._requested(FORCE_REQUEST_ANNOTATION, handled)
+
+    def reset_request(self) -> str | None:
+        """The resetAt value to handle now: set, equal to requestedAt, and not yet handled."""
+        handled = self.status.last_handled_reset_at if self.status else None
+        return self._requested(RESET_REQUEST_ANNOTATION, handled)
+
+    def reconcile_request(self) -> str | None:
+        return (self.metadata.annotations or {}).get(RECONCILE_REQUEST_ANNOTATION)

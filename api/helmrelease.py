@@ -20,13 +20,15 @@ from api.meta import (
     FreeForm,
     Int64,
     KubeConfigReference,
-    LocalObjectReference,
     Name,
     NamespaceName,
+    ReconcileStatus,
+    SignatureVerification,
     Time,
     ValuesReference,
 )
-from api.schema import OpenAPI, Resource, Rule
+from api.schema import Resource, Rule
+from api.sources import ChartSelection, ChartSourceKind, ReconcileStrategy
 
 GROUP = "helm.toolkit.fluxcd.io"
 VERSION = "v2"
@@ -76,34 +78,10 @@ class HelmReleaseReason(StrEnum):
     MISSING_ROLLBACK_TARGET = "MissingRollbackTarget"
 
 
-class ReleaseAction(StrEnum):
-    INSTALL = "install"
-    UPGRADE = "upgrade"
-    ROLLBACK = "rollback"
-    UNINSTALL = "uninstall"
-    UNINSTALL_REMEDIATION = "uninstall-remediation"
-
-
-class ChartSourceKind(StrEnum):
-    HELM_REPOSITORY = "HelmRepository"
-    GIT_REPOSITORY = "GitRepository"
-    BUCKET = "Bucket"
-
-
 class ChartRefKind(StrEnum):
     OCI_REPOSITORY = "OCIRepository"
     HELM_CHART = "HelmChart"
     EXTERNAL_ARTIFACT = "ExternalArtifact"
-
-
-class ReconcileStrategy(StrEnum):
-    CHART_VERSION = "ChartVersion"
-    REVISION = "Revision"
-
-
-class VerificationProvider(StrEnum):
-    COSIGN = "cosign"
-    NOTATION = "notation"
 
 
 class ActionStrategyName(StrEnum):
@@ -191,32 +169,21 @@ class HelmChartTemplateObjectMeta(FluxModel):
     """Annotations of the HelmChart."""
 
 
-class HelmChartTemplateVerification(FluxModel):
+class HelmChartTemplateVerification(SignatureVerification):
     """How to verify the signature of an OCI chart."""
 
-    provider: Annotated[VerificationProvider, OpenAPI(required=True)] = VerificationProvider.COSIGN
-    """Signing technology: cosign or notation."""
-    secret_ref: LocalObjectReference | None = None
-    """Secret with the trusted public keys."""
 
-
-class HelmChartTemplateSpec(FluxModel):
+class HelmChartTemplateSpec(ChartSelection):
     """The HelmChart to generate for this release."""
 
     chart: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
     """Name or path of the chart in the source."""
-    version: str = "*"
-    """SemVer range of the chart version; ignored for GitRepository and Bucket sources."""
     source_ref: CrossNamespaceObjectReference
     """The source holding the chart."""
     interval: Duration | None = None
     """How often to check the source for a new chart; the release's interval when empty."""
-    reconcile_strategy: ReconcileStrategy = ReconcileStrategy.CHART_VERSION
+    reconcile_strategy: ReconcileStrategy = "ChartVersion"
     """What makes a new chart artifact: a new ChartVersion, or any new source Revision."""
-    values_files: list[str] | None = None
-    """Values files in the source, merged in order, used instead of the chart's values.yaml."""
-    ignore_missing_values_files: bool | None = None
-    """Skip values files that do not exist instead of failing."""
     verify: HelmChartTemplateVerification | None = None
     """Signature verification; OCI charts only."""
 
@@ -251,13 +218,23 @@ class DriftDetection(FluxModel):
         return self.mode or DriftDetectionMode.DISABLED
 
 
+class ActionStrategy(FluxModel):
+    """What to do after a failed install or upgrade: the fields both have."""
+
+    retry_interval: Duration | None = None
+    """Wait between retries, 5m when empty; RetryOnFailure only."""
+
+    def effective_retry_interval(self) -> str:
+        return self.retry_interval or DEFAULT_RETRY_INTERVAL
+
+
 def _install_retry_interval_allowed(strategy: InstallStrategy) -> bool:
     return (
         strategy.retry_interval is None or strategy.name != ActionStrategyName.REMEDIATE_ON_FAILURE
     )
 
 
-class InstallStrategy(FluxModel):
+class InstallStrategy(ActionStrategy):
     """What to do after a failed install."""
 
     rules = (
@@ -271,11 +248,6 @@ class InstallStrategy(FluxModel):
     name: ActionStrategyName
     """RemediateOnFailure applies the remediation settings; RetryOnFailure retries with an
     upgrade after retryInterval."""
-    retry_interval: Duration | None = None
-    """Wait between retries, 5m when empty; RetryOnFailure only."""
-
-    def effective_retry_interval(self) -> str:
-        return self.retry_interval or DEFAULT_RETRY_INTERVAL
 
 
 class InstallRemediation(FluxModel):
@@ -290,27 +262,42 @@ class InstallRemediation(FluxModel):
     """Remediate the last failure too, when no retries remain."""
 
 
-class Install(FluxModel):
-    """Settings of the Helm install action."""
+class ActionOptions(FluxModel):
+    """Settings every Helm action has."""
 
     timeout: Duration | None = None
     """Time for each Kubernetes operation; spec.timeout when empty."""
-    strategy: InstallStrategy | None = None
-    """What to do after a failure; RemediateOnFailure when empty."""
-    remediation: InstallRemediation | None = None
-    """How to remediate a failure."""
-    disable_take_ownership: bool | None = None
-    """Do not adopt existing resources."""
+
+
+class WaitOptions(ActionOptions):
+    """Settings of the actions that apply resources: install, upgrade and rollback."""
+
     disable_wait: bool | None = None
     """Do not wait for resources to be ready."""
     disable_wait_for_jobs: bool | None = None
     """Do not wait for Jobs to complete."""
     disable_hooks: bool | None = None
     """Do not run chart hooks."""
+
+
+class ReleaseOptions(WaitOptions):
+    """Settings of the actions that render a chart: install and upgrade."""
+
+    disable_take_ownership: bool | None = None
+    """Do not adopt existing resources."""
     disable_open_api_validation: _DisableOpenAPIValidation = None
     """Do not validate rendered manifests against the Kubernetes OpenAPI schema."""
     disable_schema_validation: bool | None = None
     """Do not validate values against the chart's JSON schema."""
+
+
+class Install(ReleaseOptions):
+    """Settings of the Helm install action."""
+
+    strategy: InstallStrategy | None = None
+    """What to do after a failure; RemediateOnFailure when empty."""
+    remediation: InstallRemediation | None = None
+    """How to remediate a failure."""
     replace: bool | None = None
     """Reuse the release name if it belongs to a deleted release still in the history."""
     skip_crds: Annotated[bool | None, Field(alias="skipCRDs")] = None
@@ -330,7 +317,7 @@ def _upgrade_retry_interval_allowed(strategy: UpgradeStrategy) -> bool:
     return strategy.retry_interval is None or strategy.name == ActionStrategyName.RETRY_ON_FAILURE
 
 
-class UpgradeStrategy(FluxModel):
+class UpgradeStrategy(ActionStrategy):
     """What to do after a failed upgrade."""
 
     rules = (
@@ -344,11 +331,6 @@ class UpgradeStrategy(FluxModel):
     name: ActionStrategyName
     """RemediateOnFailure applies the remediation settings; RetryOnFailure retries the upgrade
     every retryInterval."""
-    retry_interval: Duration | None = None
-    """Wait between retries, 5m when empty; RetryOnFailure only."""
-
-    def effective_retry_interval(self) -> str:
-        return self.retry_interval or DEFAULT_RETRY_INTERVAL
 
 
 class UpgradeRemediation(FluxModel):
@@ -373,27 +355,13 @@ class UpgradeRemediation(FluxModel):
         return self.remediate_last_failure
 
 
-class Upgrade(FluxModel):
+class Upgrade(ReleaseOptions):
     """Settings of the Helm upgrade action."""
 
-    timeout: Duration | None = None
-    """Time for each Kubernetes operation; spec.timeout when empty."""
     strategy: UpgradeStrategy | None = None
     """What to do after a failure; RemediateOnFailure when empty."""
     remediation: UpgradeRemediation | None = None
     """How to remediate a failure."""
-    disable_take_ownership: bool | None = None
-    """Do not adopt existing resources."""
-    disable_wait: bool | None = None
-    """Do not wait for resources to be ready."""
-    disable_wait_for_jobs: bool | None = None
-    """Do not wait for Jobs to complete."""
-    disable_hooks: bool | None = None
-    """Do not run chart hooks."""
-    disable_open_api_validation: _DisableOpenAPIValidation = None
-    """Do not validate rendered manifests against the Kubernetes OpenAPI schema."""
-    disable_schema_validation: bool | None = None
-    """Do not validate values against the chart's JSON schema."""
     force: bool | None = None
     """Replace resources instead of patching them; ignored with server-side apply."""
     preserve_values: bool | None = None
@@ -423,32 +391,22 @@ class Filter(FluxModel):
     """Leave the test out instead of running only the selected ones."""
 
 
-class Test(FluxModel):
+class Test(ActionOptions):
     """Settings of the Helm test action."""
 
     __test__ = False
 
     enable: bool | None = None
     """Run the chart's tests after each install or upgrade."""
-    timeout: Duration | None = None
-    """Time for each Kubernetes operation; spec.timeout when empty."""
     ignore_failures: bool | None = None
     """Do not remediate when tests fail."""
     filters: list[Filter] | None = None
     """Tests to run or to leave out."""
 
 
-class Rollback(FluxModel):
+class Rollback(WaitOptions):
     """Settings of the Helm rollback action."""
 
-    timeout: Duration | None = None
-    """Time for each Kubernetes operation; spec.timeout when empty."""
-    disable_wait: bool | None = None
-    """Do not wait for resources to be ready."""
-    disable_wait_for_jobs: bool | None = None
-    """Do not wait for Jobs to complete."""
-    disable_hooks: bool | None = None
-    """Do not run chart hooks."""
     recreate: bool | None = None
     """Deprecated, without effect since Helm 4."""
     force: bool | None = None
@@ -459,11 +417,9 @@ class Rollback(FluxModel):
     """enabled, disabled, or auto (the default) to keep what the release used before."""
 
 
-class Uninstall(FluxModel):
+class Uninstall(ActionOptions):
     """Settings of the Helm uninstall action."""
 
-    timeout: Duration | None = None
-    """Time for each Kubernetes operation; spec.timeout when empty."""
     disable_hooks: bool | None = None
     """Do not run chart hooks."""
     keep_history: bool | None = None
@@ -679,11 +635,9 @@ class ResourceInventory(FluxModel):
     """One entry per object."""
 
 
-class HelmReleaseStatus(FluxModel):
+class HelmReleaseStatus(ReconcileStatus):
     """The observed state of a HelmRelease."""
 
-    observed_generation: Int64 | None = None
-    """Last generation the controller observed."""
     observed_post_renderers_digest: str | None = None
     """Digest of the post-renderers at the last successful reconciliation."""
     observed_common_metadata_digest: str | None = None
@@ -722,8 +676,6 @@ class HelmReleaseStatus(FluxModel):
     """Digest of the last attempt's values."""
     last_handled_reset_at: str | None = None
     """Last resetAt annotation value handled."""
-    last_handled_reconcile_at: str | None = None
-    """Last requestedAt annotation value handled."""
     last_handled_force_at: str | None = None
     """Last forceAt annotation value handled."""
 

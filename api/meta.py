@@ -3,6 +3,7 @@ and the annotation, finalizer, condition and reason names Flux uses."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
@@ -65,6 +66,22 @@ FreeForm = Annotated[
     dict[str, Any], OpenAPI(replace={"x-kubernetes-preserve-unknown-fields": True})
 ]
 """Arbitrary JSON the API server keeps as given."""
+
+
+def now() -> datetime:
+    """The current time at Kubernetes' precision: whole seconds, UTC."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def wire_time(at: datetime) -> str:
+    """A time as Kubernetes writes it: RFC 3339 in UTC, whole seconds, `Z`."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def timestamp() -> str:
+    """The current time as Kubernetes writes it."""
+    return wire_time(now())
+
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=253)]
 NamespaceName = Annotated[str, StringConstraints(min_length=1, max_length=63)]
@@ -209,6 +226,29 @@ class LocalObjectReference(FluxModel):
 
     name: str
     """Name of the referent."""
+
+
+class ReconcileStatus(FluxModel):
+    """Status fields every Flux kind has."""
+
+    observed_generation: Int64 | None = None
+    """Last generation the controller observed."""
+    last_handled_reconcile_at: str | None = None
+    """Last requestedAt annotation value handled."""
+
+
+class VerificationProvider(StrEnum):
+    COSIGN = "cosign"
+    NOTATION = "notation"
+
+
+class SignatureVerification(FluxModel):
+    """How to verify the signature of an OCI artifact: the fields every kind has."""
+
+    provider: Annotated[VerificationProvider, OpenAPI(required=True)] = VerificationProvider.COSIGN
+    """Signing technology: cosign or notation."""
+    secret_ref: LocalObjectReference | None = None
+    """Secret with the trusted public keys."""
 
 
 class SecretKeyReference(FluxModel):

@@ -13,11 +13,12 @@ from api.meta import (
     Condition,
     FluxModel,
     FluxObject,
-    Int64,
     LocalObjectReference,
     NamespacedObjectKindReference,
+    ReconcileStatus,
+    SignatureVerification,
 )
-from api.schema import AGE, READY, STATUS, OpenAPI, PrinterColumn, Resource, Rule
+from api.schema import AGE, READY, STATUS, PrinterColumn, Resource, Rule
 
 GROUP = "source.toolkit.fluxcd.io"
 VERSION = "v1"
@@ -28,6 +29,49 @@ DEFAULT_GIT_BRANCH = "master"
 
 _CATEGORIES = ("all", "fluxcd", "fluxcd-sources")
 _URL = PrinterColumn("URL", ".spec.url")
+_STANDARD_COLUMNS = (_URL, AGE, READY, STATUS)
+
+
+def _resource(
+    kind: str,
+    plural: str,
+    *short_names: str,
+    columns: tuple[PrinterColumn, ...] = _STANDARD_COLUMNS,
+    defaulted_status: bool = True,
+) -> Resource:
+    """How a source kind is served: this group and version, the sources' categories."""
+    return Resource(
+        group=GROUP,
+        version=VERSION,
+        kind=kind,
+        plural=plural,
+        short_names=short_names,
+        categories=_CATEGORIES,
+        columns=columns,
+        status_default={"observedGeneration": -1} if defaulted_status else {},
+    )
+
+
+class SourceObject(FluxObject):
+    """Base of the source kinds."""
+
+    api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
+
+
+class SourceSpec(FluxModel):
+    """Fields every source spec has."""
+
+    suspend: bool | None = None
+    """Stop reconciling."""
+
+
+class FetchedSourceSpec(SourceSpec):
+    """Fields of the sources that fetch a tree and archive it: Git, Bucket, OCI."""
+
+    proxy_secret_ref: LocalObjectReference | None = None
+    """Secret with the proxy settings."""
+    ignore: str | None = None
+    """Exclusion patterns, .gitignore style, replacing the defaults."""
 
 
 class SourceCondition(StrEnum):
@@ -77,11 +121,6 @@ BucketProvider = Literal["generic", "aws", "gcp", "azure"]
 GitProvider = Literal["generic", "aws", "azure", "github"]
 
 
-class VerificationProvider(StrEnum):
-    COSIGN = "cosign"
-    NOTATION = "notation"
-
-
 class OIDCIdentityMatch(FluxModel):
     """Regular expressions the keyless-signing certificate must match."""
 
@@ -108,7 +147,7 @@ class AccessFrom(FluxModel):
 # HelmRepository
 
 
-class HelmRepositorySpec(FluxModel):
+class HelmRepositorySpec(SourceSpec):
     """A Helm repository: an HTTP/S index, or an OCI registry."""
 
     url: Annotated[str, StringConstraints(pattern=r"^(http|https|oci)://.*$")]
@@ -125,8 +164,6 @@ class HelmRepositorySpec(FluxModel):
     """Allow plain HTTP to an OCI registry; type oci only."""
     timeout: Timeout | None = None
     """Timeout of index fetches and OCI operations; 60s when empty."""
-    suspend: bool | None = None
-    """Stop reconciling."""
     access_from: AccessFrom | None = None
     """Namespaces allowed to refer to this repository."""
     type: Literal["default", "oci"] | None = None
@@ -135,36 +172,22 @@ class HelmRepositorySpec(FluxModel):
     """Cloud provider for authentication to an OCI registry."""
 
 
-class HelmRepositoryStatus(FluxModel):
+class HelmRepositoryStatus(ReconcileStatus):
     """The observed state of a HelmRepository."""
 
-    observed_generation: Int64 | None = None
-    """Last generation the controller observed."""
     conditions: list[Condition] | None = None
     """Conditions of the HelmRepository."""
     url: str | None = None
     """Address of the latest artifact, best effort."""
     artifact: Artifact | None = None
     """The last index fetched."""
-    last_handled_reconcile_at: str | None = None
-    """Last requestedAt annotation value handled."""
 
 
-class HelmRepository(FluxObject):
+class HelmRepository(SourceObject):
     """A Helm chart repository."""
 
-    resource = Resource(
-        group=GROUP,
-        version=VERSION,
-        kind="HelmRepository",
-        plural="helmrepositories",
-        short_names=("helmrepo",),
-        categories=_CATEGORIES,
-        columns=(_URL, AGE, READY, STATUS),
-        status_default={"observedGeneration": -1},
-    )
+    resource = _resource("HelmRepository", "helmrepositories", "helmrepo")
 
-    api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
     kind: Literal["HelmRepository"] = "HelmRepository"
     spec: HelmRepositorySpec
     status: HelmRepositoryStatus | None = None
@@ -219,7 +242,7 @@ def _git_service_account_allowed(spec: GitRepositorySpec) -> bool:
     return spec.service_account_name is None or spec.provider in ("azure", "aws")
 
 
-class GitRepositorySpec(FluxModel):
+class GitRepositorySpec(FetchedSourceSpec):
     """A Git repository to fetch."""
 
     rules = (
@@ -248,12 +271,6 @@ class GitRepositorySpec(FluxModel):
     """Reference to check out; the master branch when empty."""
     verify: GitRepositoryVerification | None = None
     """Signature verification."""
-    proxy_secret_ref: LocalObjectReference | None = None
-    """Secret with the proxy settings."""
-    ignore: str | None = None
-    """Exclusion patterns, .gitignore style, replacing the defaults."""
-    suspend: bool | None = None
-    """Stop reconciling."""
     recurse_submodules: bool | None = None
     """Check out submodules too."""
     include: list[GitRepositoryInclude] | None = None
@@ -262,11 +279,9 @@ class GitRepositorySpec(FluxModel):
     """Directories to check out; the whole tree when empty."""
 
 
-class GitRepositoryStatus(FluxModel):
+class GitRepositoryStatus(ReconcileStatus):
     """The observed state of a GitRepository."""
 
-    observed_generation: Int64 | None = None
-    """Last generation the controller observed."""
     conditions: list[Condition] | None = None
     """Conditions of the GitRepository."""
     artifact: Artifact | None = None
@@ -283,25 +298,13 @@ class GitRepositoryStatus(FluxModel):
     """Sparse checkout directories of the current artifact."""
     source_verification_mode: str | None = None
     """What was last verified."""
-    last_handled_reconcile_at: str | None = None
-    """Last requestedAt annotation value handled."""
 
 
-class GitRepository(FluxObject):
+class GitRepository(SourceObject):
     """A Git repository."""
 
-    resource = Resource(
-        group=GROUP,
-        version=VERSION,
-        kind="GitRepository",
-        plural="gitrepositories",
-        short_names=("gitrepo",),
-        categories=_CATEGORIES,
-        columns=(_URL, AGE, READY, STATUS),
-        status_default={"observedGeneration": -1},
-    )
+    resource = _resource("GitRepository", "gitrepositories", "gitrepo")
 
-    api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
     kind: Literal["GitRepository"] = "GitRepository"
     spec: GitRepositorySpec
     status: GitRepositoryStatus | None = None
@@ -351,7 +354,7 @@ def _secret_or_service_account(spec: BucketSpec) -> bool:
     return spec.secret_ref is None or spec.service_account_name is None
 
 
-class BucketSpec(FluxModel):
+class BucketSpec(FetchedSourceSpec):
     """An object storage bucket to fetch."""
 
     rules = (
@@ -412,23 +415,15 @@ class BucketSpec(FluxModel):
     """Service account for workload identity; gcp and aws providers only."""
     cert_secret_ref: LocalObjectReference | None = None
     """Secret with TLS material; generic provider only."""
-    proxy_secret_ref: LocalObjectReference | None = None
-    """Secret with the proxy settings."""
     interval: Duration
     """How often to check the bucket for changes."""
     timeout: Timeout = DEFAULT_TIMEOUT
     """Timeout of fetch operations."""
-    ignore: str | None = None
-    """Exclusion patterns, .gitignore style, replacing the defaults."""
-    suspend: bool | None = None
-    """Stop reconciling."""
 
 
-class BucketStatus(FluxModel):
+class BucketStatus(ReconcileStatus):
     """The observed state of a Bucket."""
 
-    observed_generation: Int64 | None = None
-    """Last generation the controller observed."""
     conditions: list[Condition] | None = None
     """Conditions of the Bucket."""
     url: str | None = None
@@ -437,24 +432,17 @@ class BucketStatus(FluxModel):
     """The last artifact produced."""
     observed_ignore: str | None = None
     """Exclusion patterns of the current artifact."""
-    last_handled_reconcile_at: str | None = None
-    """Last requestedAt annotation value handled."""
 
 
-class Bucket(FluxObject):
+class Bucket(SourceObject):
     """An object storage bucket."""
 
-    resource = Resource(
-        group=GROUP,
-        version=VERSION,
-        kind="Bucket",
-        plural="buckets",
-        categories=_CATEGORIES,
+    resource = _resource(
+        "Bucket",
+        "buckets",
         columns=(PrinterColumn("Endpoint", ".spec.endpoint"), AGE, READY, STATUS),
-        status_default={"observedGeneration": -1},
     )
 
-    api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
     kind: Literal["Bucket"] = "Bucket"
     spec: BucketSpec
     status: BucketStatus | None = None
@@ -463,24 +451,24 @@ class Bucket(FluxObject):
 # HelmChart
 
 
+ChartSourceKind = Literal["HelmRepository", "GitRepository", "Bucket"]
+ReconcileStrategy = Literal["ChartVersion", "Revision"]
+
+
 class LocalHelmChartSourceReference(FluxModel):
     """The source of a chart, in the HelmChart's namespace."""
 
     api_version: str | None = None
     """API version of the source."""
-    kind: Literal["HelmRepository", "GitRepository", "Bucket"]
+    kind: ChartSourceKind
     """HelmRepository, GitRepository or Bucket."""
     name: str
     """Name of the source."""
 
 
-class HelmChartVerification(FluxModel):
+class HelmChartVerification(SignatureVerification):
     """How to verify the signature of an OCI chart."""
 
-    provider: Annotated[VerificationProvider, OpenAPI(required=True)] = VerificationProvider.COSIGN
-    """Signing technology: cosign or notation."""
-    secret_ref: LocalObjectReference | None = None
-    """Secret with the trusted public keys."""
     match_oidc_identity: Annotated[
         list[OIDCIdentityMatch] | None, Field(alias="matchOIDCIdentity")
     ] = None
@@ -491,7 +479,18 @@ def _verify_only_from_helm_repository(spec: HelmChartSpec) -> bool:
     return spec.verify is None or spec.source_ref.kind == "HelmRepository"
 
 
-class HelmChartSpec(FluxModel):
+class ChartSelection(FluxModel):
+    """What a HelmChart and a HelmRelease's chart template both say about the chart."""
+
+    version: str = "*"
+    """SemVer range of the chart version; ignored for GitRepository and Bucket sources."""
+    values_files: list[str] | None = None
+    """Values files in the source, merged in order, used instead of the chart's values.yaml."""
+    ignore_missing_values_files: bool | None = None
+    """Skip values files that do not exist instead of failing."""
+
+
+class HelmChartSpec(SourceSpec, ChartSelection):
     """A chart to fetch or package from a source."""
 
     rules = (
@@ -504,29 +503,19 @@ class HelmChartSpec(FluxModel):
 
     chart: str
     """Name or path of the chart in the source."""
-    version: str = "*"
-    """SemVer range of the chart version; ignored for GitRepository and Bucket sources."""
     source_ref: LocalHelmChartSourceReference
     """The source holding the chart."""
     interval: Duration
     """How often to check the source for a new chart."""
-    reconcile_strategy: Literal["ChartVersion", "Revision"] = "ChartVersion"
+    reconcile_strategy: ReconcileStrategy = "ChartVersion"
     """What makes a new artifact: a new ChartVersion, or any new source Revision."""
-    values_files: list[str] | None = None
-    """Values files in the source, merged in order, used instead of the chart's values.yaml."""
-    ignore_missing_values_files: bool | None = None
-    """Skip values files that do not exist instead of failing."""
-    suspend: bool | None = None
-    """Stop reconciling."""
     verify: HelmChartVerification | None = None
     """Signature verification; OCI HelmRepository sources only."""
 
 
-class HelmChartStatus(FluxModel):
+class HelmChartStatus(ReconcileStatus):
     """The observed state of a HelmChart."""
 
-    observed_generation: Int64 | None = None
-    """Last generation the controller observed."""
     observed_source_artifact_revision: str | None = None
     """Revision of the source artifact last seen."""
     observed_chart_name: str | None = None
@@ -539,20 +528,15 @@ class HelmChartStatus(FluxModel):
     """Address of the latest artifact, best effort."""
     artifact: Artifact | None = None
     """The last chart package produced."""
-    last_handled_reconcile_at: str | None = None
-    """Last requestedAt annotation value handled."""
 
 
-class HelmChart(FluxObject):
+class HelmChart(SourceObject):
     """A Helm chart, packaged from a source."""
 
-    resource = Resource(
-        group=GROUP,
-        version=VERSION,
-        kind="HelmChart",
-        plural="helmcharts",
-        short_names=("hc",),
-        categories=_CATEGORIES,
+    resource = _resource(
+        "HelmChart",
+        "helmcharts",
+        "hc",
         columns=(
             PrinterColumn("Chart", ".spec.chart"),
             PrinterColumn("Version", ".spec.version"),
@@ -562,10 +546,8 @@ class HelmChart(FluxObject):
             READY,
             STATUS,
         ),
-        status_default={"observedGeneration": -1},
     )
 
-    api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
     kind: Literal["HelmChart"] = "HelmChart"
     spec: HelmChartSpec
     status: HelmChartStatus | None = None
@@ -596,22 +578,14 @@ class OCILayerSelector(FluxModel):
     """extract (the default) unpacks the layer; copy stores it as it is."""
 
 
-class OCIRepositoryVerification(FluxModel):
+class OCIRepositoryVerification(HelmChartVerification):
     """How to verify the signature of an OCI artifact."""
 
-    provider: Annotated[VerificationProvider, OpenAPI(required=True)] = VerificationProvider.COSIGN
-    """Signing technology: cosign or notation."""
-    secret_ref: LocalObjectReference | None = None
-    """Secret with the trusted public keys."""
-    match_oidc_identity: Annotated[
-        list[OIDCIdentityMatch] | None, Field(alias="matchOIDCIdentity")
-    ] = None
-    """Identities accepted for keyless signatures; any match verifies."""
     trusted_root_secret_ref: LocalObjectReference | None = None
     """Secret with a Sigstore trusted_root.json, for self-hosted Sigstore."""
 
 
-class OCIRepositorySpec(FluxModel):
+class OCIRepositorySpec(FetchedSourceSpec):
     """An OCI artifact to pull."""
 
     url: Annotated[str, StringConstraints(pattern=r"^oci://.*$")]
@@ -630,25 +604,17 @@ class OCIRepositorySpec(FluxModel):
     """Service account whose image pull secrets authenticate."""
     cert_secret_ref: LocalObjectReference | None = None
     """Secret with TLS material: tls.crt and tls.key, and/or ca.crt."""
-    proxy_secret_ref: LocalObjectReference | None = None
-    """Secret with the proxy settings."""
     interval: Duration
     """How often to check the repository for changes."""
     timeout: Timeout = DEFAULT_TIMEOUT
     """Timeout of registry operations."""
-    ignore: str | None = None
-    """Exclusion patterns, .gitignore style, replacing the defaults."""
     insecure: bool | None = None
     """Allow plain HTTP to the registry."""
-    suspend: bool | None = None
-    """Stop reconciling."""
 
 
-class OCIRepositoryStatus(FluxModel):
+class OCIRepositoryStatus(ReconcileStatus):
     """The observed state of an OCIRepository."""
 
-    observed_generation: Int64 | None = None
-    """Last generation the controller observed."""
     conditions: list[Condition] | None = None
     """Conditions of the OCIRepository."""
     url: str | None = None
@@ -659,25 +625,15 @@ class OCIRepositoryStatus(FluxModel):
     """Exclusion patterns of the current artifact."""
     observed_layer_selector: OCILayerSelector | None = None
     """Layer selector of the current artifact."""
-    last_handled_reconcile_at: str | None = None
-    """Last requestedAt annotation value handled."""
 
 
-class OCIRepository(FluxObject):
+class OCIRepository(SourceObject):
     """An OCI repository."""
 
-    resource = Resource(
-        group=GROUP,
-        version=VERSION,
-        kind="OCIRepository",
-        plural="ocirepositories",
-        short_names=("ocirepo",),
-        categories=_CATEGORIES,
-        columns=(_URL, READY, STATUS, AGE),
-        status_default={"observedGeneration": -1},
+    resource = _resource(
+        "OCIRepository", "ocirepositories", "ocirepo", columns=(_URL, READY, STATUS, AGE)
     )
 
-    api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
     kind: Literal["OCIRepository"] = "OCIRepository"
     spec: OCIRepositorySpec
     status: OCIRepositoryStatus | None = None
@@ -702,20 +658,17 @@ class ExternalArtifactStatus(FluxModel):
     """Conditions of the ExternalArtifact."""
 
 
-class ExternalArtifact(FluxObject):
+class ExternalArtifact(SourceObject):
     """An artifact stored by a controller other than the source controller."""
 
-    resource = Resource(
-        group=GROUP,
-        version=VERSION,
-        kind="ExternalArtifact",
-        plural="externalartifacts",
-        short_names=("ea",),
-        categories=_CATEGORIES,
+    resource = _resource(
+        "ExternalArtifact",
+        "externalartifacts",
+        "ea",
         columns=(AGE, READY, STATUS, PrinterColumn("Source", ".spec.sourceRef.name")),
+        defaulted_status=False,
     )
 
-    api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
     kind: Literal["ExternalArtifact"] = "ExternalArtifact"
     spec: ExternalArtifactSpec = Field(default_factory=ExternalArtifactSpec)
     status: ExternalArtifactStatus | None = None

@@ -326,6 +326,7 @@ async def run(args: argparse.Namespace) -> None:
             indexes=IndexCache(args.helm_cache_max_size),
             max_index_size=args.helm_index_max_size,
             chart_limits=Limits(chart=args.helm_chart_max_size, file=args.helm_chart_file_max_size),
+            helm=engine,  # one engine per process: its Go runtime and API budget are shared
         )
         source_controllers(manager, ctx, args.concurrent, args.interval_jitter_percentage)
         metrics = Recorder()

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from api.meta import timestamp
 from internal.kube import rest
 from internal.kube.rest import MERGE_PATCH
 
@@ -22,10 +22,6 @@ log = logging.getLogger(__name__)
 
 COMPONENT = "helmward"
 MAX_MESSAGE = 1024
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def event_name(obj: Mapping[str, Any], type_: str, reason: str, message: str) -> str:
@@ -51,7 +47,7 @@ class EventRecorder:
         namespace = meta.get("namespace") or "default"
         message = message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
         name = event_name(obj, type_, reason, message)
-        now = _now()
+        stamp = timestamp()
         path = f"/api/v1/namespaces/{namespace}/events"
         body = {
             "apiVersion": "v1",
@@ -74,8 +70,8 @@ class EventRecorder:
             "message": message,
             "source": {"component": self.component},
             "reportingComponent": self.component,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
             "count": 1,
         }
         try:
@@ -84,14 +80,14 @@ class EventRecorder:
             if exc.status != 409:
                 log.warning("event %s for %s not recorded: %s", reason, meta["name"], exc)
                 return
-            await self._bump(f"{path}/{name}", now)
+            await self._bump(f"{path}/{name}", stamp)
         except OSError as exc:
             log.warning("event %s for %s not recorded: %s", reason, meta["name"], exc)
 
-    async def _bump(self, path: str, now: str) -> None:
+    async def _bump(self, path: str, stamp: str) -> None:
         try:
             current = await rest.request(self.api, "GET", path)
-            patch = {"count": int(current.get("count") or 1) + 1, "lastTimestamp": now}
+            patch = {"count": int(current.get("count") or 1) + 1, "lastTimestamp": stamp}
             await rest.request(self.api, "PATCH", path, body=patch, content_type=MERGE_PATCH)
         except (ApiException, OSError) as exc:
             log.warning("event %s not updated: %s", path, exc)

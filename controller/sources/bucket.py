@@ -9,7 +9,8 @@ from pathlib import Path
 
 import api
 from api.duration import parse_duration
-from controller.sources.context import Context, Failure, Outcome, artifact_dict, storage_failure
+from controller.sources import artifacts
+from controller.sources.context import Context, Event, Failure, Outcome, invalid_secret
 from internal.artifacts import storage as st
 from internal.sources import bucket as buckets
 from internal.sources.revisions import bucket_revision, digest_of_revision
@@ -31,12 +32,8 @@ async def reconcile(ctx: Context, obj: api.Bucket) -> Outcome:
     if spec.secret_ref is not None:
         data = await ctx.secret(ns, spec.secret_ref.name)
         if "accesskey" not in data or "secretkey" not in data:
-            raise Failure(
-                "FetchFailed",
-                "AuthenticationFailed",
-                f"invalid '{spec.secret_ref.name}' secret data: "
-                "required fields 'accesskey' and 'secretkey'",
-                stalled=True,
+            raise invalid_secret(
+                spec.secret_ref.name, "required fields 'accesskey' and 'secretkey'"
             )
         access, secret = data["accesskey"].decode(), data["secretkey"].decode()
     timeout = parse_duration(spec.timeout).total_seconds() if spec.timeout else 60.0
@@ -65,33 +62,21 @@ async def reconcile(ctx: Context, obj: api.Bucket) -> Outcome:
             raise Failure("FetchFailed", reason, f"failed to fetch bucket: {exc}") from None
         revision = bucket_revision(etags)
         path = st.artifact_path(KIND, ns, name, f"{digest_of_revision(revision)}.tar.gz")
-        current = obj.status.artifact if obj.status else None
-        if (
-            current is not None
-            and current.revision == revision
-            and ctx.storage.exists(current.path)
-        ):
-            artifact = {**current.to_wire(), "url": ctx.storage.url(current.path)}
-            events: list[tuple[str, str, str]] = []
-        else:
-            try:
-                stored = await asyncio.to_thread(ctx.storage.archive, path, tree)
-                ctx.storage.symlink(path, "latest.tar.gz")
-            except (OSError, st.StorageError) as exc:
-                raise storage_failure(exc, "archive") from None
-            artifact = artifact_dict(ctx.storage, path, revision, stored.digest, stored.size)
-            events = [
-                (
-                    "Normal",
-                    "NewArtifact",
+        artifact = artifacts.reusable(ctx, obj.status.artifact if obj.status else None, revision)
+        events: list[Event] = []
+        if artifact is None:
+            write = asyncio.to_thread(ctx.storage.archive, path, tree)
+            artifact = await artifacts.store(
+                ctx, path, revision, write, "latest.tar.gz", verb="archive"
+            )
+            events.append(
+                artifacts.new_artifact(
                     f"stored artifact with {len(etags)} fetched files "
-                    f"from '{spec.bucket_name}' bucket",
+                    f"from '{spec.bucket_name}' bucket"
                 )
-            ]
-    await asyncio.to_thread(ctx.storage.garbage_collect, st.artifact_dir(KIND, ns, name), path)
-    status: dict[str, object] = {
-        "url": ctx.storage.url(f"{st.artifact_dir(KIND, ns, name)}/latest.tar.gz")
-    }
+            )
+    await artifacts.collect_garbage(ctx, KIND, ns, name, path)
+    status: dict[str, object] = {"url": artifacts.latest_url(ctx, KIND, ns, name, "latest.tar.gz")}
     if spec.ignore is not None:
         status["observedIgnore"] = spec.ignore
     return Outcome(

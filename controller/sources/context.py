@@ -4,7 +4,6 @@ cache, limits, and helpers to read Secrets and other sources."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,10 +13,14 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 import api
 from api.sources import GROUP, VERSION
+from controller.events import EventRecorder
 from internal.artifacts.storage import Storage
 from internal.helm import Engine
 from internal.sources.chart import Limits
 from internal.sources.helmindex import DEFAULT_MAX_INDEX_SIZE, IndexCache
+
+COMPONENT = "source-controller"
+"""The reporting component of the sources' events, as Flux names it."""
 
 PLURALS = {
     "HelmRepository": "helmrepositories",
@@ -40,13 +43,18 @@ class Failure(Exception):
         self.stalled = stalled
 
 
-def storage_failure(exc: Exception, verb: str = "save") -> Failure:
-    """Writing an artifact into storage failed (`verb` is save or archive, as Flux says)."""
+def invalid_secret(name: str, detail: str) -> Failure:
+    """A Secret that lacks what the source needs: retrying cannot help until it changes."""
     return Failure(
-        "StorageOperationFailed",
-        "ArchiveOperationFailed",
-        f"unable to {verb} artifact to storage: {exc}",
+        "FetchFailed",
+        "AuthenticationFailed",
+        f"invalid '{name}' secret data: {detail}",
+        stalled=True,
     )
+
+
+Event = tuple[str, str, str]
+"""(type, reason, message) of an event to record."""
 
 
 @dataclass
@@ -57,8 +65,7 @@ class Outcome:
     ready_message: str = ""
     artifact: dict[str, Any] | None = None
     status: dict[str, Any] = field(default_factory=dict)
-    events: list[tuple[str, str, str]] = field(default_factory=list)
-    """(type, reason, message) of events to record."""
+    events: list[Event] = field(default_factory=list)
     artifact_in_storage: bool = True
 
 
@@ -71,9 +78,14 @@ class Context:
     chart_limits: Limits = field(default_factory=Limits)
     work_dir: str | None = None
     helm: Engine | None = None
+    """The Helm engine for OCI registry calls: the process's own, or, for a context built
+    without one, loaded on first use."""
     cache: dict[str, Callable[[str], dict[str, Any] | None]] = field(default_factory=dict)
     """Per source kind, a lookup of 'namespace/name' in that kind's informer."""
-    """The Helm engine for OCI registry calls; loaded on first use."""
+    events: EventRecorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.events = EventRecorder(self.kube, COMPONENT)
 
     def engine(self) -> Engine:
         if self.helm is None:
@@ -110,21 +122,3 @@ class Context:
                 return None
             raise
         return api.parse(raw)
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def artifact_dict(
-    storage: Storage, path: str, revision: str, digest: str, size: int
-) -> dict[str, Any]:
-    """An artifact as Flux writes it into status."""
-    return {
-        "path": path,
-        "url": storage.url(path),
-        "revision": revision,
-        "digest": digest,
-        "lastUpdateTime": now(),
-        "size": size,
-    }

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -96,7 +94,7 @@ async def reconcile_object(ctx: Context, raw: dict[str, Any]) -> float | None:
         log.info("%s %s/%s: %s", kind, ns, name, failure.message)
         status = failure_status(old, failure, generation)
         await _write_status(ctx, custom, raw, status)
-        await _event(ctx, raw, "Warning", failure.reason, failure.message)
+        await ctx.events.emit(raw, "Warning", failure.reason, failure.message)
         return None if failure.stalled else min(interval, 30.0)
     except Exception as exc:  # a bug or an unexpected API error: report it, retry later
         log.exception("%s %s/%s: reconcile failed", kind, ns, name)
@@ -106,7 +104,7 @@ async def reconcile_object(ctx: Context, raw: dict[str, Any]) -> float | None:
     status = success_status(old, outcome, generation)
     await _write_status(ctx, custom, raw, status)
     for type_, reason, message in outcome.events:
-        await _event(ctx, raw, type_, reason, message)
+        await ctx.events.emit(raw, type_, reason, message)
     return interval
 
 
@@ -133,33 +131,3 @@ async def _write_status(
     except ApiException as exc:
         if exc.status != 404:
             raise
-
-
-async def _event(ctx: Context, raw: dict[str, Any], type_: str, reason: str, message: str) -> None:
-    meta = raw["metadata"]
-    core = client.CoreV1Api(ctx.kube)
-    stamp = dt.datetime.now(dt.UTC)
-    event = client.CoreV1Event(
-        metadata=client.V1ObjectMeta(
-            name=f"{meta['name']}.{uuid.uuid4().hex[:12]}", namespace=meta["namespace"]
-        ),
-        involved_object=client.V1ObjectReference(
-            api_version=raw["apiVersion"],
-            kind=raw["kind"],
-            name=meta["name"],
-            namespace=meta["namespace"],
-            uid=meta.get("uid"),
-            resource_version=meta.get("resourceVersion"),
-        ),
-        reason=reason,
-        message=message[:1024],
-        type=type_,
-        source=client.V1EventSource(component="source-controller"),
-        first_timestamp=stamp,
-        last_timestamp=stamp,
-        count=1,
-    )
-    try:
-        await core.create_namespaced_event(meta["namespace"], event)
-    except ApiException as exc:
-        log.debug("event not recorded: %s", exc.reason)

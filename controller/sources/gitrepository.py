@@ -9,7 +9,8 @@ from pathlib import Path
 
 import api
 from api.duration import parse_duration
-from controller.sources.context import Context, Failure, Outcome, artifact_dict, storage_failure
+from controller.sources import artifacts
+from controller.sources.context import Context, Event, Failure, Outcome
 from internal.artifacts import storage as st
 from internal.sources import git, ignore
 from internal.sources.revisions import git_revision
@@ -17,38 +18,18 @@ from internal.sources.revisions import git_revision
 KIND = "GitRepository"
 
 
-async def _auth(ctx: Context, obj: api.GitRepository) -> git.GitAuth:
-    if obj.spec.secret_ref is None:
-        return git.GitAuth()
-    data = await ctx.secret(obj.metadata.namespace or "default", obj.spec.secret_ref.name)
-
-    def text(key: str) -> str | None:
-        return data[key].decode() if key in data else None
-
-    return git.GitAuth(
-        username=text("username"),
-        password=text("password"),
-        bearer_token=text("bearerToken"),
-        ca=data.get("ca.crt") or data.get("caFile"),
-        identity=data.get("identity"),
-        known_hosts=data.get("known_hosts"),
-    )
-
-
 async def reconcile(ctx: Context, obj: api.GitRepository) -> Outcome:
     ns, name = obj.metadata.namespace or "default", obj.metadata.name or ""
     spec = obj.spec
-    auth = await _auth(ctx, obj)
-    ref = None
-    if spec.ref is not None:
-        r = spec.ref
-        ref = git.Ref(branch=r.branch, tag=r.tag, semver=r.semver, name=r.name, commit=r.commit)
+    auth = git.GitAuth()
+    if spec.secret_ref is not None:
+        auth = git.GitAuth.from_secret(await ctx.secret(ns, spec.secret_ref.name))
     timeout = parse_duration(spec.timeout).total_seconds() if spec.timeout else 60.0
     with tempfile.TemporaryDirectory(prefix="helmward-git-", dir=ctx.work_dir) as tmp:
         client = await asyncio.to_thread(git.Git, spec.url, auth, Path(tmp), timeout)
         tree = Path(tmp, "tree")
         try:
-            label, commit = await client.checkout(ref, tree)
+            label, commit = await client.checkout(spec.ref, tree)
         except git.GitError as exc:
             reason = "AuthenticationFailed" if _is_auth(str(exc)) else "GitOperationFailed"
             raise Failure(
@@ -56,29 +37,19 @@ async def reconcile(ctx: Context, obj: api.GitRepository) -> Outcome:
             ) from None
         revision = git_revision(label or None, commit)
         path = st.artifact_path(KIND, ns, name, f"{commit}.tar.gz")
-        current = obj.status.artifact if obj.status else None
-        observed_ignore = obj.status.observed_ignore if obj.status else None
-        if (
-            current is not None
-            and current.revision == revision
-            and observed_ignore == spec.ignore
-            and ctx.storage.exists(current.path)
-        ):
-            artifact = {**current.to_wire(), "url": ctx.storage.url(current.path)}
-            events: list[tuple[str, str, str]] = []
-        else:
+        artifact = None
+        if obj.status is not None and obj.status.observed_ignore == spec.ignore:
+            artifact = artifacts.reusable(ctx, obj.status.artifact, revision)
+        events: list[Event] = []
+        if artifact is None:
             rules = await asyncio.to_thread(ignore.load_rules, tree, spec.ignore)
-            try:
-                stored = await asyncio.to_thread(ctx.storage.archive, path, tree, rules.excluded)
-                ctx.storage.symlink(path, "latest.tar.gz")
-            except (OSError, st.StorageError) as exc:
-                raise storage_failure(exc, "archive") from None
-            artifact = artifact_dict(ctx.storage, path, revision, stored.digest, stored.size)
-            events = [("Normal", "NewArtifact", f"stored artifact for commit '{revision}'")]
-    await asyncio.to_thread(ctx.storage.garbage_collect, st.artifact_dir(KIND, ns, name), path)
-    status: dict[str, object] = {
-        "url": ctx.storage.url(f"{st.artifact_dir(KIND, ns, name)}/latest.tar.gz")
-    }
+            write = asyncio.to_thread(ctx.storage.archive, path, tree, rules.excluded)
+            artifact = await artifacts.store(
+                ctx, path, revision, write, "latest.tar.gz", verb="archive"
+            )
+            events.append(artifacts.new_artifact(f"stored artifact for commit '{revision}'"))
+    await artifacts.collect_garbage(ctx, KIND, ns, name, path)
+    status: dict[str, object] = {"url": artifacts.latest_url(ctx, KIND, ns, name, "latest.tar.gz")}
     if spec.ignore is not None:
         status["observedIgnore"] = spec.ignore
     return Outcome(

@@ -10,8 +10,8 @@ from typing import Any
 
 import api
 from api.meta import ConditionStatus
-from controller.sources import helmrepository, oci
-from controller.sources.context import Context, Failure, Outcome, artifact_dict, storage_failure
+from controller.sources import artifacts, helmrepository, oci
+from controller.sources.context import Context, Failure, Outcome
 from internal.artifacts import storage as st
 from internal.sources import chart as charts
 from internal.sources import httpfetch
@@ -71,15 +71,16 @@ async def reconcile(ctx: Context, obj: api.HelmChart) -> Outcome:
     return await _from_tarball(ctx, obj, source)
 
 
-def _store(
-    ctx: Context, obj: api.HelmChart, name: str, version: str, data: bytes, revision: str
+async def _store(
+    ctx: Context, obj: api.HelmChart, name: str, version: str, data: bytes
 ) -> dict[str, Any]:
+    """The chart package as the new artifact, its revision the chart version."""
     ns, hc = obj.metadata.namespace or "default", obj.metadata.name or ""
     path = st.artifact_path(KIND, ns, hc, charts.package_filename(name, version))
-    stored = ctx.storage.write_bytes(path, data)
-    ctx.storage.symlink(path, "latest.tar.gz")
-    ctx.storage.garbage_collect(st.artifact_dir(KIND, ns, hc), path)
-    return artifact_dict(ctx.storage, path, revision, stored.digest, stored.size)
+    write = asyncio.to_thread(ctx.storage.write_bytes, path, data)
+    artifact = await artifacts.store(ctx, path, version, write, "latest.tar.gz")
+    await artifacts.collect_garbage(ctx, KIND, ns, hc, path)
+    return artifact
 
 
 def _reusable(
@@ -88,10 +89,7 @@ def _reusable(
     """The current artifact when it already is this build: same revision, same values files,
     same generation, and still in storage."""
     status = obj.status
-    if status is None or status.artifact is None:
-        return None
-    art = status.artifact
-    if art.revision != revision or not ctx.storage.exists(art.path):
+    if status is None:
         return None
     if (status.observed_values_files or []) != (obj.spec.values_files or []):
         return None
@@ -103,8 +101,7 @@ def _reusable(
         and status.observed_source_artifact_revision != source_revision
     ):
         return None
-    # The advertised address may have changed since (a restart): the URL is always current.
-    return {**art.to_wire(), "url": ctx.storage.url(art.path)}
+    return artifacts.reusable(ctx, status.artifact, revision)
 
 
 async def _from_helm_repository(
@@ -180,10 +177,7 @@ async def _finish_pull(
         files["Chart.yaml"] = charts.set_chart_version(files["Chart.yaml"], version)
         data = charts.package(files, metadata.name)
         reason, verb = "ChartPackageSucceeded", "packaged"
-    try:
-        artifact = await asyncio.to_thread(_store, ctx, obj, metadata.name, version, data, version)
-    except (OSError, st.StorageError) as exc:
-        raise storage_failure(exc) from None
+    artifact = await _store(ctx, obj, metadata.name, version, data)
     message = f"{verb} '{metadata.name}' chart with version '{version}'"
     return Outcome(
         ready_reason=reason,
@@ -387,10 +381,7 @@ async def _from_tarball(ctx: Context, obj: api.HelmChart, source: api.FluxObject
                 "chart package error",
                 f"packaged chart exceeds the maximum chart size of {ctx.chart_limits.chart} bytes",
             )
-    try:
-        stored = await asyncio.to_thread(_store, ctx, obj, metadata.name, version, data, version)
-    except (OSError, st.StorageError) as exc:
-        raise storage_failure(exc) from None
+    stored = await _store(ctx, obj, metadata.name, version, data)
     message = f"packaged '{metadata.name}' chart with version '{version}'"
     return Outcome(
         ready_reason="ChartPackageSucceeded",

@@ -8,10 +8,11 @@ import hashlib
 
 import api
 from api.duration import parse_duration
-from controller.sources import oci
-from controller.sources.context import Context, Failure, Outcome, artifact_dict, storage_failure
+from controller.sources import artifacts, oci
+from controller.sources.context import Context, Event, Failure, Outcome, invalid_secret
 from internal.artifacts import storage as st
 from internal.sources import httpfetch
+from internal.sources.credentials import LEGACY_TLS_KEYS, TLSMaterial, basic_auth, tls_material
 from internal.sources.helmindex import IndexError_
 
 KIND = "HelmRepository"
@@ -22,26 +23,21 @@ async def http_options(ctx: Context, obj: api.HelmRepository) -> httpfetch.HTTPO
     ns = obj.metadata.namespace or "default"
     spec = obj.spec
     username = password = None
-    tls = httpfetch.TLSMaterial()
+    tls = TLSMaterial()
     if spec.secret_ref is not None:
         data = await ctx.secret(ns, spec.secret_ref.name)
         if "username" in data or "password" in data:
-            if not (data.get("username") and data.get("password")):
-                raise Failure(
-                    "FetchFailed",
-                    "AuthenticationFailed",
-                    f"invalid '{spec.secret_ref.name}' secret data: "
-                    "required fields 'username' and 'password'",
-                    stalled=True,
+            pair = basic_auth(data)
+            if pair is None:
+                raise invalid_secret(
+                    spec.secret_ref.name, "required fields 'username' and 'password'"
                 )
-            username, password = data["username"].decode(), data["password"].decode()
-        # Deprecated TLS keys in secretRef, still honoured by Flux.
-        tls = httpfetch.TLSMaterial(data.get("certFile"), data.get("keyFile"), data.get("caFile"))
+            username, password = pair
+        tls = tls_material(data, LEGACY_TLS_KEYS)
     if spec.cert_secret_ref is not None:
-        data = await ctx.secret(ns, spec.cert_secret_ref.name)
-        tls = httpfetch.TLSMaterial(data.get("tls.crt"), data.get("tls.key"), data.get("ca.crt"))
+        tls = tls_material(await ctx.secret(ns, spec.cert_secret_ref.name))
     context = None
-    if tls.cert or tls.key or tls.ca:
+    if tls:
         try:
             context = httpfetch.tls_context(tls)
         except httpfetch.FetchError as exc:
@@ -91,29 +87,21 @@ async def reconcile(ctx: Context, obj: api.HelmRepository) -> Outcome:
         ) from None
 
     path = st.artifact_path(KIND, ns, name, f"index-{hexdigest}.yaml")
-    current = obj.status.artifact if obj.status else None
-    if current is not None and current.revision == revision and ctx.storage.exists(current.path):
-        artifact = {**current.to_wire(), "url": ctx.storage.url(current.path)}
-        events: list[tuple[str, str, str]] = []
-    else:
-        try:
-            stored = await asyncio.to_thread(ctx.storage.write_bytes, path, data)
-            ctx.storage.symlink(path, "index.yaml")
-        except (OSError, st.StorageError) as exc:
-            raise storage_failure(exc) from None
-        artifact = artifact_dict(ctx.storage, path, revision, stored.digest, stored.size)
-        events = [
-            (
-                "Normal",
-                "NewArtifact",
-                f"stored fetched index of size {stored.size} with {len(index)} chart versions "
-                f"from '{obj.spec.url}'",
+    artifact = artifacts.reusable(ctx, obj.status.artifact if obj.status else None, revision)
+    events: list[Event] = []
+    if artifact is None:
+        write = asyncio.to_thread(ctx.storage.write_bytes, path, data)
+        artifact = await artifacts.store(ctx, path, revision, write, "index.yaml")
+        events.append(
+            artifacts.new_artifact(
+                f"stored fetched index of size {artifact['size']} with {len(index)} chart "
+                f"versions from '{obj.spec.url}'"
             )
-        ]
-    await asyncio.to_thread(ctx.storage.garbage_collect, st.artifact_dir(KIND, ns, name), path)
+        )
+    await artifacts.collect_garbage(ctx, KIND, ns, name, path)
     return Outcome(
         ready_message=f"stored artifact: revision '{revision}'",
         artifact=artifact,
-        status={"url": ctx.storage.url(f"{st.artifact_dir(KIND, ns, name)}/index.yaml")},
+        status={"url": artifacts.latest_url(ctx, KIND, ns, name, "index.yaml")},
         events=events,
     )

@@ -11,10 +11,11 @@ import api
 from api.duration import parse_duration
 from api.meta import LocalObjectReference
 from api.sources import HelmRepositorySpec, OCIRepositorySpec
-from controller.sources.context import Context, Failure, Outcome
+from controller.sources.context import Context, Failure, Outcome, invalid_secret
 from internal.helm import HelmError, RegistryAuthError, RegistryNotFoundError, TooLargeError
 from internal.helm.models import LoginRequest, PullRequest, PullResult, RegistryAccess, TagsRequest
 from internal.sources import oci as ocisrc
+from internal.sources.credentials import TLSMaterial, basic_auth, tls_material
 
 
 def _host(url: str) -> tuple[str, str]:
@@ -44,12 +45,7 @@ async def registry_access(
             try:
                 creds = ocisrc.docker_credentials(data[ocisrc.DOCKERCONFIGJSON_KEY], host)
             except ocisrc.OCIError as exc:
-                raise Failure(
-                    "FetchFailed",
-                    "AuthenticationFailed",
-                    f"invalid '{secret_ref.name}' secret data: {exc}",
-                    stalled=True,
-                ) from None
+                raise invalid_secret(secret_ref.name, str(exc)) from None
             if creds is None:
                 raise Failure(
                     "FetchFailed",
@@ -58,28 +54,24 @@ async def registry_access(
                     stalled=True,
                 )
             username, password = creds.username, creds.password
-        elif data.get("username") and data.get("password"):
-            username, password = data["username"].decode(), data["password"].decode()
+        elif (pair := basic_auth(data)) is not None:
+            username, password = pair
         else:
-            raise Failure(
-                "FetchFailed",
-                "AuthenticationFailed",
-                f"invalid '{secret_ref.name}' secret data: need '{ocisrc.DOCKERCONFIGJSON_KEY}' "
-                "or 'username' and 'password'",
-                stalled=True,
+            raise invalid_secret(
+                secret_ref.name,
+                f"need '{ocisrc.DOCKERCONFIGJSON_KEY}' or 'username' and 'password'",
             )
-    ca = cert = key = None
+    tls = TLSMaterial()
     if cert_secret_ref is not None:
-        data = await ctx.secret(namespace, cert_secret_ref.name)
-        ca, cert, key = data.get("ca.crt"), data.get("tls.crt"), data.get("tls.key")
+        tls = tls_material(await ctx.secret(namespace, cert_secret_ref.name))
     seconds = parse_duration(spec_timeout).total_seconds() if spec_timeout else 60.0
     return RegistryAccess(
         username=username,
         password=password,
         plain_http=bool(insecure),
-        ca_pem=ca,
-        cert_pem=cert,
-        key_pem=key,
+        ca_pem=tls.ca,
+        cert_pem=tls.cert,
+        key_pem=tls.key,
         timeout=timedelta(seconds=seconds),
     )
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import api
 from api.sources import OCIRepositorySpec
-from controller.sources import oci
-from controller.sources.context import Context, Failure, Outcome, artifact_dict, storage_failure
+from controller.sources import artifacts, oci
+from controller.sources.context import Context, Event, Failure, Outcome
 from internal.artifacts import storage as st
 from internal.helm import HelmError, RegistryNotFoundError, TooLargeError
 from internal.helm.models import PullRequest, TagsRequest
@@ -98,45 +98,35 @@ async def reconcile(ctx: Context, obj: api.OCIRepository) -> Outcome:
             status["observedIgnore"] = spec.ignore
         if selector is not None:
             status["observedLayerSelector"] = selector.to_wire()
-        current = obj.status.artifact if obj.status else None
-        unchanged = (
-            current is not None
-            and current.revision == revision
-            and ctx.storage.exists(current.path)
-            and obj.status is not None
+        artifact = None
+        if (
+            obj.status is not None
             and obj.status.observed_ignore == spec.ignore
-            and (obj.status.observed_layer_selector == selector)
-        )
-        if current is not None and unchanged:
-            artifact = {**current.to_wire(), "url": ctx.storage.url(current.path)}
-            events: list[tuple[str, str, str]] = []
-        else:
+            and obj.status.observed_layer_selector == selector
+        ):
+            artifact = artifacts.reusable(ctx, obj.status.artifact, revision)
+        events: list[Event] = []
+        if artifact is None:
             hexdigest = digest_of_revision(pulled.manifest_digest)
             path = st.artifact_path(KIND, ns, name, f"{hexdigest}.tar.gz")
+            write = _write(ctx, spec, operation, layer_file, Path(tmp, "tree"), path)
             try:
-                stored = await _store(ctx, spec, operation, layer_file, Path(tmp, "tree"), path)
+                artifact = await artifacts.store(ctx, path, revision, write, "latest.tar.gz")
             except ArchiveError as exc:
                 raise Failure(
                     "FetchFailed",
                     "OCILayerOperationFailed",
                     f"failed to extract layer {pulled.layer_digest}: {exc}",
                 ) from None
-            except (OSError, st.StorageError) as exc:
-                raise storage_failure(exc) from None
-            await asyncio.to_thread(
-                ctx.storage.garbage_collect, st.artifact_dir(KIND, ns, name), path
-            )
-            artifact = artifact_dict(ctx.storage, path, revision, stored.digest, stored.size)
+            await artifacts.collect_garbage(ctx, KIND, ns, name, path)
             annotations = pulled.manifest.get("annotations")
             if isinstance(annotations, dict) and annotations:
                 artifact["metadata"] = {str(k): str(v) for k, v in annotations.items()}
-            events = [
-                (
-                    "Normal",
-                    "NewArtifact",
-                    f"stored artifact with revision '{revision}' from '{spec.url}'",
+            events.append(
+                artifacts.new_artifact(
+                    f"stored artifact with revision '{revision}' from '{spec.url}'"
                 )
-            ]
+            )
     status["url"] = artifact["url"]
     return Outcome(
         ready_message=f"stored artifact for digest '{revision}'",
@@ -146,7 +136,7 @@ async def reconcile(ctx: Context, obj: api.OCIRepository) -> Outcome:
     )
 
 
-async def _store(
+async def _write(
     ctx: Context,
     spec: OCIRepositorySpec,
     operation: str,
@@ -154,13 +144,10 @@ async def _store(
     tree: Path,
     path: str,
 ) -> st.Stored:
+    """The layer as it is (copy), or extracted and archived again with the ignore rules."""
     if operation == "copy":
-        copied: st.Stored = await asyncio.to_thread(ctx.storage.write_file, path, layer_file)
-        ctx.storage.symlink(path, "latest.tar.gz")
-        return copied
+        return await asyncio.to_thread(ctx.storage.write_file, path, layer_file)
     await asyncio.to_thread(tree.mkdir)
     await asyncio.to_thread(extract_tgz, layer_file, tree, max_total=MAX_LAYER_SIZE)
     rules = await asyncio.to_thread(ignore.load_rules, tree, spec.ignore)
-    stored: st.Stored = await asyncio.to_thread(ctx.storage.archive, path, tree, rules.excluded)
-    ctx.storage.symlink(path, "latest.tar.gz")
-    return stored
+    return await asyncio.to_thread(ctx.storage.archive, path, tree, rules.excluded)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.sources.context import Failure, Outcome, now
+from api.meta import timestamp as now
+from controller.sources.context import Failure, Outcome
 
 FAILURE_CONDITIONS = ("FetchFailed", "BuildFailed", "StorageOperationFailed")
 

@@ -7,14 +7,20 @@ import asyncio
 import base64
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.sources import GitRepositoryRef
+from internal.sources.credentials import text
 from internal.sources.semver import Constraint, SemverError, Version, parse_version
 
 
 class GitError(Exception):
     """A git operation failed; the message carries git's own words, credentials removed."""
+
+
+Ref = GitRepositoryRef
 
 
 @dataclass(frozen=True)
@@ -26,14 +32,18 @@ class GitAuth:
     identity: bytes | None = None
     known_hosts: bytes | None = None
 
-
-@dataclass(frozen=True)
-class Ref:
-    branch: str | None = None
-    tag: str | None = None
-    semver: str | None = None
-    name: str | None = None
-    commit: str | None = None
+    @classmethod
+    def from_secret(cls, data: Mapping[str, bytes]) -> GitAuth:
+        """A GitRepository's secretRef: basic auth or a bearer token for HTTP(S), identity
+        and known_hosts for SSH, and a CA (`ca.crt`, or the older `caFile`)."""
+        return cls(
+            username=text(data, "username"),
+            password=text(data, "password"),
+            bearer_token=text(data, "bearerToken"),
+            ca=data.get("ca.crt") or data.get("caFile"),
+            identity=data.get("identity"),
+            known_hosts=data.get("known_hosts"),
+        )
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,11 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import aiohttp
 
+from internal.sources.credentials import TLSMaterial
+
 
 class FetchError(Exception):
     """A download failed; the message names the URL and the cause."""
-
-
-@dataclass(frozen=True)
-class TLSMaterial:
-    """PEM-encoded TLS material from a Secret: `tls.crt`/`tls.key` and/or `ca.crt`."""
-
-    cert: bytes | None = None
-    key: bytes | None = None
-    ca: bytes | None = None
 
 
 def tls_context(

@@ -17,6 +17,9 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
+from api.kustomize import Selector as Selector  # the ignore rules' target, re-exported
+from internal.release.inventory import ObjectRef
+
 OPT_OUT_KEY = "helm.toolkit.fluxcd.io/driftDetection"
 OPT_OUT_VALUE = "disabled"
 MASK = "***"
@@ -41,37 +44,26 @@ class ChangeType(StrEnum):
     NONE = "none"
 
 
-@dataclass(frozen=True)
-class Selector:
-    """Kustomize-style target: name and namespace are anchored regular expressions."""
-
-    group: str | None = None
-    version: str | None = None
-    kind: str | None = None
-    name: str | None = None
-    namespace: str | None = None
-    label_selector: str | None = None
-    annotation_selector: str | None = None
-
-    def matches(self, obj: Mapping[str, Any]) -> bool:
-        group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
-        meta = obj.get("metadata", {})
-        checks = [
-            (self.group, group),
-            (self.version, version),
-            (self.kind, obj.get("kind", "")),
-        ]
-        if any(want is not None and want != have for want, have in checks):
+def matches(selector: Selector, obj: Mapping[str, Any]) -> bool:
+    """A kustomize-style target: name and namespace are anchored regular expressions."""
+    group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
+    meta = obj.get("metadata", {})
+    checks = [
+        (selector.group, group),
+        (selector.version, version),
+        (selector.kind, obj.get("kind", "")),
+    ]
+    if any(want is not None and want != have for want, have in checks):
+        return False
+    for pattern, have in (
+        (selector.name, meta.get("name", "")),
+        (selector.namespace, meta.get("namespace", "")),
+    ):
+        if pattern is not None and not re.fullmatch(pattern, have or ""):
             return False
-        for pattern, have in (
-            (self.name, meta.get("name", "")),
-            (self.namespace, meta.get("namespace", "")),
-        ):
-            if pattern is not None and not re.fullmatch(pattern, have or ""):
-                return False
-        return _labels_match(self.label_selector, meta.get("labels") or {}) and _labels_match(
-            self.annotation_selector, meta.get("annotations") or {}
-        )
+    return _labels_match(selector.label_selector, meta.get("labels") or {}) and _labels_match(
+        selector.annotation_selector, meta.get("annotations") or {}
+    )
 
 
 @dataclass(frozen=True)
@@ -83,14 +75,14 @@ class IgnoreRule:
 @dataclass(frozen=True)
 class Change:
     type: ChangeType
-    object_id: str
+    ref: ObjectRef
     patch: list[dict[str, Any]] = field(default_factory=list)
 
-
-def object_id(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata", {})
-    ns = meta.get("namespace") or ""
-    return f"{obj.get('kind')}/{ns + '/' if ns else ''}{meta.get('name')}"
+    @property
+    def object_id(self) -> str:
+        """The object as messages name it, `Kind/namespace/name`; `ref.id` is its inventory
+        id."""
+        return str(self.ref)
 
 
 def opted_out(obj: Mapping[str, Any]) -> bool:
@@ -127,7 +119,7 @@ def _remove(obj: Obj, pointer: str) -> None:
 
 
 def ignored_paths(obj: Mapping[str, Any], rules: Iterable[IgnoreRule]) -> list[str]:
-    return [p for r in rules if r.target is None or r.target.matches(obj) for p in r.paths]
+    return [p for r in rules if r.target is None or matches(r.target, obj) for p in r.paths]
 
 
 def compare(
@@ -139,23 +131,23 @@ def compare(
     object). `desired` None means the dry run was not possible; `live` None means deleted."""
     source = desired if desired is not None else live
     assert source is not None, "compare needs at least one object"
-    oid = object_id(source)
+    ref = ObjectRef.of(source)
     if live is not None and opted_out(live):
-        return Change(ChangeType.EXCLUDE, oid)
+        return Change(ChangeType.EXCLUDE, ref)
     if live is None:
-        return Change(ChangeType.CREATE, oid)
+        return Change(ChangeType.CREATE, ref)
     if desired is None:
-        return Change(ChangeType.NONE, oid)
+        return Change(ChangeType.NONE, ref)
     want, have = normalize(desired), normalize(live)
     for pointer in ignored_paths(live, list(rules)):
         _remove(want, pointer)
         _remove(have, pointer)
     ops = jsonpatch.make_patch(have, want).patch
     if not ops:
-        return Change(ChangeType.NONE, oid)
+        return Change(ChangeType.NONE, ref)
     if source.get("kind") == "Secret" and source.get("apiVersion") == "v1":
         ops = mask_secret_patch(ops)
-    return Change(ChangeType.UPDATE, oid, ops)
+    return Change(ChangeType.UPDATE, ref, ops)
 
 
 def mask_secret_patch(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from internal.sources.semver import SemverError, Version
+from internal.values.compose import merge_maps
 
 DEFAULT_MAX_CHART_SIZE = 10 * 1024 * 1024
 DEFAULT_MAX_FILE_SIZE = 5 * 1024 * 1024
@@ -169,18 +170,6 @@ def read_directory(root: Path, limits: Limits = Limits()) -> dict[str, bytes]:
     return files
 
 
-def merge_values(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep merge: maps merge key by key, anything else in `override` replaces."""
-    out = dict(base)
-    for key, value in override.items():
-        current = out.get(key)
-        if isinstance(current, dict) and isinstance(value, Mapping):
-            out[key] = merge_values(current, value)
-        else:
-            out[key] = value
-    return out
-
-
 def merge_values_files(documents: Iterable[tuple[str, bytes]]) -> dict[str, Any]:
     """Merge values documents in order, the last winning."""
     merged: dict[str, Any] = {}
@@ -190,7 +179,7 @@ def merge_values_files(documents: Iterable[tuple[str, bytes]]) -> dict[str, Any]
             continue
         if not isinstance(loaded, Mapping):
             raise ChartError(f"values file {name!r} is not a mapping")
-        merged = merge_values(merged, loaded)
+        merged = merge_maps(merged, loaded)
     return merged
 
 

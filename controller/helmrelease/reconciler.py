@@ -38,6 +38,7 @@ from controller.metrics import Recorder
 from controller.runtime.controller import Result
 from controller.runtime.informer import Informer
 from internal.dag.graph import Graph
+from internal.drift.live import DEFAULT_FIELD_MANAGER
 from internal.helm.engine import Engine
 from internal.kube.discovery import Discovery
 from internal.manager.clusters import Cluster, Clusters, KubeConfigError
@@ -76,7 +77,12 @@ class HelmReleaseReconciler:
         if oci_repositories is not None:
             sources["OCIRepository"] = oci_repositories
         self.charts = Charts(engine, ArtifactCache(settings.artifact_dir), sources)
-        local = Cluster(settings.cluster, api_client, Discovery(api_client))
+        local = Cluster(
+            settings.cluster,
+            api_client,
+            Discovery(api_client),
+            engine.version().field_manager or DEFAULT_FIELD_MANAGER,
+        )
         self.managers = ManagerFactory(engine, Clusters(local))
         self.writer = StatusWriter(api_client, releases)
         self.index = ReferenceIndex()

@@ -13,8 +13,6 @@ from controller.runtime.informer import Informer
 from internal.kube import rest
 from internal.kube.resources import HELM_CHARTS
 
-FIELD_MANAGER = "helmward"
-
 
 def chart_key(hr: HelmRelease) -> str:
     return f"{chart_source_namespace(hr)}/{helm_chart_name(hr)}"
@@ -58,7 +56,7 @@ def already_applied(current: dict[str, Any] | None, body: dict[str, Any]) -> boo
 
 
 async def apply_chart_template(
-    api: ApiClient, charts: Informer, hr: HelmRelease, field_manager: str = FIELD_MANAGER
+    api: ApiClient, charts: Informer, hr: HelmRelease, field_manager: str
 ) -> str:
     """Apply the template's HelmChart; returns its '<namespace>/<name>'."""
     body = desired_chart(hr)

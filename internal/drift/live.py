@@ -18,7 +18,8 @@ from internal.drift.diff import Change, ChangeType, IgnoreRule, compare
 from internal.kube import rest
 from internal.kube.discovery import Discovery
 
-FIELD_MANAGER = "helmward"
+DEFAULT_FIELD_MANAGER = "helmward"
+"""Helm's own field manager when the engine names none (HELMWARD_FIELD_MANAGER sets it)."""
 
 
 def manifest_objects(manifest: str, namespace: str, release: str = "") -> list[dict[str, Any]]:
@@ -47,6 +48,7 @@ async def detect(
     namespace: str,
     release: str,
     rules: Sequence[IgnoreRule],
+    field_manager: str = DEFAULT_FIELD_MANAGER,
 ) -> list[tuple[Change, dict[str, Any]]]:
     """The changes that bring the live objects back to the manifest, with each object."""
     out = []
@@ -72,7 +74,7 @@ async def detect(
                 path,
                 body=obj,
                 content_type=rest.APPLY_PATCH,
-                query={"fieldManager": FIELD_MANAGER, "force": True, "dryRun": "All"},
+                query={"fieldManager": field_manager, "force": True, "dryRun": "All"},
             )
         change = compare(desired, live, rules) if live is not None else compare(obj, None)
         if change.type in (ChangeType.CREATE, ChangeType.UPDATE):
@@ -81,7 +83,10 @@ async def detect(
 
 
 async def correct(
-    api: ApiClient, discovery: Discovery, drifted: Sequence[tuple[Change, dict[str, Any]]]
+    api: ApiClient,
+    discovery: Discovery,
+    drifted: Sequence[tuple[Change, dict[str, Any]]],
+    field_manager: str = DEFAULT_FIELD_MANAGER,
 ) -> None:
     for _, obj in drifted:
         res = await discovery.resource(obj["apiVersion"], obj["kind"])
@@ -94,5 +99,5 @@ async def correct(
             res.path(ns, obj["metadata"]["name"]),
             body=obj,
             content_type=rest.APPLY_PATCH,
-            query={"fieldManager": FIELD_MANAGER, "force": True},
+            query={"fieldManager": field_manager, "force": True},
         )

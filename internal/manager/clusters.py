@@ -10,6 +10,7 @@ from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient
 
 from api.digests import digest
+from internal.drift.live import DEFAULT_FIELD_MANAGER
 from internal.helm import models as hm
 from internal.kube.discovery import Discovery
 
@@ -21,12 +22,14 @@ class Cluster:
     target: hm.ClusterTarget
     api: ApiClient
     discovery: Discovery
+    field_manager: str = DEFAULT_FIELD_MANAGER
+    """The engine's: the reads and applies done beside Helm use Helm's field manager."""
 
     def impersonating(self, service_account: hm.ServiceAccountRef | None) -> Cluster:
         if service_account is None:
             return self
         target = self.target.model_copy(update={"service_account": service_account})
-        return Cluster(target, self.api, self.discovery)
+        return Cluster(target, self.api, self.discovery, self.field_manager)
 
 
 class Clusters:
@@ -53,7 +56,8 @@ class Clusters:
             target = self.local.target.model_copy(
                 update={"kubeconfig": kubeconfig, "context": None, "in_cluster": False}
             )
-            remote = self._remote[key] = Cluster(target, api, Discovery(api))
+            remote = Cluster(target, api, Discovery(api), self.local.field_manager)
+            self._remote[key] = remote
         return remote.impersonating(service_account)
 
     async def close(self) -> None:

@@ -14,9 +14,6 @@ controller is still seen.
 from __future__ import annotations
 
 import asyncio
-import base64
-import gzip
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +95,7 @@ class ReleaseClient:
         return hm.StorageSpec(namespace=self.target.storage_namespace)
 
     async def _get(self, version: int) -> hm.Release | None:
+        """The stored release at `version`, the newest when 0; None when there is none."""
         try:
             got = await self.engine.get(
                 hm.GetRequest(
@@ -110,30 +108,18 @@ class ReleaseClient:
             )
         except herr.ReleaseNotFoundError:
             return None
-        return got.release
+        return got.result.release
 
     async def sync(self, known_version: int | None = None) -> None:
         """Read the newest stored release. With the version the caller last saw, two GETs;
         without it (a release never seen), one List of the release's storage."""
-        if known_version:
-            rel = await self._get(known_version)
-            if rel is not None:
-                while (newer := await self._get(rel.version + 1)) is not None:
-                    rel = newer
-                self._release = rel
-                return
-        try:
-            res = await self.engine.status(
-                hm.StatusRequest(
-                    release_name=self.target.release_name, namespace=self.target.namespace
-                ),
-                cluster=self.cluster.target,
-                storage=self._storage(),
-            )
-        except herr.ReleaseNotFoundError:
-            self._release = None
+        rel = await self._get(known_version) if known_version else None
+        if rel is None:
+            self._release = await self._get(0)
             return
-        self._release = res.release
+        while (newer := await self._get(rel.version + 1)) is not None:
+            rel = newer
+        self._release = rel
 
     def stored(self) -> StoredRelease | None:
         rel = self.release
@@ -192,12 +178,15 @@ class ReleaseClient:
             self.target.namespace,
             self.target.release_name,
             rules,
+            self.cluster.field_manager,
         )
 
     async def reconcile_release(self, drifted: Sequence[tuple[Change, dict[str, Any]]]) -> None:
         """Bring the live objects back to the stored manifest by server-side apply, with no new
         Helm revision."""
-        await live.correct(self.cluster.api, self.cluster.discovery, drifted)
+        await live.correct(
+            self.cluster.api, self.cluster.discovery, drifted, self.cluster.field_manager
+        )
 
     async def unlock(self) -> tuple[str, hm.Release]:
         """Mark a release left pending by a crash as failed, so it can be remediated. Returns
@@ -208,21 +197,24 @@ class ReleaseClient:
 
     async def mark_failed(self, description: str) -> hm.Release:
         """Record the newest stored release as failed, as Helm records a failed action, so the
-        state machine remediates it. Returns the release as now stored."""
+        state machine remediates it. The engine writes it through Helm's storage, as the
+        cluster's identity (impersonated, when the object names a service account). Returns the
+        release as now stored."""
         rel = self.release
         assert rel is not None
-        ns = self.target.storage_namespace
-        path = f"/api/v1/namespaces/{ns}/secrets/sh.helm.release.v1.{rel.name}.v{rel.version}"
-        obj = await rest.request(self.cluster.api, "GET", path)
-        payload = _decode_release(obj["data"]["release"])
-        payload["info"]["status"] = "failed"
-        payload["info"]["description"] = description
-        obj["data"]["release"] = _encode_release(payload)
-        obj["metadata"].setdefault("labels", {})["status"] = "failed"
-        await rest.request(self.cluster.api, "PUT", path, body=obj)
-        await self.sync(rel.version)
-        assert self.release is not None
-        return self.release
+        done = await self.engine.mark_failed(
+            hm.MarkFailedRequest(
+                release_name=rel.name,
+                namespace=self.target.namespace,
+                version=rel.version,
+                description=description,
+            ),
+            cluster=self.cluster.target,
+            storage=self._storage(),
+        )
+        assert done.result.release is not None
+        self._release = done.result.release
+        return done.result.release
 
     async def wait_healthy(
         self,
@@ -324,18 +316,6 @@ class Manager(ReleaseClient):
         return await self._act(
             self.engine.upgrade(request, cluster=self.cluster.target, storage=self._storage())
         )
-
-
-def _decode_release(data: str) -> dict[str, Any]:
-    raw = base64.b64decode(base64.b64decode(data))
-    if raw[:3] == b"\x1f\x8b\x08":
-        raw = gzip.decompress(raw)
-    return dict(json.loads(raw))
-
-
-def _encode_release(payload: dict[str, Any]) -> str:
-    packed = gzip.compress(json.dumps(payload).encode())
-    return base64.b64encode(base64.b64encode(packed)).decode()
 
 
 class ManagerFactory:

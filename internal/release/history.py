@@ -18,8 +18,8 @@ def _time(value: datetime | None) -> datetime | None:
 
 def snapshot(release: hm.Release, action: str | None, oci_digest: str | None = None) -> Snapshot:
     """A snapshot of a release as the engine reported it."""
-    first = _time(release.first_deployed or release.last_deployed)
-    last = _time(release.last_deployed or release.first_deployed)
+    first = release.first_deployed or release.last_deployed
+    last = release.last_deployed or release.first_deployed
     return Snapshot(
         api_version=SNAPSHOT_API_VERSION,
         digest=release.digest,
@@ -34,7 +34,7 @@ def snapshot(release: hm.Release, action: str | None, oci_digest: str | None = N
         config_digest=digest(release.config or {}),
         first_deployed=first,
         last_deployed=last,
-        deleted=_time(release.deleted),
+        deleted=release.deleted,
         oci_digest=oci_digest or None,
     )
 

@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
-from api.meta import Artifact, timestamp
-from controller.sources.context import Context, Event, Failure
+from api.meta import Artifact, FluxObject, timestamp
+from controller.sources.context import Context, Event, Failure, Outcome
 from internal.artifacts import storage as st
 
 NEW_ARTIFACT = "NewArtifact"
@@ -61,12 +61,33 @@ def new_artifact(message: str) -> Event:
     return ("Normal", NEW_ARTIFACT, message)
 
 
-async def collect_garbage(ctx: Context, kind: str, namespace: str, name: str, keep: str) -> None:
-    await asyncio.to_thread(
-        ctx.storage.garbage_collect, st.artifact_dir(kind, namespace, name), keep
+def directory(obj: FluxObject) -> str:
+    """Where the object's artifacts are stored."""
+    return st.artifact_dir(obj.kind, obj.metadata.namespace or "default", obj.metadata.name or "")
+
+
+async def collect_garbage(ctx: Context, obj: FluxObject, keep: str) -> None:
+    await asyncio.to_thread(ctx.storage.garbage_collect, directory(obj), keep)
+
+
+async def finish(
+    ctx: Context,
+    obj: FluxObject,
+    artifact: dict[str, Any],
+    keep: str,
+    message: str,
+    events: list[Event],
+    *,
+    link: str = "latest.tar.gz",
+    status: dict[str, Any] | None = None,
+) -> Outcome:
+    """Collect the artifacts other than `keep` and report `artifact`, Ready with `message`;
+    `status.url` is the address of `link` to the latest, which never changes."""
+    await collect_garbage(ctx, obj, keep)
+    url = ctx.storage.url(f"{directory(obj)}/{link}")
+    return Outcome(
+        ready_message=message,
+        artifact=artifact,
+        status={"url": url, **(status or {})},
+        events=events,
     )
-
-
-def latest_url(ctx: Context, kind: str, namespace: str, name: str, link: str) -> str:
-    """The address of the link to the latest artifact, which never changes."""
-    return ctx.storage.url(f"{st.artifact_dir(kind, namespace, name)}/{link}")

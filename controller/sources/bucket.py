@@ -75,13 +75,6 @@ async def reconcile(ctx: Context, obj: api.Bucket) -> Outcome:
                     f"from '{spec.bucket_name}' bucket"
                 )
             )
-    await artifacts.collect_garbage(ctx, KIND, ns, name, path)
-    status: dict[str, object] = {"url": artifacts.latest_url(ctx, KIND, ns, name, "latest.tar.gz")}
-    if spec.ignore is not None:
-        status["observedIgnore"] = spec.ignore
-    return Outcome(
-        ready_message=f"stored artifact: revision '{revision}'",
-        artifact=artifact,
-        status=status,
-        events=events,
-    )
+    message = f"stored artifact: revision '{revision}'"
+    observed = {} if spec.ignore is None else {"observedIgnore": spec.ignore}
+    return await artifacts.finish(ctx, obj, artifact, path, message, events, status=observed)

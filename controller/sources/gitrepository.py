@@ -48,16 +48,9 @@ async def reconcile(ctx: Context, obj: api.GitRepository) -> Outcome:
                 ctx, path, revision, write, "latest.tar.gz", verb="archive"
             )
             events.append(artifacts.new_artifact(f"stored artifact for commit '{revision}'"))
-    await artifacts.collect_garbage(ctx, KIND, ns, name, path)
-    status: dict[str, object] = {"url": artifacts.latest_url(ctx, KIND, ns, name, "latest.tar.gz")}
-    if spec.ignore is not None:
-        status["observedIgnore"] = spec.ignore
-    return Outcome(
-        ready_message=f"stored artifact for revision '{revision}'",
-        artifact=artifact,
-        status=status,
-        events=events,
-    )
+    observed = {} if spec.ignore is None else {"observedIgnore": spec.ignore}
+    message = f"stored artifact for revision '{revision}'"
+    return await artifacts.finish(ctx, obj, artifact, path, message, events, status=observed)
 
 
 def _is_auth(message: str) -> bool:

@@ -79,7 +79,7 @@ async def _store(
     path = st.artifact_path(KIND, ns, hc, charts.package_filename(name, version))
     write = asyncio.to_thread(ctx.storage.write_bytes, path, data)
     artifact = await artifacts.store(ctx, path, version, write, "latest.tar.gz")
-    await artifacts.collect_garbage(ctx, KIND, ns, hc, path)
+    await artifacts.collect_garbage(ctx, obj, path)
     return artifact
 
 
@@ -104,6 +104,54 @@ def _reusable(
     return artifacts.reusable(ctx, status.artifact, revision)
 
 
+def _version(obj: api.HelmChart, chart_version: str, source_kind: str, source_revision: str) -> str:
+    """The chart version with the build metadata Flux adds for this HelmChart, if any."""
+    meta = chart_version_metadata(
+        source_kind=source_kind,
+        reconcile_strategy=obj.spec.reconcile_strategy,
+        generation=obj.metadata.generation or 0,
+        source_revision=source_revision,
+        has_values_files=bool(obj.spec.values_files),
+    )
+    return charts.with_version_metadata(chart_version, meta) if meta else chart_version
+
+
+def _observed(obj: api.HelmChart, chart_name: str, source_revision: str | None) -> dict[str, Any]:
+    """The status fields that say what this build was made from."""
+    out: dict[str, Any] = {}
+    if source_revision is not None:
+        out["observedSourceArtifactRevision"] = source_revision
+    out["observedChartName"] = chart_name
+    if obj.spec.values_files:
+        out["observedValuesFiles"] = obj.spec.values_files
+    return out
+
+
+_PULLED = ("ChartPullSucceeded", "pulled")
+_PACKAGED = ("ChartPackageSucceeded", "packaged")
+
+
+def _built(
+    how: tuple[str, str],
+    name: str,
+    version: str,
+    artifact: dict[str, Any],
+    status: dict[str, Any],
+    *,
+    new: bool,
+) -> Outcome:
+    """Ready with the chart `how` was made (pulled or packaged); a new artifact is an event."""
+    reason, verb = how
+    message = f"{verb} '{name}' chart with version '{version}'"
+    return Outcome(
+        ready_reason=reason,
+        ready_message=message,
+        artifact=artifact,
+        status=status,
+        events=[("Normal", reason, message)] if new else [],
+    )
+
+
 async def _from_helm_repository(
     ctx: Context, obj: api.HelmChart, repo: api.HelmRepository
 ) -> Outcome:
@@ -115,29 +163,10 @@ async def _from_helm_repository(
         cv = index.get(obj.spec.chart, obj.spec.version)
     except ChartNotFoundError as exc:
         raise _build_error("InvalidChartReference", "invalid chart reference", exc) from None
-    values_files = obj.spec.values_files or []
-    generation = obj.metadata.generation or 0
-    meta = chart_version_metadata(
-        source_kind="HelmRepository",
-        reconcile_strategy=obj.spec.reconcile_strategy,
-        generation=generation,
-        source_revision=repo_artifact.revision,
-        has_values_files=bool(values_files),
-    )
-    version = charts.with_version_metadata(cv.version, meta) if meta else cv.version
-    status_extra = {
-        "observedSourceArtifactRevision": repo_artifact.revision,
-        "observedChartName": cv.name,
-        "observedValuesFiles": values_files or None,
-    }
-    reused = _reusable(obj, ctx, version, None)
-    if reused is not None:
-        return Outcome(
-            ready_reason="ChartPullSucceeded",
-            ready_message=f"pulled '{cv.name}' chart with version '{version}'",
-            artifact=reused,
-            status={k: v for k, v in status_extra.items() if v is not None},
-        )
+    version = _version(obj, cv.version, "HelmRepository", repo_artifact.revision)
+    observed = _observed(obj, cv.name, repo_artifact.revision)
+    if (reused := _reusable(obj, ctx, version, None)) is not None:
+        return _built(_PULLED, cv.name, version, reused, observed, new=False)
     if not cv.urls:
         raise _build_error(
             "ChartPullError", "chart pull error", f"chart '{cv.name}' has no downloadable URLs"
@@ -158,11 +187,11 @@ async def _from_helm_repository(
             "chart pull error",
             f"failed to download chart for remote reference: {exc}",
         ) from None
-    return await _finish_pull(ctx, obj, data, version, status_extra)
+    return await _finish_pull(ctx, obj, data, version, observed)
 
 
 async def _finish_pull(
-    ctx: Context, obj: api.HelmChart, data: bytes, version: str, status_extra: dict[str, Any]
+    ctx: Context, obj: api.HelmChart, data: bytes, version: str, observed: dict[str, Any]
 ) -> Outcome:
     """Store a pulled chart package, repackaged when valuesFiles are merged into it."""
     values_files = obj.spec.values_files or []
@@ -171,21 +200,14 @@ async def _finish_pull(
         metadata = charts.parse_metadata(files["Chart.yaml"])
     except charts.ChartError as exc:
         raise _build_error("ChartPullError", "chart pull error", exc) from None
-    reason, verb = "ChartPullSucceeded", "pulled"
+    how = _PULLED
     if values_files:
         files = _apply_values_files(files, [(f, files.get(f)) for f in values_files], obj)
         files["Chart.yaml"] = charts.set_chart_version(files["Chart.yaml"], version)
         data = charts.package(files, metadata.name)
-        reason, verb = "ChartPackageSucceeded", "packaged"
+        how = _PACKAGED
     artifact = await _store(ctx, obj, metadata.name, version, data)
-    message = f"{verb} '{metadata.name}' chart with version '{version}'"
-    return Outcome(
-        ready_reason=reason,
-        ready_message=message,
-        artifact=artifact,
-        status={k: v for k, v in status_extra.items() if v is not None},
-        events=[("Normal", reason, message)],
-    )
+    return _built(how, metadata.name, version, artifact, observed, new=True)
 
 
 async def _from_oci_repository(
@@ -206,29 +228,13 @@ async def _from_oci_repository(
     ref, chart_version = await oci.resolve_chart_version(
         ctx, repo.spec.url, obj.spec.chart, obj.spec.version or "*", access
     )
-    values_files = obj.spec.values_files or []
-    meta = chart_version_metadata(
-        source_kind="HelmRepository",
-        reconcile_strategy=obj.spec.reconcile_strategy,
-        generation=obj.metadata.generation or 0,
-        source_revision="",
-        has_values_files=bool(values_files),
-    )
-    version = charts.with_version_metadata(chart_version, meta) if meta else chart_version
-    status_extra: dict[str, Any] = {"observedChartName": obj.spec.chart}
-    if values_files:
-        status_extra["observedValuesFiles"] = values_files
-    reused = _reusable(obj, ctx, version, None)
-    if reused is not None:
-        return Outcome(
-            ready_reason="ChartPullSucceeded",
-            ready_message=f"pulled '{obj.spec.chart}' chart with version '{version}'",
-            artifact=reused,
-            status=status_extra,
-        )
+    version = _version(obj, chart_version, "HelmRepository", "")
+    observed = _observed(obj, obj.spec.chart, None)
+    if (reused := _reusable(obj, ctx, version, None)) is not None:
+        return _built(_PULLED, obj.spec.chart, version, reused, observed, new=False)
     pulled = await oci.pull_chart(ctx, ref, chart_version, access, ctx.chart_limits.chart)
     assert pulled.data is not None
-    return await _finish_pull(ctx, obj, pulled.data, version, status_extra)
+    return await _finish_pull(ctx, obj, pulled.data, version, observed)
 
 
 async def _index(ctx: Context, revision: str, path: str, url: str) -> Index:
@@ -342,28 +348,10 @@ async def _from_tarball(ctx: Context, obj: api.HelmChart, source: api.FluxObject
         except charts.ChartError as exc:
             raise _build_error("ChartPackageError", "chart package error", exc) from None
         values_files = obj.spec.values_files or []
-        meta = chart_version_metadata(
-            source_kind=kind,
-            reconcile_strategy=obj.spec.reconcile_strategy,
-            generation=obj.metadata.generation or 0,
-            source_revision=artifact.revision,
-            has_values_files=bool(values_files),
-        )
-        version = charts.with_version_metadata(metadata.version, meta) if meta else metadata.version
-        status_extra: dict[str, Any] = {
-            "observedSourceArtifactRevision": artifact.revision,
-            "observedChartName": metadata.name,
-        }
-        if values_files:
-            status_extra["observedValuesFiles"] = values_files
-        reused = _reusable(obj, ctx, version, artifact.revision)
-        if reused is not None:
-            return Outcome(
-                ready_reason="ChartPackageSucceeded",
-                ready_message=f"packaged '{metadata.name}' chart with version '{version}'",
-                artifact=reused,
-                status=status_extra,
-            )
+        version = _version(obj, metadata.version, kind, artifact.revision)
+        observed = _observed(obj, metadata.name, artifact.revision)
+        if (reused := _reusable(obj, ctx, version, artifact.revision)) is not None:
+            return _built(_PACKAGED, metadata.name, version, reused, observed, new=False)
         if values_files:
             docs = await asyncio.to_thread(charts.read_values_files, root, values_files)
             files = _apply_values_files(files, docs, obj)
@@ -382,11 +370,4 @@ async def _from_tarball(ctx: Context, obj: api.HelmChart, source: api.FluxObject
                 f"packaged chart exceeds the maximum chart size of {ctx.chart_limits.chart} bytes",
             )
     stored = await _store(ctx, obj, metadata.name, version, data)
-    message = f"packaged '{metadata.name}' chart with version '{version}'"
-    return Outcome(
-        ready_reason="ChartPackageSucceeded",
-        ready_message=message,
-        artifact=stored,
-        status=status_extra,
-        events=[("Normal", "ChartPackageSucceeded", message)],
-    )
+    return _built(_PACKAGED, metadata.name, version, stored, observed, new=True)

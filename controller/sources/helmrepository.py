@@ -98,10 +98,5 @@ async def reconcile(ctx: Context, obj: api.HelmRepository) -> Outcome:
                 f"versions from '{obj.spec.url}'"
             )
         )
-    await artifacts.collect_garbage(ctx, KIND, ns, name, path)
-    return Outcome(
-        ready_message=f"stored artifact: revision '{revision}'",
-        artifact=artifact,
-        status={"url": artifacts.latest_url(ctx, KIND, ns, name, "index.yaml")},
-        events=events,
-    )
+    message = f"stored artifact: revision '{revision}'"
+    return await artifacts.finish(ctx, obj, artifact, path, message, events, link="index.yaml")

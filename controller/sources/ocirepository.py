@@ -118,7 +118,7 @@ async def reconcile(ctx: Context, obj: api.OCIRepository) -> Outcome:
                     "OCILayerOperationFailed",
                     f"failed to extract layer {pulled.layer_digest}: {exc}",
                 ) from None
-            await artifacts.collect_garbage(ctx, KIND, ns, name, path)
+            await artifacts.collect_garbage(ctx, obj, path)
             annotations = pulled.manifest.get("annotations")
             if isinstance(annotations, dict) and annotations:
                 artifact["metadata"] = {str(k): str(v) for k, v in annotations.items()}

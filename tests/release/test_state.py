@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from _pytest.mark import ParameterSet
 
 from api.helmrelease import Snapshot, TestHookStatus
 from internal.release.state import (
@@ -18,23 +20,20 @@ from internal.release.state import (
     with_drift,
 )
 
-STORED = StoredRelease(
-    name="podinfo",
-    version=3,
-    status="deployed",
-    chart_name="podinfo",
-    chart_version="6.0.3",
-    digest="sha256:aaa",
-)
+RELEASE: dict[str, Any] = {
+    "name": "podinfo",
+    "version": 3,
+    "status": "deployed",
+    "digest": "sha256:aaa",
+    "chart_name": "podinfo",
+    "chart_version": "6.0.3",
+}
+"""What the stored release and its snapshot agree on."""
+STORED = StoredRelease(**RELEASE)
 SNAP = Snapshot(
+    **RELEASE,
     api_version="v2",
-    name="podinfo",
     namespace="default",
-    version=3,
-    status="deployed",
-    digest="sha256:aaa",
-    chart_name="podinfo",
-    chart_version="6.0.3",
     config_digest="sha256:cfg",
     first_deployed=datetime(2026, 11, 22, tzinfo=UTC),
     last_deployed=datetime(2026, 11, 22, tzinfo=UTC),
@@ -52,207 +51,128 @@ DESIRED = Desired(
 )
 OBSERVED = Observed(latest=SNAP, observed_generation=2)
 
-ROWS: list[tuple[str, StoredRelease | None, Desired, Observed, ReleaseState, str]] = [
-    ("nothing stored", None, DESIRED, OBSERVED, ReleaseState.ABSENT, "no release in storage"),
-    (
-        "pending-install",
-        replace(STORED, status="pending-install"),
-        DESIRED,
-        OBSERVED,
-        ReleaseState.LOCKED,
-        "pending-install",
-    ),
-    (
+
+S = ReleaseState  # short, for the table below
+
+
+def stored_as(**changes: object) -> StoredRelease:
+    return replace(STORED, **changes)  # type: ignore[arg-type]
+
+
+def status(name: str) -> StoredRelease:
+    return replace(STORED, status=name)
+
+
+def row(
+    name: str,
+    state: ReleaseState,
+    reason: str = "",
+    *,
+    stored: StoredRelease | None = STORED,
+    observed: Observed = OBSERVED,
+    **desired: object,
+) -> ParameterSet:
+    """A case: the stored release, DESIRED with `desired` changed and what was observed give
+    `state`, with `reason` in its reason."""
+    changed = replace(DESIRED, **desired)  # type: ignore[arg-type]
+    return pytest.param(stored, changed, observed, state, reason, id=name)
+
+
+def with_tests(
+    name: str,
+    state: ReleaseState,
+    reason: str = "",
+    hooks: dict[str, str] | None = None,
+    **desired: object,
+) -> ParameterSet:
+    """A case with tests enabled; `hooks` are the phases of the latest snapshot's test hooks
+    (None: no hooks recorded)."""
+    observed = OBSERVED if hooks is None else replace(OBSERVED, latest=with_hooks(**hooks))
+    return row(name, state, reason, observed=observed, test_enabled=True, **desired)
+
+
+ROWS = [
+    row("nothing stored", S.ABSENT, "no release in storage", stored=None),
+    row("pending-install", S.LOCKED, "pending-install", stored=status("pending-install")),
+    row(
         "pending-upgrade, no history",
-        replace(STORED, status="pending-upgrade"),
-        DESIRED,
-        Observed(),
-        ReleaseState.LOCKED,
+        S.LOCKED,
         "pending-upgrade",
+        stored=status("pending-upgrade"),
+        observed=Observed(),
     ),
-    (
-        "pending-rollback",
-        replace(STORED, status="pending-rollback"),
-        DESIRED,
-        OBSERVED,
-        ReleaseState.LOCKED,
-        "pending-rollback",
-    ),
-    (
-        "stored but no history",
-        STORED,
-        DESIRED,
-        Observed(),
-        ReleaseState.UNMANAGED,
-        "found existing release",
-    ),
-    (
+    row("pending-rollback", S.LOCKED, "pending-rollback", stored=status("pending-rollback")),
+    row("stored but no history", S.UNMANAGED, "found existing release", observed=Observed()),
+    row(
         "uninstalled and no history",
-        replace(STORED, status="uninstalled"),
-        DESIRED,
-        Observed(),
-        ReleaseState.ABSENT,
+        S.ABSENT,
         "uninstalled",
+        stored=status("uninstalled"),
+        observed=Observed(),
     ),
-    (
+    row(
         "digest edited out of band",
-        replace(STORED, digest="sha256:bbb"),
-        DESIRED,
-        OBSERVED,
-        ReleaseState.UNMANAGED,
+        S.UNMANAGED,
         "digest verification failed",
+        stored=stored_as(digest="sha256:bbb"),
     ),
-    (
-        "newer version not observed",
-        replace(STORED, version=4),
-        DESIRED,
-        OBSERVED,
-        ReleaseState.UNMANAGED,
-        "not observed",
-    ),
-    (
+    row("newer version not observed", S.UNMANAGED, "not observed", stored=stored_as(version=4)),
+    row(
         "foreign snapshot digests are trusted",
-        replace(STORED, digest="sha256:bbb"),
-        DESIRED,
-        replace(OBSERVED, latest=SNAP.model_copy(update={"api_version": "v2beta2"})),
-        ReleaseState.IN_SYNC,
-        "",
+        S.IN_SYNC,
+        stored=stored_as(digest="sha256:bbb"),
+        observed=replace(OBSERVED, latest=SNAP.model_copy(update={"api_version": "v2beta2"})),
     ),
-    (
-        "failed",
-        replace(STORED, status="failed"),
-        DESIRED,
-        OBSERVED,
-        ReleaseState.FAILED,
-        "failed state",
-    ),
-    (
-        "uninstalled with history",
-        replace(STORED, status="uninstalled"),
-        DESIRED,
-        OBSERVED,
-        ReleaseState.ABSENT,
-        "uninstalled",
-    ),
-    (
-        "superseded is unknown",
-        replace(STORED, status="superseded"),
-        DESIRED,
-        OBSERVED,
-        ReleaseState.UNKNOWN,
-        "superseded",
-    ),
-    (
-        "chart version changed",
-        STORED,
-        replace(DESIRED, chart_version="6.1.0"),
-        OBSERVED,
-        ReleaseState.OUT_OF_SYNC,
-        "chart has changed",
-    ),
-    (
-        "chart name changed",
-        STORED,
-        replace(DESIRED, chart_name="other"),
-        OBSERVED,
-        ReleaseState.OUT_OF_SYNC,
-        "chart has changed",
-    ),
-    (
-        "values changed",
-        STORED,
-        replace(DESIRED, config_digest="sha256:new"),
-        OBSERVED,
-        ReleaseState.OUT_OF_SYNC,
-        "values have changed",
-    ),
-    (
+    row("failed", S.FAILED, "failed state", stored=status("failed")),
+    row("uninstalled with history", S.ABSENT, "uninstalled", stored=status("uninstalled")),
+    row("superseded is unknown", S.UNKNOWN, "superseded", stored=status("superseded")),
+    row("chart version changed", S.OUT_OF_SYNC, "chart has changed", chart_version="6.1.0"),
+    row("chart name changed", S.OUT_OF_SYNC, "chart has changed", chart_name="other"),
+    row("values changed", S.OUT_OF_SYNC, "values have changed", config_digest="sha256:new"),
+    row(
         "post-renderers changed on a new generation",
-        STORED,
-        replace(DESIRED, generation=3, post_renderers_digest="sha256:pr"),
-        OBSERVED,
-        ReleaseState.OUT_OF_SYNC,
+        S.OUT_OF_SYNC,
         "postrenderers",
+        generation=3,
+        post_renderers_digest="sha256:pr",
     ),
-    (
-        "post-renderers differ on the same generation",
-        STORED,
-        replace(DESIRED, post_renderers_digest="sha256:pr"),
-        OBSERVED,
-        ReleaseState.IN_SYNC,
-        "",
+    row(
+        "post-renderers differ on the same generation", S.IN_SYNC, post_renderers_digest="sha256:pr"
     ),
-    (
+    row(
         "commonMetadata changed on a new generation",
-        STORED,
-        replace(DESIRED, generation=3, common_metadata_digest="sha256:cm"),
-        OBSERVED,
-        ReleaseState.OUT_OF_SYNC,
+        S.OUT_OF_SYNC,
         "common metadata",
+        generation=3,
+        common_metadata_digest="sha256:cm",
     ),
-    (
-        "tests enabled, none ran",
-        STORED,
-        replace(DESIRED, test_enabled=True),
-        OBSERVED,
-        ReleaseState.UNTESTED,
-        "not been tested",
+    with_tests("tests enabled, none ran", S.UNTESTED, "not been tested"),
+    with_tests("tests enabled, one failed", S.FAILED, "test in failed phase", {"t": "Failed"}),
+    with_tests(
+        "tests failed but ignored", S.IN_SYNC, "", {"t": "Failed"}, ignore_test_failures=True
     ),
-    (
-        "tests enabled, one failed",
-        STORED,
-        replace(DESIRED, test_enabled=True),
-        replace(OBSERVED, latest=with_hooks(t="Failed")),
-        ReleaseState.FAILED,
-        "test in failed phase",
-    ),
-    (
-        "tests failed but ignored",
-        STORED,
-        replace(DESIRED, test_enabled=True, ignore_test_failures=True),
-        replace(OBSERVED, latest=with_hooks(t="Failed")),
-        ReleaseState.IN_SYNC,
-        "",
-    ),
-    (
+    with_tests(
         "tests failed without an active remediation",
-        STORED,
-        replace(DESIRED, test_enabled=True, has_active_remediation=False),
-        replace(OBSERVED, latest=with_hooks(t="Failed")),
-        ReleaseState.IN_SYNC,
+        S.IN_SYNC,
         "",
+        {"t": "Failed"},
+        has_active_remediation=False,
     ),
-    (
+    with_tests(
         "tests still running count as untested",
-        STORED,
-        replace(DESIRED, test_enabled=True),
-        replace(OBSERVED, latest=with_hooks(a="Succeeded", b="Running")),
-        ReleaseState.UNTESTED,
+        S.UNTESTED,
         "not been tested",
+        {"a": "Succeeded", "b": "Running"},
     ),
-    (
-        "a chart without tests is tested",
-        STORED,
-        replace(DESIRED, test_enabled=True),
-        replace(OBSERVED, latest=with_hooks()),
-        ReleaseState.IN_SYNC,
-        "",
-    ),
-    (
-        "tests passed",
-        STORED,
-        replace(DESIRED, test_enabled=True),
-        replace(OBSERVED, latest=with_hooks(t="Succeeded")),
-        ReleaseState.IN_SYNC,
-        "",
-    ),
-    ("in sync", STORED, DESIRED, OBSERVED, ReleaseState.IN_SYNC, ""),
+    with_tests("a chart without tests is tested", S.IN_SYNC, "", {}),
+    with_tests("tests passed", S.IN_SYNC, "", {"t": "Succeeded"}),
+    row("in sync", S.IN_SYNC),
 ]
 
 
 @pytest.mark.parametrize(
     ("stored", "desired", "observed", "state", "reason"),
-    [pytest.param(*row[1:], id=row[0]) for row in ROWS],
+    ROWS,
 )
 def test_determine_state(
     stored: StoredRelease | None,
@@ -274,8 +194,8 @@ def test_in_sync_asks_for_a_drift_check_only_when_enabled() -> None:
 
 
 def test_drift_turns_in_sync_into_drifted_and_nothing_else() -> None:
-    in_sync = State(ReleaseState.IN_SYNC)
-    assert with_drift(in_sync, True, "1 changed").state is ReleaseState.DRIFTED
-    assert with_drift(in_sync, False).state is ReleaseState.IN_SYNC
-    failed = State(ReleaseState.FAILED)
-    assert with_drift(failed, True).state is ReleaseState.FAILED
+    in_sync = State(S.IN_SYNC)
+    assert with_drift(in_sync, True, "1 changed").state is S.DRIFTED
+    assert with_drift(in_sync, False).state is S.IN_SYNC
+    failed = State(S.FAILED)
+    assert with_drift(failed, True).state is S.FAILED

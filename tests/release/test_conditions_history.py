@@ -35,54 +35,49 @@ def ready_of(conds: list[Condition], test_enabled: bool = False, ignore: bool = 
     return (r.status.value, r.reason) if r else None, out
 
 
+def case(*conds: str, tests: bool = False, ignore: bool = False, ready: str = "") -> Any:
+    """Conditions written `Type=Status:Reason`, and the Ready they sum up to, `Status:Reason`
+    (empty: no Ready)."""
+    parsed = []
+    for text in conds:
+        type_, _, rest = text.partition("=")
+        status, _, reason = rest.partition(":")
+        parsed.append(cond(type_, status, reason))
+    want = tuple(ready.split(":")) if ready else None
+    return pytest.param(parsed, tests, ignore, want, id=" ".join(conds) or "none")
+
+
 @pytest.mark.parametrize(
     ("conds", "test_enabled", "ignore", "ready"),
     [
-        ([], False, False, None),
-        (
-            [cond("Released", "True", "InstallSucceeded")],
-            False,
-            False,
-            ("True", "InstallSucceeded"),
+        case(),
+        case("Released=True:InstallSucceeded", ready="True:InstallSucceeded"),
+        case("Released=False:InstallFailed", ready="False:InstallFailed"),
+        case(
+            "Released=True:UpgradeSucceeded",
+            "TestSuccess=False:TestFailed",
+            tests=True,
+            ready="False:TestFailed",
         ),
-        ([cond("Released", "False", "InstallFailed")], False, False, ("False", "InstallFailed")),
-        (
-            [
-                cond("Released", "True", "UpgradeSucceeded"),
-                cond("TestSuccess", "False", "TestFailed"),
-            ],
-            True,
-            False,
-            ("False", "TestFailed"),
+        case(
+            "Released=True:UpgradeSucceeded",
+            "TestSuccess=False:TestFailed",
+            tests=True,
+            ignore=True,
+            ready="True:UpgradeSucceeded",
         ),
-        (
-            [
-                cond("Released", "True", "UpgradeSucceeded"),
-                cond("TestSuccess", "False", "TestFailed"),
-            ],
-            True,
-            True,
-            ("True", "UpgradeSucceeded"),
+        case(
+            "Released=True:UpgradeSucceeded",
+            "TestSuccess=True:TestSucceeded",
+            tests=True,
+            ready="True:TestSucceeded",
         ),
-        (
-            [
-                cond("Released", "True", "UpgradeSucceeded"),
-                cond("TestSuccess", "True", "TestSucceeded"),
-            ],
-            True,
-            False,
-            ("True", "TestSucceeded"),
+        case(
+            "Released=False:UpgradeFailed",
+            "Remediated=True:RollbackSucceeded",
+            ready="False:RollbackSucceeded",
         ),
-        (
-            [
-                cond("Released", "False", "UpgradeFailed"),
-                cond("Remediated", "True", "RollbackSucceeded"),
-            ],
-            False,
-            False,
-            ("False", "RollbackSucceeded"),
-        ),
-        ([cond("Released", "Unknown", "Progressing")], False, False, ("Unknown", "Progressing")),
+        case("Released=Unknown:Progressing", ready="Unknown:Progressing"),
     ],
 )
 def test_ready_summary(

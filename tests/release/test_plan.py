@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from _pytest.mark import ParameterSet
 
 from internal.release.plan import (
     Action,
@@ -23,6 +24,9 @@ from internal.release.plan import (
 )
 from internal.release.state import ReleaseState as S
 
+A = Action  # short, for the tables below
+EXCEEDED = StallReason.RETRIES_EXCEEDED
+NO_TARGET = StallReason.MISSING_ROLLBACK_TARGET
 BASE = Context()
 RETRY = Policy(strategy=Strategy.RETRY_ON_FAILURE)
 UPGRADE_2 = Policy(retries=2, remediate_last_failure=True, remediation=Remediation.ROLLBACK)
@@ -30,163 +34,146 @@ UNINSTALL_UPGRADE = Policy(retries=1, remediation=Remediation.UNINSTALL)
 AFTER_UPGRADE = replace(BASE, last_attempted="upgrade", upgrade_failures=1)
 AFTER_INSTALL = replace(BASE, last_attempted="install", install_failures=1)
 
-ROWS: list[tuple[str, S, Context, Action, StallReason | None]] = [
+
+def step(
+    name: str,
+    state: S,
+    action: Action,
+    stall: StallReason | None = None,
+    *,
+    start: Context = BASE,
+    **changes: object,
+) -> ParameterSet:
+    """A case: in `state`, the context `start` with `changes` gives `action` (and `stall`)."""
+    ctx = replace(start, **changes)  # type: ignore[arg-type]
+    return pytest.param(state, ctx, action, stall, id=name)
+
+
+def failed(
+    name: str,
+    action: Action,
+    stall: StallReason | None = None,
+    *,
+    start: Context = AFTER_UPGRADE,
+    **changes: object,
+) -> ParameterSet:
+    """A case in the Failed state, after a failed upgrade unless `start` says otherwise."""
+    return step(name, S.FAILED, action, stall, start=start, **changes)
+
+
+def after(
+    name: str,
+    action: Action,
+    failed: bool,
+    outcome: Outcome,
+    *,
+    start: Context = BASE,
+    **changes: object,
+) -> ParameterSet:
+    """A case: `action`, failed or not, in the context `start` with `changes`, is `outcome`."""
+    ctx = replace(start, **changes)  # type: ignore[arg-type]
+    return pytest.param(action, failed, ctx, outcome, id=name)
+
+
+ROWS = [
     # InSync
-    ("in sync", S.IN_SYNC, BASE, Action.NONE, None),
-    ("in sync, forced", S.IN_SYNC, replace(BASE, force_requested=True), Action.UPGRADE, None),
+    step("in sync", S.IN_SYNC, A.NONE),
+    step("in sync, forced", S.IN_SYNC, A.UPGRADE, force_requested=True),
     # Locked
-    ("locked", S.LOCKED, BASE, Action.UNLOCK, None),
+    step("locked", S.LOCKED, A.UNLOCK),
     # Absent
-    ("absent", S.ABSENT, BASE, Action.INSTALL, None),
-    (
+    step("absent", S.ABSENT, A.INSTALL),
+    step(
         "absent, install retries left",
         S.ABSENT,
-        replace(BASE, install=Policy(retries=3), install_failures=3),
-        Action.INSTALL,
-        None,
+        A.INSTALL,
+        install=Policy(retries=3),
+        install_failures=3,
     ),
-    (
-        "absent, install retries exhausted",
-        S.ABSENT,
-        replace(BASE, install_failures=1),
-        Action.STALL,
-        StallReason.RETRIES_EXCEEDED,
-    ),
-    (
+    step("absent, install retries exhausted", S.ABSENT, A.STALL, EXCEEDED, install_failures=1),
+    step(
         "absent, exhausted but forced",
         S.ABSENT,
-        replace(BASE, install_failures=1, force_requested=True),
-        Action.INSTALL,
-        None,
+        A.INSTALL,
+        install_failures=1,
+        force_requested=True,
     ),
-    (
+    step(
         "absent, unlimited retries",
         S.ABSENT,
-        replace(BASE, install=Policy(retries=-1), install_failures=99),
-        Action.INSTALL,
-        None,
+        A.INSTALL,
+        install=Policy(retries=-1),
+        install_failures=99,
     ),
     # Unmanaged
-    ("unmanaged", S.UNMANAGED, BASE, Action.UPGRADE, None),
+    step("unmanaged", S.UNMANAGED, A.UPGRADE),
     # OutOfSync
-    ("out of sync", S.OUT_OF_SYNC, BASE, Action.UPGRADE, None),
-    (
+    step("out of sync", S.OUT_OF_SYNC, A.UPGRADE),
+    step(
         "out of sync, upgrade retries exhausted",
         S.OUT_OF_SYNC,
-        replace(BASE, upgrade_failures=1),
-        Action.STALL,
-        StallReason.RETRIES_EXCEEDED,
+        A.STALL,
+        EXCEEDED,
+        upgrade_failures=1,
     ),
-    (
+    step(
         "out of sync, exhausted but forced",
         S.OUT_OF_SYNC,
-        replace(BASE, upgrade_failures=1, force_requested=True),
-        Action.UPGRADE,
-        None,
+        A.UPGRADE,
+        upgrade_failures=1,
+        force_requested=True,
     ),
     # Untested
-    ("untested", S.UNTESTED, BASE, Action.TEST, None),
+    step("untested", S.UNTESTED, A.TEST),
     # Drifted
-    (
-        "drifted, mode enabled",
-        S.DRIFTED,
-        replace(BASE, drift_correct=True),
-        Action.CORRECT_DRIFT,
-        None,
-    ),
-    ("drifted, mode warn", S.DRIFTED, BASE, Action.WARN_DRIFT, None),
+    step("drifted, mode enabled", S.DRIFTED, A.CORRECT_DRIFT, drift_correct=True),
+    step("drifted, mode warn", S.DRIFTED, A.WARN_DRIFT),
     # Failed
-    ("failed, nothing attempted yet", S.FAILED, BASE, Action.UPGRADE, None),
-    (
-        "failed, RetryOnFailure",
-        S.FAILED,
-        replace(AFTER_UPGRADE, upgrade=RETRY, upgrade_failures=5),
-        Action.UPGRADE,
-        None,
-    ),
-    (
-        "failed, counters reset by a change",
-        S.FAILED,
-        replace(AFTER_UPGRADE, upgrade_failures=0),
-        Action.UPGRADE,
-        None,
-    ),
-    (
-        "failed, forced",
-        S.FAILED,
-        replace(AFTER_UPGRADE, force_requested=True),
-        Action.UPGRADE,
-        None,
-    ),
-    (
-        "failed upgrade, retries=0, no remediateLastFailure",
-        S.FAILED,
-        AFTER_UPGRADE,
-        Action.STALL,
-        StallReason.RETRIES_EXCEEDED,
-    ),
-    (
-        "failed upgrade, retries left: rollback",
-        S.FAILED,
-        replace(AFTER_UPGRADE, upgrade=UPGRADE_2),
-        Action.ROLLBACK,
-        None,
-    ),
-    (
+    failed("failed, nothing attempted yet", A.UPGRADE, start=BASE),
+    failed("failed, RetryOnFailure", A.UPGRADE, upgrade=RETRY, upgrade_failures=5),
+    failed("failed, counters reset by a change", A.UPGRADE, upgrade_failures=0),
+    failed("failed, forced", A.UPGRADE, force_requested=True),
+    failed("failed upgrade, retries=0, no remediateLastFailure", A.STALL, EXCEEDED),
+    failed("failed upgrade, retries left: rollback", A.ROLLBACK, upgrade=UPGRADE_2),
+    failed(
         "failed upgrade, exhausted, remediateLastFailure: rollback",
-        S.FAILED,
-        replace(AFTER_UPGRADE, upgrade=UPGRADE_2, upgrade_failures=3),
-        Action.ROLLBACK,
-        None,
+        A.ROLLBACK,
+        upgrade=UPGRADE_2,
+        upgrade_failures=3,
     ),
-    (
+    failed(
         "failed upgrade, rollback target missing",
-        S.FAILED,
-        replace(AFTER_UPGRADE, upgrade=UPGRADE_2, rollback_target=RollbackTarget.MISSING),
-        Action.STALL,
-        StallReason.MISSING_ROLLBACK_TARGET,
+        A.STALL,
+        NO_TARGET,
+        upgrade=UPGRADE_2,
+        rollback_target=RollbackTarget.MISSING,
     ),
-    (
+    failed(
         "failed upgrade, rollback target corrupt",
-        S.FAILED,
-        replace(AFTER_UPGRADE, upgrade=UPGRADE_2, rollback_target=RollbackTarget.CORRUPT),
-        Action.UPGRADE,
-        None,
+        A.UPGRADE,
+        upgrade=UPGRADE_2,
+        rollback_target=RollbackTarget.CORRUPT,
     ),
-    (
-        "failed upgrade, strategy uninstall",
-        S.FAILED,
-        replace(AFTER_UPGRADE, upgrade=UNINSTALL_UPGRADE),
-        Action.UNINSTALL_REMEDIATION,
-        None,
+    failed(
+        "failed upgrade, strategy uninstall", A.UNINSTALL_REMEDIATION, upgrade=UNINSTALL_UPGRADE
     ),
-    (
+    failed(
         "failed install, retries left: uninstall",
-        S.FAILED,
-        replace(AFTER_INSTALL, install=Policy(retries=2)),
-        Action.UNINSTALL_REMEDIATION,
-        None,
+        A.UNINSTALL_REMEDIATION,
+        start=AFTER_INSTALL,
+        install=Policy(retries=2),
     ),
-    (
-        "failed install, retries exhausted",
-        S.FAILED,
-        AFTER_INSTALL,
-        Action.STALL,
-        StallReason.RETRIES_EXCEEDED,
-    ),
-    (
+    failed("failed install, retries exhausted", A.STALL, EXCEEDED, start=AFTER_INSTALL),
+    failed(
         "failed install, exhausted, remediateLastFailure",
-        S.FAILED,
-        replace(AFTER_INSTALL, install=Policy(remediate_last_failure=True)),
-        Action.UNINSTALL_REMEDIATION,
-        None,
+        A.UNINSTALL_REMEDIATION,
+        start=AFTER_INSTALL,
+        install=Policy(remediate_last_failure=True),
     ),
 ]
 
 
-@pytest.mark.parametrize(
-    ("state", "ctx", "action", "stall"), [pytest.param(*r[1:], id=r[0]) for r in ROWS]
-)
+@pytest.mark.parametrize(("state", "ctx", "action", "stall"), ROWS)
 def test_next_step(state: S, ctx: Context, action: Action, stall: StallReason | None) -> None:
     step = next_step(state, ctx)
     assert step.action is action
@@ -205,51 +192,56 @@ def test_unknown_state_has_no_step() -> None:
         next_step(S.UNKNOWN, BASE)
 
 
-AFTER: list[tuple[str, Action, bool, Context, Outcome]] = [
-    ("install ok: look again", Action.INSTALL, False, BASE, Outcome.CONTINUE),
-    ("test ok: look again", Action.TEST, False, BASE, Outcome.CONTINUE),
-    ("failed action: backoff", Action.UPGRADE, True, AFTER_UPGRADE, Outcome.REQUEUE_BACKOFF),
-    (
+AFTER = [
+    after("install ok: look again", A.INSTALL, False, Outcome.CONTINUE),
+    after("test ok: look again", A.TEST, False, Outcome.CONTINUE),
+    after("failed action: backoff", A.UPGRADE, True, Outcome.REQUEUE_BACKOFF, start=AFTER_UPGRADE),
+    after(
         "failed action under RetryOnFailure: retry interval",
-        Action.UPGRADE,
+        A.UPGRADE,
         True,
-        replace(AFTER_UPGRADE, upgrade=RETRY),
         Outcome.REQUEUE_RETRY_INTERVAL,
+        start=AFTER_UPGRADE,
+        upgrade=RETRY,
     ),
-    (
+    after(
         "rollback with retries left: backoff",
-        Action.ROLLBACK,
+        A.ROLLBACK,
         False,
-        replace(AFTER_UPGRADE, upgrade=UPGRADE_2),
         Outcome.REQUEUE_BACKOFF,
+        start=AFTER_UPGRADE,
+        upgrade=UPGRADE_2,
     ),
-    (
+    after(
         "rollback of the last failure: stall",
-        Action.ROLLBACK,
+        A.ROLLBACK,
         False,
-        replace(AFTER_UPGRADE, upgrade=UPGRADE_2, upgrade_failures=3),
         Outcome.STALL,
+        start=AFTER_UPGRADE,
+        upgrade=UPGRADE_2,
+        upgrade_failures=3,
     ),
-    (
+    after(
         "uninstall after upgrade always requeues to reinstall",
-        Action.UNINSTALL_REMEDIATION,
+        A.UNINSTALL_REMEDIATION,
         False,
-        replace(AFTER_UPGRADE, upgrade=UNINSTALL_UPGRADE, upgrade_failures=2),
         Outcome.REQUEUE_BACKOFF,
+        start=AFTER_UPGRADE,
+        upgrade=UNINSTALL_UPGRADE,
+        upgrade_failures=2,
     ),
-    (
+    after(
         "uninstall after install, exhausted: stall",
-        Action.UNINSTALL_REMEDIATION,
+        A.UNINSTALL_REMEDIATION,
         False,
-        replace(AFTER_INSTALL, install=Policy(remediate_last_failure=True)),
         Outcome.STALL,
+        start=AFTER_INSTALL,
+        install=Policy(remediate_last_failure=True),
     ),
 ]
 
 
-@pytest.mark.parametrize(
-    ("action", "failed", "ctx", "outcome"), [pytest.param(*r[1:], id=r[0]) for r in AFTER]
-)
+@pytest.mark.parametrize(("action", "failed", "ctx", "outcome"), AFTER)
 def test_after_step(action: Action, failed: bool, ctx: Context, outcome: Outcome) -> None:
     assert after_step(action, failed, ctx) is outcome
 

@@ -40,16 +40,8 @@ def _resource(
     defaulted_status: bool = True,
 ) -> Resource:
     """How a source kind is served: this group and version, the sources' categories."""
-    return Resource(
-        group=GROUP,
-        version=VERSION,
-        kind=kind,
-        plural=plural,
-        short_names=short_names,
-        categories=_CATEGORIES,
-        columns=columns,
-        status_default={"observedGeneration": -1} if defaulted_status else {},
-    )
+    status_default = {"observedGeneration": -1} if defaulted_status else {}
+    return Resource(GROUP, VERSION, kind, plural, short_names, _CATEGORIES, columns, status_default)
 
 
 class SourceObject(FluxObject):

@@ -161,7 +161,10 @@ class HelmReleaseReconciler:
         hr = work.hr
         wait = Result(requeue_after=self.settings.requeue_dependency, jitter=False)
         if hr.spec.chart is not None:
-            work.status.helm_chart = await apply_chart_template(self.api, self.chart_informer, hr)
+            field_manager = self.managers.clusters.local.field_manager
+            work.status.helm_chart = await apply_chart_template(
+                self.api, self.chart_informer, hr, field_manager
+            )
         blocked = check_dependencies(
             work, self.index.graph(), self.releases.get, self.settings.requeue_dependency
         )

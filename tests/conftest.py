@@ -7,16 +7,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from kubernetes_asyncio import client, config
+from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from tests.support import (
-    ControlPlane,
-    ensure_control_plane,
-    eventually,
-    keep_cluster,
-    stop_control_plane,
-)
+from hack.testkit.kube import api_client
+from hack.testkit.plane import ControlPlane, ensure_control_plane, keep_cluster, stop_control_plane
+from hack.testkit.wait import eventually
 
 
 @pytest.fixture(scope="session")
@@ -31,11 +27,7 @@ def control_plane() -> Iterator[ControlPlane]:
 @pytest.fixture(scope="session")
 async def kube(control_plane: ControlPlane) -> AsyncIterator[client.ApiClient]:
     """A kubernetes-asyncio client authenticated as the cluster admin."""
-    configuration = client.Configuration()
-    await config.load_kube_config(
-        config_file=str(control_plane.kubeconfig), client_configuration=configuration
-    )
-    async with client.ApiClient(configuration) as api:
+    async with api_client(control_plane.kubeconfig) as api:
         yield api
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import time
@@ -31,8 +30,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from kubernetes_asyncio import client, config  # noqa: E402
+from kubernetes_asyncio import client  # noqa: E402
 
+from hack.testkit import charts  # noqa: E402
+from hack.testkit.cli import helm_cli  # noqa: E402
+from hack.testkit.kube import api_client  # noqa: E402
+from hack.testkit.plane import ControlPlane, ensure_control_plane  # noqa: E402
 from internal.helm import Engine  # noqa: E402
 from internal.helm.models import (  # noqa: E402
     ClusterTarget,
@@ -41,27 +44,15 @@ from internal.helm.models import (  # noqa: E402
     UninstallRequest,
     UpgradeRequest,
 )
-from tests.engine import charts  # noqa: E402
-from tests.support import ControlPlane, ensure_control_plane  # noqa: E402
 
 TIMEOUT = timedelta(minutes=5)
 
 
 async def helm(plane: ControlPlane, *args: str) -> float:
-    env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig), "HELM_CACHE_HOME": "/tmp/helm-cache"}
+    """Wall ms of one stock helm CLI command."""
     started = time.perf_counter()
-    proc = await asyncio.create_subprocess_exec(
-        str(plane.helm),
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await proc.communicate()
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise RuntimeError(f"helm {' '.join(args)}: {err.decode()}")
-    return elapsed * 1000
+    await helm_cli(plane, *args)
+    return (time.perf_counter() - started) * 1000
 
 
 async def timed(call: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
@@ -99,11 +90,9 @@ async def per_action(
         )
         add("upgrade", "engine", wall)
         add("upgrade", "overhead", wall - shim)
-        started = time.perf_counter()
-        resp = await engine.call("get", GetRequest(**ref).wire(), target)
-        wall = (time.perf_counter() - started) * 1000
+        wall, shim = await timed(lambda ref=ref: engine.get(GetRequest(**ref), cluster=target))
         add("get", "engine", wall)
-        add("get", "overhead", wall - resp.duration_ms)
+        add("get", "overhead", wall - shim)
         wall, shim = await timed(
             lambda ref=ref: engine.uninstall(
                 UninstallRequest(**ref, timeout=TIMEOUT), cluster=target
@@ -201,9 +190,7 @@ async def main() -> None:
     print(f"engine: {engine.version().model_dump()}")
     target = ClusterTarget(kubeconfig=plane.kubeconfig.read_text(), qps=args.qps, burst=args.burst)
     print(f"client-side rate limit per target: qps={args.qps:g} burst={args.burst}")
-    conf = client.Configuration()
-    await config.load_kube_config(config_file=str(plane.kubeconfig), client_configuration=conf)
-    async with client.ApiClient(conf) as api:
+    async with api_client(plane.kubeconfig) as api:
         core = client.CoreV1Api(api)
         with TemporaryDirectory() as tmp:
             chart = charts.make_chart(

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import contextlib
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,16 +22,19 @@ import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
-from kubernetes_asyncio import client, config
+from kubernetes_asyncio import client
 
+from hack.testkit.chart_server import chart_repository
+from hack.testkit.charts import write_message_chart
+from hack.testkit.kube import api_client, create_helm_repository, install_crds
+from hack.testkit.launcher import Controller, running_controller
+from hack.testkit.plane import cluster_env
 from internal.kube import rest
-from internal.kube.resources import HELM_RELEASES, HELM_REPOSITORIES
-from tests.e2e.conftest import write_chart
-from tests.sources.servers import ChartServer, helm_index, helm_package
+from internal.kube.resources import HELM_RELEASES
 
-ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "fleet-bench"
 LOG_LINE = re.compile(r"^(\S+ \S+) INFO controller\.helmrelease\.reconciler \S+/(\S+): state (\S+)")
 
@@ -83,6 +85,116 @@ def peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
+async def measure(
+    api: client.ApiClient,
+    args: argparse.Namespace,
+    spaces: list[str],
+    controller: Controller,
+    kubectl: str,
+    kubeconfig: str,
+) -> dict[str, list[str]] | None:
+    """Apply the releases, wait for them Ready and print the numbers; the dependencies of
+    each release, or None when they did not all become Ready."""
+    names = [f"app-{i:04d}" for i in range(args.releases)]
+    home = {n: spaces[(i // 2) % len(spaces)] for i, n in enumerate(names)}
+    # Pairs: every odd release depends on the even one before it.
+    deps = {n: ([names[i - 1]] if i % 2 else []) for i, n in enumerate(names)}
+    start = time.monotonic()
+    sem = asyncio.Semaphore(20)
+
+    async def apply(name: str) -> None:
+        async with sem:
+            await rest.request(
+                api,
+                "POST",
+                HELM_RELEASES.path(home[name]),
+                body={
+                    "apiVersion": HELM_RELEASES.api_version,
+                    "kind": "HelmRelease",
+                    "metadata": {"name": name, "namespace": home[name]},
+                    "spec": {
+                        "interval": f"{args.interval}s",
+                        "chart": {
+                            "spec": {
+                                "chart": "small",
+                                "version": "1.0.0",
+                                "sourceRef": {"kind": "HelmRepository", "name": "charts"},
+                            }
+                        },
+                        "dependsOn": [{"name": d} for d in deps[name]],
+                        "values": {"message": name},
+                    },
+                },
+            )
+
+    heaps: list[float] = []
+    anon: list[float] = []
+    heap = asyncio.create_task(sample_heap(controller.metrics_port, heaps, controller.pid, anon))
+    await asyncio.gather(*(apply(n) for n in names))
+    while True:
+        listing: dict[str, list[dict[str, Any]]] = {"items": []}
+        for ns in spaces:
+            page = await rest.request(api, "GET", HELM_RELEASES.path(ns))
+            listing["items"] += page["items"]
+        ready = sum(
+            any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in (o.get("status") or {}).get("conditions") or []
+            )
+            for o in listing["items"]
+        )
+        if ready == args.releases:
+            break
+        if time.monotonic() - start > 1800:
+            print(f"timed out with {ready}/{args.releases} Ready")
+            return None
+        await asyncio.sleep(0.5)
+    all_ready = time.monotonic() - start
+    print(
+        f"{args.releases} HelmReleases in {len(spaces)} namespace(s) Ready in "
+        f"{all_ready:.1f}s "
+        f"(--concurrent {args.concurrent}, --kube-api-qps {args.kube_api_qps:g}, "
+        f"--kube-api-burst {args.kube_api_burst})"
+    )
+
+    await asyncio.sleep(5)
+    before = api_requests(kubectl, kubeconfig)
+    await asyncio.sleep(args.interval * 1.1)
+    after = api_requests(kubectl, kubeconfig)
+    delta = after - before
+    mine = {
+        k: v
+        for k, v in delta.items()
+        if k[1]
+        in (
+            "helmreleases",
+            "helmcharts",
+            "helmrepositories",
+            "secrets",
+            "events",
+            "configmaps",
+        )
+    }
+    writes = sum(
+        v for (verb, _), v in mine.items() if verb in ("POST", "PUT", "PATCH", "APPLY", "DELETE")
+    )
+    lists = sum(v for (verb, res), v in mine.items() if verb == "LIST" and res == "secrets")
+    print(
+        f"idle interval ({args.interval}s): {sum(mine.values())} requests on the "
+        f"release kinds, {writes / args.releases:.2f} writes per in-sync release, "
+        f"{lists} LISTs of Helm storage"
+    )
+    for (verb, res), v in sorted(mine.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"  {verb:<7} {res:<18} {v}")
+    heap.cancel()
+    print(
+        f"controller peak RSS {peak_rss_mib(controller.pid):.0f} MiB; private (anonymous) "
+        f"peak {max(anon, default=0):.0f} MiB; the Helm engine's Go heap peak "
+        f"{max(heaps, default=0):.0f} MiB"
+    )
+    return deps
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--releases", type=int, default=100)
@@ -94,206 +206,61 @@ async def main() -> int:
     parser.add_argument("--kube-api-burst", type=int, default=300, help="the controller's")
     parser.add_argument("--interval", type=int, default=60, help="HelmRelease interval, seconds")
     args = parser.parse_args()
-    env = dict(
-        line.removeprefix("export ").split("=", 1)
-        for line in sh("bash", str(ROOT / "hack/cluster.sh"), "env").splitlines()
-    )
-    kubeconfig, bin_dir = env["KUBECONFIG"], env["PATH"].split(":", 1)[0]
-    kubectl, helm = f"{bin_dir}/kubectl", f"{bin_dir}/helm"
+    kubeconfig, bin_dir = cluster_env()
+    kubectl = str(bin_dir / "kubectl")
     work = Path(tempfile.mkdtemp(prefix="helmward-fleet-"))
-    repo = work / "repo"
-    repo.mkdir()
-    helm_package(Path(helm), write_chart(work / "src", "small", "1.0.0"), repo)
-    charts = ChartServer(repo)
-    await charts.start()
-    helm_index(Path(helm), repo, charts.url)
-    sh(
-        kubectl,
-        "--kubeconfig",
-        kubeconfig,
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "-f",
-        str(ROOT / "config/crd/bases"),
-    )
+    chart = write_message_chart(work / "src", "small", "1.0.0")
     spaces = (
         [NAMESPACE]
         if args.namespaces == 1
         else [f"{NAMESPACE}-{j}" for j in range(args.namespaces)]
     )
-    for ns in spaces:
-        wait_gone(kubectl, kubeconfig, ns)
-        sh(kubectl, "--kubeconfig", kubeconfig, "create", "namespace", ns)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        metrics_port = s.getsockname()[1]
     log_path = work / "controller.log"
-    log = log_path.open("w")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "controller.cli",
-        "run",
-        "--kubeconfig",
-        kubeconfig,
-        *(["--watch-namespace", NAMESPACE] if args.namespaces == 1 else []),
-        "--storage-path",
-        str(work / "data"),
-        "--storage-addr",
-        f"127.0.0.1:{port}",
-        "--storage-adv-addr",
-        f"127.0.0.1:{port}",
-        "--metrics-addr",
-        f"127.0.0.1:{metrics_port}",
-        "--health-addr",
-        "127.0.0.1:0",
+    flags = (
         "--concurrent",
         str(args.concurrent),
         "--kube-api-qps",
         str(args.kube_api_qps),
         "--kube-api-burst",
         str(args.kube_api_burst),
-        cwd=ROOT,
-        stdout=log,
-        stderr=log,
     )
-    configuration = client.Configuration()
-    await config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    try:
-        async with client.ApiClient(configuration) as api:
-            for ns in spaces:
-                await rest.request(
-                    api,
-                    "POST",
-                    HELM_REPOSITORIES.path(ns),
-                    body={
-                        "apiVersion": HELM_REPOSITORIES.api_version,
-                        "kind": "HelmRepository",
-                        "metadata": {"name": "charts", "namespace": ns},
-                        "spec": {"url": charts.url, "interval": "10m"},
-                    },
-                )
-            names = [f"app-{i:04d}" for i in range(args.releases)]
-            home = {n: spaces[(i // 2) % len(spaces)] for i, n in enumerate(names)}
-            # Pairs: every odd release depends on the even one before it.
-            deps = {n: ([names[i - 1]] if i % 2 else []) for i, n in enumerate(names)}
-            start = time.monotonic()
-            sem = asyncio.Semaphore(20)
-
-            async def apply(name: str) -> None:
-                async with sem:
-                    await rest.request(
-                        api,
-                        "POST",
-                        HELM_RELEASES.path(home[name]),
-                        body={
-                            "apiVersion": HELM_RELEASES.api_version,
-                            "kind": "HelmRelease",
-                            "metadata": {"name": name, "namespace": home[name]},
-                            "spec": {
-                                "interval": f"{args.interval}s",
-                                "chart": {
-                                    "spec": {
-                                        "chart": "small",
-                                        "version": "1.0.0",
-                                        "sourceRef": {"kind": "HelmRepository", "name": "charts"},
-                                    }
-                                },
-                                "dependsOn": [{"name": d} for d in deps[name]],
-                                "values": {"message": name},
-                            },
-                        },
-                    )
-
-            heaps: list[float] = []
-            anon: list[float] = []
-            heap = asyncio.create_task(sample_heap(metrics_port, heaps, proc.pid, anon))
-            await asyncio.gather(*(apply(n) for n in names))
-            while True:
-                listing = {"items": []}
-                for ns in spaces:
-                    page = await rest.request(api, "GET", HELM_RELEASES.path(ns))
-                    listing["items"] += page["items"]
-                ready = sum(
-                    any(
-                        c["type"] == "Ready" and c["status"] == "True"
-                        for c in (o.get("status") or {}).get("conditions") or []
-                    )
-                    for o in listing["items"]
-                )
-                if ready == args.releases:
-                    break
-                if time.monotonic() - start > 1800:
-                    print(f"timed out with {ready}/{args.releases} Ready")
-                    return 1
-                await asyncio.sleep(0.5)
-            all_ready = time.monotonic() - start
-            print(
-                f"{args.releases} HelmReleases in {len(spaces)} namespace(s) Ready in "
-                f"{all_ready:.1f}s "
-                f"(--concurrent {args.concurrent}, --kube-api-qps {args.kube_api_qps:g}, "
-                f"--kube-api-burst {args.kube_api_burst})"
-            )
-
-            await asyncio.sleep(5)
-            before = api_requests(kubectl, kubeconfig)
-            await asyncio.sleep(args.interval * 1.1)
-            after = api_requests(kubectl, kubeconfig)
-            delta = after - before
-            mine = {
-                k: v
-                for k, v in delta.items()
-                if k[1]
-                in (
-                    "helmreleases",
-                    "helmcharts",
-                    "helmrepositories",
-                    "secrets",
-                    "events",
-                    "configmaps",
-                )
-            }
-            writes = sum(
-                v
-                for (verb, _), v in mine.items()
-                if verb in ("POST", "PUT", "PATCH", "APPLY", "DELETE")
-            )
-            lists = sum(v for (verb, res), v in mine.items() if verb == "LIST" and res == "secrets")
-            print(
-                f"idle interval ({args.interval}s): {sum(mine.values())} requests on the "
-                f"release kinds, {writes / args.releases:.2f} writes per in-sync release, "
-                f"{lists} LISTs of Helm storage"
-            )
-            for (verb, res), v in sorted(mine.items(), key=lambda kv: -kv[1])[:8]:
-                print(f"  {verb:<7} {res:<18} {v}")
-            heap.cancel()
-            print(
-                f"controller peak RSS {peak_rss_mib(proc.pid):.0f} MiB; private (anonymous) "
-                f"peak {max(anon, default=0):.0f} MiB; the Helm engine's Go heap peak "
-                f"{max(heaps, default=0):.0f} MiB"
-            )
-    finally:
-        # Delete while the controller runs, so it uninstalls the releases and drops finalizers.
-        cleanup = await asyncio.create_subprocess_exec(
-            kubectl,
-            "--kubeconfig",
+    async with (
+        chart_repository(bin_dir / "helm", [chart], work / "repo") as charts,
+        api_client(kubeconfig) as api,
+    ):
+        await install_crds(api)
+        for ns in spaces:
+            wait_gone(kubectl, str(kubeconfig), ns)
+            sh(kubectl, "--kubeconfig", str(kubeconfig), "create", "namespace", ns)
+        async with running_controller(
             kubeconfig,
-            "delete",
-            "namespace",
-            *spaces,
-            "--timeout=300s",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        await cleanup.wait()
-        proc.terminate()
-        await proc.wait()
-        log.close()
-        await charts.stop()
+            work / "data",
+            namespace=NAMESPACE if args.namespaces == 1 else None,
+            flags=flags,
+            log=log_path,
+            grace=600,
+        ) as controller:
+            try:
+                for ns in spaces:
+                    await create_helm_repository(api, ns, charts.url, interval="10m")
+                deps = await measure(api, args, spaces, controller, kubectl, str(kubeconfig))
+            finally:
+                # Delete while the controller runs, so it uninstalls the releases and drops
+                # finalizers.
+                cleanup = await asyncio.create_subprocess_exec(
+                    kubectl,
+                    "--kubeconfig",
+                    str(kubeconfig),
+                    "delete",
+                    "namespace",
+                    *spaces,
+                    "--timeout=300s",
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
+                await cleanup.wait()
+    if deps is None:
+        return 1
 
     done: dict[str, datetime] = {}
     began: dict[str, datetime] = {}

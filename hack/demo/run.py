@@ -10,21 +10,29 @@ with HELMWARD_DEMO_EXIT=1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
-from kubernetes_asyncio import client, config
+from kubernetes_asyncio import client
 
+from hack.testkit.chart_server import chart_repository
+from hack.testkit.git_server import GitHTTPServer
+from hack.testkit.kube import api_client, install_crds
+from hack.testkit.launcher import Controller, running_controller
+from hack.testkit.plane import cluster_env
 from internal.kube import rest
 from internal.kube.resources import HELM_RELEASES
-from tests.sources.servers import ChartServer, GitHTTPServer, helm_index, helm_package
 
 ROOT = Path(__file__).resolve().parents[2]
+CHARTS = ROOT / "hack" / "demo" / "charts"
 CACHE = Path(os.environ.get("HELMWARD_CACHE", Path.home() / ".cache" / "helmward")) / "demo"
 NAMESPACE = "demo"
 RELEASES = ("database", "backend", "frontend")
@@ -34,15 +42,12 @@ def sh(*args: str, cwd: Path | None = None) -> str:
     return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-def prepare(helm: str) -> tuple[Path, Path]:
+def prepare_git() -> Path:
+    """A bare git repository `apps.git` holding the demo charts under charts/; its root."""
     shutil.rmtree(CACHE, ignore_errors=True)
-    repo, git_root = CACHE / "charts", CACHE / "git"
-    repo.mkdir(parents=True)
-    charts = ROOT / "hack" / "demo" / "charts"
-    for chart in sorted(charts.iterdir()):
-        helm_package(Path(helm), chart, repo)
+    git_root = CACHE / "git"
     work = CACHE / "apps"
-    shutil.copytree(charts, work / "charts")
+    shutil.copytree(CHARTS, work / "charts")
     sh("git", "init", "-q", "-b", "main", cwd=work)
     sh("git", "add", ".", cwd=work)
     sh(
@@ -59,17 +64,17 @@ def prepare(helm: str) -> tuple[Path, Path]:
     )
     git_root.mkdir()
     sh("git", "clone", "-q", "--bare", str(work), str(git_root / "apps.git"))
-    return repo, git_root
+    return git_root
 
 
-async def namespace_settled(kubectl: str, kubeconfig: str) -> None:
+async def namespace_settled(kubectl: str, kubeconfig: Path) -> None:
     """A demo namespace left Terminating by an earlier run finishes deleting once the
     controller (now running) has uninstalled its releases; wait for that."""
     for _ in range(120):
         proc = await asyncio.create_subprocess_exec(
             kubectl,
             "--kubeconfig",
-            kubeconfig,
+            str(kubeconfig),
             "get",
             "ns",
             NAMESPACE,
@@ -89,7 +94,9 @@ def row(obj: dict[str, object]) -> tuple[str, str, str, str, str]:
     status = obj.get("status") or {}
     assert isinstance(meta, dict)
     assert isinstance(status, dict)
-    ready = next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), {})
+    ready: dict[str, Any] = next(
+        (c for c in status.get("conditions") or [] if c["type"] == "Ready"), {}
+    )
     history = status.get("history") or [{}]
     revision = f"{history[0].get('chartName', '')}@{history[0].get('chartVersion', '')}"
     message = str(ready.get("message", "waiting for the controller")).splitlines()[0][:60]
@@ -105,7 +112,7 @@ def row(obj: dict[str, object]) -> tuple[str, str, str, str, str]:
 async def watch(
     api: client.ApiClient,
     started: float,
-    controller: asyncio.subprocess.Process,
+    controller: Controller,
     within: float = 300,
 ) -> bool:
     while True:
@@ -131,93 +138,80 @@ async def watch(
 
 
 async def main() -> int:
-    env = dict(
-        line.removeprefix("export ").split("=", 1)
-        for line in sh("bash", str(ROOT / "hack" / "cluster.sh"), "env").splitlines()
-    )
-    kubeconfig = env["KUBECONFIG"]
-    bin_dir = env["PATH"].split(":", 1)[0]
-    kubectl, helm = f"{bin_dir}/kubectl", f"{bin_dir}/helm"
-    repo, git_root = prepare(helm)
+    kubeconfig, bin_dir = cluster_env()
+    kubectl = str(bin_dir / "kubectl")
+    git_root = prepare_git()
+    log = CACHE / "controller.log"
+    ok = False
+    async with (
+        chart_repository(
+            bin_dir / "helm", sorted(CHARTS.iterdir()), CACHE / "charts", port=18080
+        ) as charts,
+        serving_git(git_root) as git,
+        api_client(kubeconfig) as api,
+    ):
+        print(f"chart repository {charts.url}, git server {git.url('apps.git')}")
+        await install_crds(api)
+        try:
+            async with running_controller(
+                kubeconfig,
+                CACHE / "artifacts",
+                flags=("--requeue-dependency", "5"),
+                log=log,
+                storage_port=18090,
+                metrics_port=18091,
+                health_port=18092,
+                grace=60,
+            ) as controller:
+                print(f"controller pid {controller.pid}, log {log}")
+                ok = await show(api, controller, kubectl, kubeconfig)
+        finally:
+            if not ok and log.exists():
+                print(log.read_text()[-3000:])
+    return 0 if ok else 1
 
-    charts = ChartServer(repo)
-    await charts.start(18080)
-    helm_index(Path(helm), repo, charts.url)
-    git = GitHTTPServer(git_root, username="demo", password="demo-password")
+
+@contextlib.asynccontextmanager
+async def serving_git(root: Path) -> AsyncIterator[GitHTTPServer]:
+    git = GitHTTPServer(root, username="demo", password="demo-password")
     await git.start(18081)
-    print(f"chart repository {charts.url}, git server {git.url('apps.git')}")
+    try:
+        yield git
+    finally:
+        await git.stop()
 
+
+async def show(
+    api: client.ApiClient, controller: Controller, kubectl: str, kubeconfig: Path
+) -> bool:
+    """Apply the sample releases and watch them until Ready; then keep serving until a
+    signal, unless HELMWARD_DEMO_EXIT=1. Whether they all became Ready."""
+    # Start from scratch: releases of an earlier run are uninstalled by the controller.
     sh(
         kubectl,
         "--kubeconfig",
-        kubeconfig,
+        str(kubeconfig),
+        "delete",
+        "namespace",
+        NAMESPACE,
+        "--ignore-not-found",
+        "--wait=false",
+    )
+    await namespace_settled(kubectl, kubeconfig)
+    started = time.monotonic()
+    sh(
+        kubectl,
+        "--kubeconfig",
+        str(kubeconfig),
         "apply",
         "--server-side",
-        "--force-conflicts",
         "-f",
-        str(ROOT / "config" / "crd" / "bases"),
+        str(ROOT / "config" / "samples" / "demo.yaml"),
     )
-    for crd in sh(kubectl, "--kubeconfig", kubeconfig, "get", "crd", "-o", "name").split():
-        if "fluxcd.io" in crd:
-            sh(kubectl, "--kubeconfig", kubeconfig, "wait", "--for=condition=Established", crd)
-
-    log = (CACHE / "controller.log").open("w")
-    controller = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "controller.cli",
-        "run",
-        "--kubeconfig",
-        kubeconfig,
-        "--storage-path",
-        str(CACHE / "artifacts"),
-        "--storage-addr",
-        "127.0.0.1:18090",
-        "--storage-adv-addr",
-        "127.0.0.1:18090",
-        "--metrics-addr",
-        "127.0.0.1:18091",
-        "--health-addr",
-        "127.0.0.1:18092",
-        "--requeue-dependency",
-        "5",
-        cwd=ROOT,
-        stdout=log,
-        stderr=log,
-    )
-    print(f"controller pid {controller.pid}, log {CACHE / 'controller.log'}")
-    ok = False
-    try:
-        started = time.monotonic()
-        # Start from scratch: releases of an earlier run are uninstalled by the controller.
-        sh(
-            kubectl,
-            "--kubeconfig",
-            kubeconfig,
-            "delete",
-            "namespace",
-            NAMESPACE,
-            "--ignore-not-found",
-            "--wait=false",
-        )
-        await namespace_settled(kubectl, kubeconfig)
-        started = time.monotonic()
-        sh(
-            kubectl,
-            "--kubeconfig",
-            kubeconfig,
-            "apply",
-            "--server-side",
-            "-f",
-            str(ROOT / "config" / "samples" / "demo.yaml"),
-        )
-        configuration = client.Configuration()
-        await config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-        async with client.ApiClient(configuration) as api:
-            ok = await watch(api, started, controller)
-        print("All releases are Ready." if ok else "Not every release became Ready; see the log.")
-        print(
-            f"""
+    ok = await watch(api, started, controller)
+    print("All releases are Ready." if ok else "Not every release became Ready; see the log.")
+    print(
+        f"""
 Explore:
   eval "$(hack/cluster.sh env)"
   kubectl get hr -A
@@ -227,28 +221,15 @@ Explore:
 
 Stop: Ctrl-C stops the controller and the demo servers; make cluster-down stops the cluster.
 """,
-            flush=True,
-        )
-        if ok and os.environ.get("HELMWARD_DEMO_EXIT") != "1":
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            await stop.wait()
-    finally:
-        if controller.returncode is None:
-            controller.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(controller.wait(), 60)
-            except TimeoutError:
-                controller.kill()
-                await controller.wait()
-        await charts.stop()
-        await git.stop()
-        log.close()
-        if not ok:
-            print((CACHE / "controller.log").read_text()[-3000:])
-    return 0 if ok else 1
+        flush=True,
+    )
+    if ok and os.environ.get("HELMWARD_DEMO_EXIT") != "1":
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    return ok
 
 
 if __name__ == "__main__":

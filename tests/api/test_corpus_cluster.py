@@ -13,9 +13,10 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 import api
 from api.kinds import BY_API_VERSION_AND_KIND
-from tests.api.conftest import APPLY, FIELD_MANAGER
+from hack.testkit.kube import FIELD_MANAGER
+from hack.testkit.plane import ControlPlane
+from internal.kube.rest import APPLY_PATCH as APPLY
 from tests.api.corpus import DATA, INVALID, VALID, expectation, load
-from tests.support import ControlPlane
 
 pytestmark = pytest.mark.api
 

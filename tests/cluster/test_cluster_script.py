@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import CLUSTER_SH, ControlPlane
+from hack.testkit.paths import CLUSTER_SH
+from hack.testkit.plane import ControlPlane
 
 pytestmark = pytest.mark.cluster
 

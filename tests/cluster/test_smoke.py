@@ -9,7 +9,8 @@ import pytest
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from tests.support import REPO_ROOT, eventually
+from hack.testkit.paths import REPO_ROOT
+from hack.testkit.wait import eventually
 
 pytestmark = pytest.mark.cluster
 

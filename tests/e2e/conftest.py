@@ -3,13 +3,9 @@ real chart repository on 127.0.0.1 whose charts the helm CLI packaged and indexe
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
-import signal
-import socket
-import sys
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,55 +14,20 @@ import pytest
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from hack.testkit.chart_server import chart_repository
+from hack.testkit.charts import write_message_chart
+from hack.testkit.kube import create_helm_repository, drop_finalizers
+from hack.testkit.launcher import Controller, running_controller
+from hack.testkit.plane import ControlPlane
+from hack.testkit.wait import eventually
 from internal.kube import rest
-from internal.kube.resources import HELM_RELEASES, HELM_REPOSITORIES
+from internal.kube.resources import HELM_RELEASES
 from tests.api.conftest import flux_crds as flux_crds  # the session fixture, reused
-from tests.sources.servers import ChartServer, helm_index, helm_package
-from tests.support import REPO_ROOT, ControlPlane, eventually
 
 pytestmark = pytest.mark.e2e
 
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def write_chart(root: Path, name: str, version: str, *, test_hook: bool = False) -> Path:
-    """A chart with a ConfigMap showing its values, and optionally a test hook pod that fails
-    when `.Values.failTest` is set (through the KWOK failure label)."""
-    d = root / f"{name}-{version}"
-    (d / "templates").mkdir(parents=True, exist_ok=True)
-    (d / "Chart.yaml").write_text(
-        f"apiVersion: v2\nname: {name}\nversion: {version}\nappVersion: '{version}'\n"
-    )
-    (d / "values.yaml").write_text("message: hello\nfailTest: false\n")
-    (d / "templates" / "configmap.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\n"
-        "data:\n  message: {{ .Values.message | quote }}\n"
-        "  chartVersion: {{ .Chart.Version | quote }}\n"
-    )
-    if test_hook:
-        (d / "templates" / "test.yaml").write_text(
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-test\n"
-            "  annotations:\n    helm.sh/hook: test\n"
-            "    helm.sh/hook-delete-policy: before-hook-creation\n"
-            "  labels:\n"
-            '{{- if .Values.failTest }}\n    kwok.helmward.io/fail: "true"\n{{- end }}\n'
-            "    app: test\n"
-            "spec:\n  restartPolicy: Never\n"
-            "  containers:\n  - name: t\n    image: busybox:1.36\n"
-        )
-    (d / "templates" / "hang.yaml").write_text(
-        "{{- if .Values.hang }}\napiVersion: v1\nkind: Pod\nmetadata:\n"
-        "  name: {{ .Release.Name }}-hang\n"
-        "  annotations:\n    helm.sh/hook: post-install,post-upgrade\n"
-        "    helm.sh/hook-delete-policy: before-hook-creation\n"
-        "spec:\n  restartPolicy: Always\n"
-        "  containers:\n  - name: h\n    image: busybox:1.36\n{{- end }}\n"
-    )
-    return d
+# What every e2e controller runs with, besides its namespace and addresses.
+CONTROLLER_FLAGS = ("--requeue-dependency", "5", "--concurrent", "6")
 
 
 @dataclass
@@ -76,7 +37,8 @@ class Harness:
     repo_url: str
     helm: Path
     kubeconfig: Path
-    controller: asyncio.subprocess.Process | None = None
+    work_dir: Path
+    controller: Controller | None = None
 
     async def apply_release(self, name: str, spec: dict[str, Any]) -> None:
         body = {
@@ -136,9 +98,15 @@ class Harness:
         assert self.controller is not None
         async with (
             aiohttp.ClientSession() as http,
-            http.get(self.controller.metrics_url) as resp,  # type: ignore[attr-defined]
+            http.get(self.controller.metrics_url) as resp,
         ):
             return await resp.text()
+
+    def restart(self) -> AbstractAsyncContextManager[Controller]:
+        """A second controller, started when entered (after the first one was killed)."""
+        return e2e_controller(
+            self.kubeconfig, self.namespace, self.work_dir, log_name="controller-2.log"
+        )
 
     async def config(self, release: str) -> dict[str, str]:
         cm = await client.CoreV1Api(self.kube).read_namespaced_config_map(
@@ -147,55 +115,17 @@ class Harness:
         return dict(cm.data or {})
 
 
-@contextlib.asynccontextmanager
-async def running_controller(
-    plane: ControlPlane, namespace: str, tmp: Path, *extra: str, log_name: str = "controller.log"
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    storage, metrics = _port(), _port()
-    log = (tmp / log_name).open("w")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "controller.cli",
-        "run",
-        "--kubeconfig",
-        str(plane.kubeconfig),
-        "--watch-namespace",
-        namespace,
-        "--watch-all-namespaces",
-        "false",
-        "--storage-path",
-        str(tmp / "data"),
-        "--storage-addr",
-        f"127.0.0.1:{storage}",
-        "--storage-adv-addr",
-        f"127.0.0.1:{storage}",
-        "--metrics-addr",
-        f"127.0.0.1:{metrics}",
-        "--health-addr",
-        f"127.0.0.1:{_port()}",
-        "--requeue-dependency",
-        "5",
-        "--concurrent",
-        "6",
-        *extra,
-        cwd=REPO_ROOT,
-        env={**os.environ},
-        stdout=log,
-        stderr=log,
+def e2e_controller(
+    kubeconfig: Path, namespace: str, tmp: Path, *extra: str, log_name: str = "controller.log"
+) -> AbstractAsyncContextManager[Controller]:
+    """`helmward run` watching the test's namespace, its log in `tmp/log_name`."""
+    return running_controller(
+        kubeconfig,
+        tmp / "data",
+        namespace=namespace,
+        flags=(*CONTROLLER_FLAGS, *extra),
+        log=tmp / log_name,
     )
-    proc.metrics_url = f"http://127.0.0.1:{metrics}/metrics"  # type: ignore[attr-defined]
-    try:
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-        log.close()
 
 
 @pytest.fixture
@@ -206,54 +136,30 @@ async def harness(
     flux_crds: list[str],
     tmp_path: Path,
 ) -> AsyncIterator[Harness]:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    src = tmp_path / "src"
-    for version in ("1.0.0", "1.1.0"):
-        helm_package(control_plane.helm, write_chart(src, "demo", version, test_hook=True), repo)
-    charts = ChartServer(repo)
-    await charts.start()
-    helm_index(control_plane.helm, repo, charts.url)
-    h = Harness(kube, namespace, charts.url, control_plane.helm, control_plane.kubeconfig)
-    body = {
-        "apiVersion": HELM_REPOSITORIES.api_version,
-        "kind": "HelmRepository",
-        "metadata": {"name": "charts", "namespace": namespace},
-        "spec": {"url": charts.url, "interval": "5m"},
-    }
-    await rest.request(kube, "POST", HELM_REPOSITORIES.path(namespace), body=body)
-    try:
-        async with running_controller(control_plane, namespace, tmp_path) as proc:
-            h.controller = proc
-            h.restart = lambda: running_controller(  # type: ignore[attr-defined]
-                control_plane, namespace, tmp_path, log_name="controller-2.log"
-            )
-            yield h
-            await _delete_releases(h)
-    finally:
-        await charts.stop()
-        await _drop_finalizers(kube, namespace)
-        log = tmp_path / "controller.log"
-        if log.exists():
-            print(log.read_text()[-6000:])
-
-
-async def _drop_finalizers(kube: client.ApiClient, namespace: str) -> None:
-    """With the controller gone, nothing removes its finalizers: drop them so the test's
-    namespace can be deleted."""
-    from tests.sources.conftest import _drop_finalizers as drop_sources
-
-    await drop_sources(kube, namespace)
-    listing = await rest.request(kube, "GET", HELM_RELEASES.path(namespace))
-    for item in listing.get("items", []):
-        with contextlib.suppress(ApiException):
-            await rest.request(
-                kube,
-                "PATCH",
-                HELM_RELEASES.path(namespace, item["metadata"]["name"]),
-                body={"metadata": {"finalizers": None}},
-                content_type=rest.MERGE_PATCH,
-            )
+    chart_dirs = [
+        write_message_chart(tmp_path / "src", "demo", version, test_hook=True)
+        for version in ("1.0.0", "1.1.0")
+    ]
+    async with chart_repository(control_plane.helm, chart_dirs, tmp_path / "repo") as charts:
+        h = Harness(
+            kube,
+            namespace,
+            charts.url,
+            control_plane.helm,
+            control_plane.kubeconfig,
+            tmp_path,
+        )
+        try:
+            await create_helm_repository(kube, namespace, charts.url)
+            async with e2e_controller(control_plane.kubeconfig, namespace, tmp_path) as controller:
+                h.controller = controller
+                yield h
+                await _delete_releases(h)
+        finally:
+            await drop_finalizers(kube, namespace)
+            log = tmp_path / "controller.log"
+            if log.exists():
+                print(log.read_text()[-6000:])
 
 
 async def _delete_releases(h: Harness) -> None:

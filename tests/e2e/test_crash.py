@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
+from hack.testkit.wait import eventually
 from tests.e2e.conftest import Harness
-from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -55,7 +55,7 @@ async def test_killed_mid_upgrade_unlocks_and_converges(harness: Harness) -> Non
     assert _statuses(h, "crash")[-1] == "pending-upgrade", "the kill left the release locked"
 
     await h.apply_release("crash", {**base, "values": {"message": "c"}})
-    async with h.restart():  # type: ignore[attr-defined]
+    async with h.restart():
         obj = await h.wait("crash", "Ready", "True", within=120)
         await eventually(
             lambda: _async(obj["status"]["history"][0]["status"] == "deployed"),

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from hack.testkit.charts import write_message_chart
+from hack.testkit.cli import helm_package
+from hack.testkit.oci_registry import OCIRegistry
+from hack.testkit.plane import ControlPlane
 from internal.kube import rest
 from internal.kube.resources import OCI_REPOSITORIES
-from tests.e2e.conftest import Harness, write_chart
-from tests.sources.registry import OCIRegistry
-from tests.sources.servers import helm_package
-from tests.support import ControlPlane
+from tests.e2e.conftest import Harness
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +29,9 @@ async def test_oci_repository_chart_ref_installs(
     registry.start()
     try:
         pkg = helm_package(
-            control_plane.helm, write_chart(tmp_path / "oci", "ocidemo", "3.1.0"), tmp_path / "pkgs"
+            control_plane.helm,
+            write_message_chart(tmp_path / "oci", "ocidemo", "3.1.0"),
+            tmp_path / "pkgs",
         )
         digest = registry.push_chart(control_plane.helm, pkg, "charts", tmp_path / "helm")
         auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()

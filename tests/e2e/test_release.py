@@ -145,9 +145,9 @@ async def test_deletion_uninstalls_and_suspend_pauses(harness: Harness) -> None:
     await h.wait("tmp", "Released", "True", reason="UpgradeSucceeded")
     assert (await h.config("tmp"))["message"] == "b"
 
+    from hack.testkit.wait import eventually
     from internal.kube import rest
     from internal.kube.resources import HELM_RELEASES
-    from tests.support import eventually
 
     await rest.request(h.kube, "DELETE", HELM_RELEASES.path(h.namespace, "tmp"))
 
@@ -191,7 +191,7 @@ async def test_values_from_edit_upgrades(harness: Harness) -> None:
         {"kind": "Secret", "name": "app-secret", "valuesKey": "msg", "targetPath": "message"},
     ]
     await h.apply_release("vf", spec)
-    from tests.support import eventually
+    from hack.testkit.wait import eventually
 
     async def secret_applied() -> bool:
         return (await h.config("vf"))["message"] == "from-secret"

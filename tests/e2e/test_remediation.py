@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from kubernetes_asyncio import client
 
+from hack.testkit.wait import eventually
 from internal.kube import rest
 from internal.kube.resources import HELM_RELEASES
 from tests.e2e.conftest import Harness
-from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
 

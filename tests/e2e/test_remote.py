@@ -6,9 +6,6 @@ The second control plane is a real one, started here on other ports and stopped 
 from __future__ import annotations
 
 import base64
-import os
-import socket
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,62 +15,20 @@ import yaml
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from hack.testkit.plane import second_control_plane
+from hack.testkit.wait import eventually
 from internal.kube import rest
 from internal.kube.resources import HELM_RELEASES
 from tests.e2e.conftest import Harness
-from tests.support import CLUSTER_SH, eventually
 
 pytestmark = pytest.mark.e2e
-
-PORTS = (
-    "HELMWARD_ETCD_PORT",
-    "HELMWARD_ETCD_PEER_PORT",
-    "HELMWARD_APISERVER_PORT",
-    "HELMWARD_KCM_PORT",
-    "HELMWARD_SCHEDULER_PORT",
-    "HELMWARD_KWOK_PORT",
-)
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 @pytest.fixture
 def remote_kubeconfig(tmp_path: Path) -> Iterator[Path]:
     """A second control plane; its kubeconfig, with the certificates inlined."""
-    env = {**os.environ, "HELMWARD_CLUSTER_DIR": str(tmp_path / "remote")}
-    env.update(zip(PORTS, map(str, _free_ports(len(PORTS))), strict=True))
-
-    def run(*args: str) -> str:
-        return subprocess.run(
-            ["bash", str(CLUSTER_SH), *args],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        ).stdout
-
-    run("up")
-    try:
-        path = Path(
-            next(
-                line.split("=", 1)[1]
-                for line in run("env").splitlines()
-                if line.startswith("export KUBECONFIG=")
-            )
-        )
-        yield _inline(path, tmp_path / "remote.kubeconfig")
-    finally:
-        run("down")
+    with second_control_plane(tmp_path / "remote") as kubeconfig:
+        yield _inline(kubeconfig, tmp_path / "remote.kubeconfig")
 
 
 def _inline(src: Path, dst: Path) -> Path:

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from kubernetes_asyncio import client
 
+from hack.testkit.paths import REPO_ROOT
+from hack.testkit.plane import ControlPlane
 from internal.helm import Engine, library
 from internal.helm.models import ClusterTarget
-from tests.support import REPO_ROOT, ControlPlane
 
 
 @pytest.fixture(scope="session")

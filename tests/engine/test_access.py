@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from kubernetes_asyncio import client
 
+from hack.testkit import charts
 from internal.helm import Engine, ForbiddenError
 from internal.helm.models import ClusterTarget, InstallRequest, ServiceAccountRef
-from tests.engine import charts
 
 pytestmark = pytest.mark.engine
 

@@ -9,6 +9,7 @@ from typing import Any
 import pydantic
 import pytest
 
+from hack.testkit import charts
 from internal.helm import (
     ChartLoadError,
     ClusterAccessError,
@@ -29,7 +30,6 @@ from internal.helm.models import (
     Response,
     Selector,
 )
-from tests.engine import charts
 
 pytestmark = pytest.mark.engine
 

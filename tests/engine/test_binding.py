@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from hack.testkit import charts
+from hack.testkit.paths import REPO_ROOT
 from internal.helm import ActionCancelledError, Engine, ShimUnavailableError, library
 from internal.helm.models import ClusterTarget, DiagnoseRequest, InstallRequest, Response
-from tests.engine import charts
-from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.engine
 

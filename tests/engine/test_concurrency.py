@@ -13,9 +13,9 @@ import pytest
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from hack.testkit import charts
 from internal.helm import Engine
 from internal.helm.models import ClusterTarget, InstallRequest
-from tests.engine import charts
 
 pytestmark = pytest.mark.engine
 

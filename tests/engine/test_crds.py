@@ -14,6 +14,7 @@ import yaml
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from hack.testkit import charts
 from internal.helm import (
     ActionError,
     Engine,
@@ -29,7 +30,6 @@ from internal.helm.models import (
     StatusRequest,
     UpgradeRequest,
 )
-from tests.engine import charts
 
 pytestmark = pytest.mark.engine
 

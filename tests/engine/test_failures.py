@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from hack.testkit import charts
+from hack.testkit.wait import eventually
 from internal.helm import (
     ActionCancelledError,
     Engine,
@@ -25,9 +27,7 @@ from internal.helm.models import (
     InstallRequest,
     UpgradeRequest,
 )
-from tests.engine import charts
 from tests.engine.helpers import statuses
-from tests.support import eventually
 
 pytestmark = pytest.mark.engine
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from kubernetes_asyncio import client
 
+from hack.testkit import charts
 from internal.helm import Engine, HookFailedError
 from internal.helm.models import (
     ClusterTarget,
@@ -19,7 +20,6 @@ from internal.helm.models import (
     TestRequest,
     UpgradeRequest,
 )
-from tests.engine import charts
 from tests.engine.helpers import gone
 
 pytestmark = pytest.mark.engine

@@ -11,6 +11,10 @@ import pytest
 import yaml
 from kubernetes_asyncio import client
 
+from hack.testkit import charts
+from hack.testkit.cli import helm_cli, kubectl
+from hack.testkit.plane import ControlPlane
+from hack.testkit.wait import eventually
 from internal.helm import ConflictError, Engine
 from internal.helm.models import (
     ClusterTarget,
@@ -22,9 +26,7 @@ from internal.helm.models import (
     UninstallRequest,
     UpgradeRequest,
 )
-from tests.engine import charts
-from tests.engine.helpers import gone, helm_cli, kubectl, statuses
-from tests.support import ControlPlane, eventually
+from tests.engine.helpers import gone, statuses
 
 pytestmark = pytest.mark.engine
 

@@ -11,15 +11,15 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 import api
 from api.helmrelease import HelmRelease
+from hack.testkit import charts
+from hack.testkit.cli import helm_cli
+from hack.testkit.plane import ControlPlane
 from internal.helm import Engine
 from internal.helm.models import ClusterTarget
 from internal.kube.discovery import Discovery
 from internal.manager.clusters import Cluster, KubeConfigError, kube_config_dict
 from internal.manager.manager import ManagerFactory
 from internal.manager.options import Target
-from tests.engine import charts
-from tests.engine.helpers import helm_cli
-from tests.support import ControlPlane
 
 pytestmark = pytest.mark.engine
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from kubernetes_asyncio import client
 
+from hack.testkit import charts
 from internal.helm import Engine, PostRenderError, ValidationError
 from internal.helm.models import (
     ClusterTarget,
@@ -26,7 +27,6 @@ from internal.helm.models import (
     Selector,
     UpgradeRequest,
 )
-from tests.engine import charts
 
 pytestmark = pytest.mark.engine
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hack.testkit import charts
 from internal.helm import Engine
 from internal.helm.models import (
     ClusterTarget,
@@ -19,7 +20,6 @@ from internal.helm.models import (
     StatusRequest,
     UpgradeRequest,
 )
-from tests.engine import charts
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

@@ -10,8 +10,8 @@ import pytest
 from kubernetes_asyncio import client
 
 from controller.runtime.informer import Informer, Obj
+from hack.testkit.wait import eventually
 from internal.kube.resources import CONFIG_MAPS
-from tests.support import eventually
 
 pytestmark = pytest.mark.controller
 

@@ -13,8 +13,8 @@ from kubernetes_asyncio import client
 
 from controller.runtime.controller import Controller, Result
 from controller.runtime.manager import Manager, Options
+from hack.testkit.wait import eventually
 from internal.kube.resources import CONFIG_MAPS
-from tests.support import eventually
 
 pytestmark = pytest.mark.controller
 

@@ -3,8 +3,6 @@ source manager running against the test's namespace."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +13,13 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from api.sources import GROUP, VERSION
-from controller.app import source_controllers
-from controller.runtime.manager import Manager, Options
 from controller.sources.context import PLURALS, Context
+from hack.testkit.kube import drop_finalizers
+from hack.testkit.launcher import running_source_controllers
+from hack.testkit.wait import eventually
 from internal.artifacts.server import ArtifactServer
 from internal.artifacts.storage import Storage
 from tests.api.conftest import flux_crds as flux_crds  # the session fixture, reused
-from tests.support import eventually
 
 pytestmark = pytest.mark.sources
 
@@ -148,47 +146,8 @@ async def sources(
     flux_crds: list[str],
     tmp_path: Path,
 ) -> AsyncIterator[Sources]:
-    root = tmp_path / "storage"
-    server = ArtifactServer(root, "127.0.0.1", 0)
-    root.mkdir()
-    await server.start()
-    storage = Storage(root, f"127.0.0.1:{server.port}")
-    ctx = Context(kube=kube, storage=storage, work_dir=str(tmp_path))
-    manager = Manager(
-        kube,
-        Options(health_addr=None, metrics_addr=None, watch_namespace=namespace, resync_period=None),
-    )
-    source_controllers(manager, ctx, workers=4)
-    stop = asyncio.Event()
-    task = asyncio.create_task(manager.run(stop))
     try:
-        yield Sources(kube, namespace, storage, ctx, server)
+        async with running_source_controllers(kube, namespace, tmp_path) as running:
+            yield Sources(kube, namespace, running.storage, running.ctx, running.server)
     finally:
-        stop.set()
-        try:
-            await asyncio.wait_for(task, 30)
-        except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await server.stop()
-        await _drop_finalizers(kube, namespace)
-
-
-async def _drop_finalizers(kube: client.ApiClient, namespace: str) -> None:
-    """With the controller stopped, nothing would remove its finalizer: the namespace could
-    not be deleted."""
-    custom = client.CustomObjectsApi(kube)
-    for plural in PLURALS.values():
-        listed = await custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)
-        for item in listed.get("items", []):
-            with contextlib.suppress(ApiException):
-                await custom.patch_namespaced_custom_object(
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    plural,
-                    item["metadata"]["name"],
-                    {"metadata": {"finalizers": None}},
-                    _content_type="application/merge-patch+json",
-                )
+        await drop_finalizers(kube, namespace)

@@ -11,8 +11,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from hack.testkit.charts import write_chart
 from tests.sources.conftest import Sources, cond
-from tests.sources.servers import write_chart
 
 pytestmark = pytest.mark.sources
 

@@ -14,8 +14,9 @@ import pytest
 import yaml
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from hack.testkit.charts import write_chart
+from hack.testkit.git_server import GitHTTPServer, SSHServer, git
 from tests.sources.conftest import Sources, cond
-from tests.sources.servers import GitHTTPServer, SSHServer, git, write_chart
 
 pytestmark = pytest.mark.sources
 

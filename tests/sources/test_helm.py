@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hack.testkit.chart_server import CA, ChartServer
+from hack.testkit.charts import write_chart
+from hack.testkit.cli import helm_index, helm_package
+from hack.testkit.plane import ControlPlane
 from tests.sources.conftest import Sources, cond
-from tests.sources.servers import CA, ChartServer, helm_index, helm_package, write_chart
-from tests.support import ControlPlane
 
 pytestmark = pytest.mark.sources
 

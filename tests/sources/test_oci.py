@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from hack.testkit.charts import write_chart
+from hack.testkit.cli import helm_package
+from hack.testkit.oci_registry import OCIRegistry
+from hack.testkit.plane import ControlPlane
 from internal.helm import Engine, RegistryAuthError, RegistryNotFoundError, TooLargeError
 from internal.helm.models import LoginRequest, PullRequest, TagsRequest
 from internal.sources import oci as ocisrc
 from tests.sources.conftest import Sources, cond
-from tests.sources.registry import OCIRegistry
-from tests.sources.servers import helm_package, write_chart
-from tests.support import ControlPlane
 
 pytestmark = pytest.mark.sources
 

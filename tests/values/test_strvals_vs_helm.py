@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from hack.testkit.plane import ControlPlane
 from internal.values import strvals
-from tests.support import ControlPlane
 
 pytestmark = pytest.mark.cluster
 

@@ -1,4 +1,4 @@
-"""Charts the engine tests make for themselves, written into a tmp directory."""
+"""Charts a test writes for itself into a tmp directory, and their tarballs."""
 
 from __future__ import annotations
 
@@ -59,6 +59,13 @@ DEFAULT_VALUES: dict[str, Any] = {
 }
 
 
+def _hook_annotations(events: str, weight: int, delete_policy: str | None) -> dict[str, str]:
+    annotations = {"helm.sh/hook": events, "helm.sh/hook-weight": str(weight)}
+    if delete_policy:
+        annotations["helm.sh/hook-delete-policy"] = delete_policy
+    return annotations
+
+
 def hook_pod(
     name: str,
     events: str,
@@ -68,9 +75,7 @@ def hook_pod(
     fail: bool = False,
 ) -> str:
     """A run-to-completion hook pod; with fail=True KWOK ends it Failed."""
-    annotations = {"helm.sh/hook": events, "helm.sh/hook-weight": str(weight)}
-    if delete_policy:
-        annotations["helm.sh/hook-delete-policy"] = delete_policy
+    annotations = _hook_annotations(events, weight, delete_policy)
     labels = {"hook": name}
     if fail:
         labels["kwok.helmward.io/fail"] = "true"
@@ -87,9 +92,7 @@ def hook_pod(
 
 
 def hook_configmap(name: str, events: str, *, weight: int = 0, delete_policy: str = "") -> str:
-    annotations = {"helm.sh/hook": events, "helm.sh/hook-weight": str(weight)}
-    if delete_policy:
-        annotations["helm.sh/hook-delete-policy"] = delete_policy
+    annotations = _hook_annotations(events, weight, delete_policy)
     doc = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -100,9 +103,7 @@ def hook_configmap(name: str, events: str, *, weight: int = 0, delete_policy: st
 
 
 def hook_job(name: str, events: str, *, weight: int = 0, delete_policy: str = "") -> str:
-    annotations = {"helm.sh/hook": events, "helm.sh/hook-weight": str(weight)}
-    if delete_policy:
-        annotations["helm.sh/hook-delete-policy"] = delete_policy
+    annotations = _hook_annotations(events, weight, delete_policy)
     doc = {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -220,3 +221,58 @@ def package(chart_dir: Path, out_dir: Path) -> Path:
             tar.add(path, arcname=f"{prefix}/{path.relative_to(chart_dir)}", recursive=False)
     out.write_bytes(buf.getvalue())
     return out
+
+
+def write_chart(
+    root: Path, name: str, version: str, *, values: str = "replicas: 1\n", deps: str = ""
+) -> Path:
+    """A small but real chart directory, `root/name`: one ConfigMap showing `replicas`."""
+    d = root / name
+    (d / "templates").mkdir(parents=True, exist_ok=True)
+    (d / "Chart.yaml").write_text(
+        f"apiVersion: v2\nname: {name}\nversion: {version}\nappVersion: '{version}'\n{deps}"
+    )
+    (d / "values.yaml").write_text(values)
+    (d / "templates" / "configmap.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"
+        "data:\n  replicas: {{ .Values.replicas | quote }}\n"
+    )
+    return d
+
+
+def write_message_chart(root: Path, name: str, version: str, *, test_hook: bool = False) -> Path:
+    """`root/name-version`: a ConfigMap `<release>-config` showing `.Values.message` and the
+    chart version; optionally a test hook pod that fails when `.Values.failTest` is set (through
+    the KWOK failure label); and a post-install/upgrade hook pod that never completes when
+    `.Values.hang` is set."""
+    d = root / f"{name}-{version}"
+    (d / "templates").mkdir(parents=True, exist_ok=True)
+    (d / "Chart.yaml").write_text(
+        f"apiVersion: v2\nname: {name}\nversion: {version}\nappVersion: '{version}'\n"
+    )
+    (d / "values.yaml").write_text("message: hello\nfailTest: false\n")
+    (d / "templates" / "configmap.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\n"
+        "data:\n  message: {{ .Values.message | quote }}\n"
+        "  chartVersion: {{ .Chart.Version | quote }}\n"
+    )
+    if test_hook:
+        (d / "templates" / "test.yaml").write_text(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-test\n"
+            "  annotations:\n    helm.sh/hook: test\n"
+            "    helm.sh/hook-delete-policy: before-hook-creation\n"
+            "  labels:\n"
+            '{{- if .Values.failTest }}\n    kwok.helmward.io/fail: "true"\n{{- end }}\n'
+            "    app: test\n"
+            "spec:\n  restartPolicy: Never\n"
+            "  containers:\n  - name: t\n    image: busybox:1.36\n"
+        )
+    (d / "templates" / "hang.yaml").write_text(
+        "{{- if .Values.hang }}\napiVersion: v1\nkind: Pod\nmetadata:\n"
+        "  name: {{ .Release.Name }}-hang\n"
+        "  annotations:\n    helm.sh/hook: post-install,post-upgrade\n"
+        "    helm.sh/hook-delete-policy: before-hook-creation\n"
+        "spec:\n  restartPolicy: Always\n"
+        "  containers:\n  - name: h\n    image: busybox:1.36\n{{- end }}\n"
+    )
+    return d

@@ -1,19 +1,19 @@
-"""The distribution OCI registry for the sources tests: built by hack/lib/build-registry.sh,
-started on 127.0.0.1 with htpasswd (bcrypt) auth and storage in a temporary directory, stopped
-after its test. Charts are pushed with the helm CLI the control plane ships."""
+"""The distribution OCI registry: built by hack/lib/build-registry.sh, started on 127.0.0.1 with
+htpasswd (bcrypt) auth and storage in a given directory, stopped after its test. Charts are
+pushed with the helm CLI the control plane ships."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from hack.testkit.paths import REPO_ROOT
+from hack.testkit.ports import free_port
 
 
 def registry_binary() -> Path:
@@ -24,13 +24,6 @@ def registry_binary() -> Path:
         text=True,
     ).stdout
     return Path(out.strip().splitlines()[-1])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class OCIRegistry:
@@ -58,7 +51,7 @@ class OCIRegistry:
         )
         binary = registry_binary()
         for _ in range(5):
-            self.port = _free_port()
+            self.port = free_port()
             config = self.root / "config.yml"
             config.write_text(
                 "version: 0.1\n"

@@ -1,0 +1,1 @@
+"""Scripts around Helmward; a package so that `hack.testkit` imports from the repository root."""

@@ -1,0 +1,108 @@
+"""The Kubernetes API for tests and scripts: a client, the Flux CRDs, and finalizers that a
+stopped controller leaves behind."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import yaml
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from hack.testkit.paths import CRD_BASES
+from hack.testkit.wait import eventually
+from internal.kube import rest
+from internal.kube.resources import (
+    BUCKETS,
+    GIT_REPOSITORIES,
+    HELM_CHARTS,
+    HELM_RELEASES,
+    HELM_REPOSITORIES,
+    OCI_REPOSITORIES,
+)
+
+FIELD_MANAGER = "helmward-api-tests"
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+# The kinds whose finalizer Helmward's controllers add.
+FINALIZED = (
+    HELM_REPOSITORIES,
+    GIT_REPOSITORIES,
+    BUCKETS,
+    HELM_CHARTS,
+    OCI_REPOSITORIES,
+    HELM_RELEASES,
+)
+
+
+@contextlib.asynccontextmanager
+async def api_client(kubeconfig: Path | str) -> AsyncIterator[client.ApiClient]:
+    """A kubernetes-asyncio client as the kubeconfig's user."""
+    configuration = client.Configuration()
+    await config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    async with client.ApiClient(configuration) as api:
+        yield api
+
+
+async def install_crds(kube: client.ApiClient) -> list[str]:
+    """Server-side apply of config/crd/bases/*.yaml; waits until every CRD is Established.
+    Their names."""
+    names = []
+    for path in sorted(CRD_BASES.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        names.append(crd["metadata"]["name"])
+        await rest.request(
+            kube,
+            "PATCH",
+            f"{CRDS}/{crd['metadata']['name']}",
+            body=crd,
+            content_type=rest.APPLY_PATCH,
+            query={"fieldManager": FIELD_MANAGER, "force": True},
+        )
+
+    async def established(name: str) -> bool:
+        try:
+            crd = await rest.request(kube, "GET", f"{CRDS}/{name}")
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        conditions = (crd.get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+    for name in names:
+        await eventually(
+            functools.partial(established, name), within=60, what=f"CRD {name} Established"
+        )
+    return names
+
+
+async def drop_finalizers(kube: client.ApiClient, namespace: str) -> None:
+    """With the controller stopped, nothing removes its finalizers and the namespace could not
+    be deleted: drop them from every source and HelmRelease in `namespace`."""
+    for resource in FINALIZED:
+        listing = await rest.request(kube, "GET", resource.path(namespace))
+        for item in listing.get("items", []):
+            with contextlib.suppress(ApiException):
+                await rest.request(
+                    kube,
+                    "PATCH",
+                    resource.path(namespace, item["metadata"]["name"]),
+                    body={"metadata": {"finalizers": None}},
+                    content_type=rest.MERGE_PATCH,
+                )
+
+
+async def create_helm_repository(
+    kube: client.ApiClient, namespace: str, url: str, *, name: str = "charts", interval: str = "5m"
+) -> None:
+    """A HelmRepository of `url` in `namespace`."""
+    body = {
+        "apiVersion": HELM_REPOSITORIES.api_version,
+        "kind": "HelmRepository",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"url": url, "interval": interval},
+    }
+    await rest.request(kube, "POST", HELM_REPOSITORIES.path(namespace), body=body)

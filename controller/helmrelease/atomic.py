@@ -11,11 +11,20 @@ from api.meta import ConditionStatus
 from controller.helmrelease import inputs
 from controller.helmrelease.actions import RECONCILERS, Request, drift
 from controller.helmrelease.actions.common import set_inventory
+from controller.helmrelease.actions.drift import Drifted
 from controller.helmrelease.work import Retry, Work
 from internal.drift.diff import summarize
 from internal.release import conditions as cond
 from internal.release.actions import Action, ActionFamily, family_of
-from internal.release.plan import Context, Outcome, RollbackTarget, after_step, may_run, next_step
+from internal.release.plan import (
+    Context,
+    Outcome,
+    RollbackTarget,
+    Step,
+    after_step,
+    may_run,
+    next_step,
+)
 from internal.release.state import Desired, ReleaseState, State, determine_state, with_drift
 
 log = logging.getLogger(__name__)
@@ -34,21 +43,47 @@ async def rollback_target(req: Request, state: State) -> RollbackTarget:
     return await req.mgr.verify(prev.version, prev.digest)
 
 
-async def run_atomic(req: Request, desired: Desired) -> None:
+async def observe(req: Request, desired: Desired, drift_checked: bool) -> tuple[State, Drifted]:
+    """The release's state now: storage read by version, drift looked for when InSync."""
     work, mgr = req.work, req.mgr
+    latest = work.status.latest()
+    await mgr.sync(latest.version if latest else None)
+    state = determine_state(mgr.stored(), desired, inputs.observed(work.hr))
+    drifted: Drifted = []
+    if state.needs_drift_check and not drift_checked:
+        drifted = await mgr.detect_drift(inputs.ignore_rules(work.hr))
+        state = with_drift(state, bool(drifted), summarize([c for c, _ in drifted]))
+        if not drifted:
+            drift.no_drift(work)
+    return state, drifted
+
+
+async def settle(
+    req: Request, step: Step, ctx: Context, state: State, drifted: Drifted, force_at: str | None
+) -> None:
+    """End the loop on a step that runs no Helm action: in sync, stalled, or drift reported."""
+    work = req.work
+    if step.action is Action.NONE:
+        if force_at is not None:
+            work.status.last_handled_force_at = force_at
+        if work.status.inventory is None and req.mgr.release is not None:
+            await set_inventory(req, req.mgr.release)
+    elif step.action is Action.STALL:
+        retries = step.stall is not None and step.stall.value == "RetriesExceeded"
+        message = retries_message(work, ctx) if retries else step.reason
+        work.condition(cond.STALLED, ConditionStatus.TRUE, str(step.stall), message)
+    else:
+        drift.warn(work, drifted, state.reason)
+    work.finish(observed=True)
+
+
+async def run_atomic(req: Request, desired: Desired) -> None:
+    work = req.work
     hr = work.hr
     force_at = hr.force_request()
     done: set[ActionFamily] = set()
     while True:
-        latest = work.status.latest()
-        await mgr.sync(latest.version if latest else None)
-        state = determine_state(mgr.stored(), desired, inputs.observed(hr))
-        drifted: drift.Drifted = []
-        if state.needs_drift_check and ActionFamily.DRIFT not in done:
-            drifted = await mgr.detect_drift(inputs.ignore_rules(hr))
-            state = with_drift(state, bool(drifted), summarize([c for c, _ in drifted]))
-            if not drifted:
-                drift.no_drift(work)
+        state, drifted = await observe(req, desired, ActionFamily.DRIFT in done)
         target = await rollback_target(req, state)
         ctx = inputs.context(hr, force_at is not None, target)
         if state.state is ReleaseState.UNKNOWN:
@@ -56,32 +91,13 @@ async def run_atomic(req: Request, desired: Desired) -> None:
             raise Retry(state.reason)
         step = next_step(state.state, ctx)
         log.info("%s: state %s (%s) -> %s", work.key, state.state, state.reason, step.action)
-        match step.action:
-            case Action.NONE:
-                if force_at is not None:
-                    work.status.last_handled_force_at = force_at
-                if work.status.inventory is None and mgr.release is not None:
-                    await set_inventory(req, mgr.release)
-                work.finish(observed=True)
-                return
-            case Action.STALL:
-                retries = step.stall is not None and step.stall.value == "RetriesExceeded"
-                work.condition(
-                    cond.STALLED,
-                    ConditionStatus.TRUE,
-                    str(step.stall),
-                    retries_message(work, ctx) if retries else step.reason,
-                )
-                work.finish(observed=True)
-                return
-            case Action.WARN_DRIFT:
-                drift.warn(work, drifted, state.reason)
-                work.finish(observed=True)
-                return
-            case Action.CORRECT_DRIFT:
-                await drift.correct(work, mgr, drifted, state.reason)
-                done.add(ActionFamily.DRIFT)
-                continue
+        if step.action in (Action.NONE, Action.STALL, Action.WARN_DRIFT):
+            await settle(req, step, ctx, state, drifted, force_at)
+            return
+        if step.action is Action.CORRECT_DRIFT:
+            await drift.correct(work, req.mgr, drifted, state.reason)
+            done.add(ActionFamily.DRIFT)
+            continue
         verdict = may_run(step.action, frozenset(done), ctx)
         if verdict is not Outcome.CONTINUE:
             finish(work, verdict, ctx)

@@ -36,7 +36,7 @@ from internal.kube import rest
 from internal.kube.resources import HELM_RELEASES
 
 NAMESPACE = "fleet-bench"
-LOG_LINE = re.compile(r"^(\S+ \S+) INFO controller\.helmrelease\.reconciler \S+/(\S+): state (\S+)")
+LOG_LINE = re.compile(r"^(\S+ \S+) INFO controller\.helmrelease\.\w+ \S+/(\S+): state (\S+)")
 
 
 def sh(*args: str) -> str:

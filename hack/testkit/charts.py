@@ -59,11 +59,32 @@ DEFAULT_VALUES: dict[str, Any] = {
 }
 
 
-def _hook_annotations(events: str, weight: int, delete_policy: str | None) -> dict[str, str]:
+# A container that runs to completion (KWOK ends it Succeeded, or Failed when labelled so).
+RUN_ONCE: dict[str, Any] = {
+    "restartPolicy": "Never",
+    "containers": [{"name": "main", "image": "busybox:1.36"}],
+}
+
+
+def _hook(
+    api_version: str,
+    kind: str,
+    name: str,
+    events: str,
+    weight: int,
+    delete_policy: str | None,
+    body: dict[str, Any],
+    labels: dict[str, str] | None = None,
+) -> str:
+    """A hook manifest: metadata with the hook annotations (and `labels`), then `body`."""
     annotations = {"helm.sh/hook": events, "helm.sh/hook-weight": str(weight)}
     if delete_policy:
         annotations["helm.sh/hook-delete-policy"] = delete_policy
-    return annotations
+    metadata: dict[str, Any] = {"name": name, "annotations": annotations}
+    if labels is not None:
+        metadata["labels"] = labels
+    doc = {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
+    return yaml.safe_dump(doc, sort_keys=False)
 
 
 def hook_pod(
@@ -75,50 +96,19 @@ def hook_pod(
     fail: bool = False,
 ) -> str:
     """A run-to-completion hook pod; with fail=True KWOK ends it Failed."""
-    annotations = _hook_annotations(events, weight, delete_policy)
     labels = {"hook": name}
     if fail:
         labels["kwok.helmward.io/fail"] = "true"
-    doc = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "annotations": annotations, "labels": labels},
-        "spec": {
-            "restartPolicy": "Never",
-            "containers": [{"name": "main", "image": "busybox:1.36"}],
-        },
-    }
-    return yaml.safe_dump(doc, sort_keys=False)
+    return _hook("v1", "Pod", name, events, weight, delete_policy, {"spec": RUN_ONCE}, labels)
 
 
 def hook_configmap(name: str, events: str, *, weight: int = 0, delete_policy: str = "") -> str:
-    annotations = _hook_annotations(events, weight, delete_policy)
-    doc = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "annotations": annotations},
-        "data": {"hook": name},
-    }
-    return yaml.safe_dump(doc, sort_keys=False)
+    return _hook("v1", "ConfigMap", name, events, weight, delete_policy, {"data": {"hook": name}})
 
 
 def hook_job(name: str, events: str, *, weight: int = 0, delete_policy: str = "") -> str:
-    annotations = _hook_annotations(events, weight, delete_policy)
-    doc = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name, "annotations": annotations},
-        "spec": {
-            "backoffLimit": 0,
-            "template": {
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [{"name": "main", "image": "busybox:1.36"}],
-                }
-            },
-        },
-    }
-    return yaml.safe_dump(doc, sort_keys=False)
+    spec = {"backoffLimit": 0, "template": {"spec": RUN_ONCE}}
+    return _hook("batch/v1", "Job", name, events, weight, delete_policy, {"spec": spec})
 
 
 def crd(

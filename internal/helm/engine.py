@@ -12,65 +12,99 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
-
-from pydantic import BaseModel
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from internal.helm import library
+from internal.helm import ops as o
 from internal.helm.errors import error_for
 from internal.helm.models import (
-    ActionResult,
     ChartInfo,
     ClusterTarget,
     DiagnoseRequest,
     DiagnoseResult,
-    GetRequest,
-    HistoryRequest,
-    HistoryResult,
-    InstallRequest,
+    Envelope,
     LoadChartRequest,
     LoginRequest,
-    LoginResult,
     Observation,
     PullRequest,
     PullResult,
-    ReleaseResult,
     RenderRequest,
     RenderResult,
+    RequestModel,
     Response,
-    RollbackRequest,
+    ResponseModel,
+    SchemaRequest,
+    SchemaResult,
     Stats,
-    StatusRequest,
+    StatsRequest,
     StorageSpec,
     TagsRequest,
-    TagsResult,
-    TestRequest,
-    TestResult,
-    UninstallRequest,
-    UninstallResult,
-    UpgradeRequest,
     VersionInfo,
     WireError,
 )
 
-ResultT = TypeVar("ResultT", bound=BaseModel)
+RequestT = TypeVar("RequestT", bound=RequestModel)
+RequestT_contra = TypeVar("RequestT_contra", bound=RequestModel, contravariant=True)
+ResultT = TypeVar("ResultT", bound=ResponseModel)
+ResultT_co = TypeVar("ResultT_co", bound=ResponseModel, covariant=True)
 
 # How long a cancelled call may take to hand back control before the task gives up on it.
 CANCEL_GRACE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
-class Outcome(Generic[ResultT]):
+class Outcome(Generic[ResultT_co]):
     """A successful call: its result, the storage writes it made, Helm's log lines."""
 
-    result: ResultT
+    result: ResultT_co
     observations: list[Observation] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
+
+
+class _RunsAction(Protocol[RequestT_contra, ResultT_co]):
+    def __call__(
+        self,
+        request: RequestT_contra,
+        *,
+        cluster: ClusterTarget,
+        storage: StorageSpec | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> Coroutine[Any, Any, Outcome[ResultT_co]]: ...
+
+
+class _Action(Generic[RequestT, ResultT]):
+    """An engine method that runs one op on a cluster and returns its Outcome: the result, with
+    the storage writes the op made."""
+
+    def __init__(self, op: o.Op[RequestT, ResultT]) -> None:
+        self.op = op
+
+    @overload
+    def __get__(self, engine: None, owner: type[Engine]) -> _Action[RequestT, ResultT]: ...
+    @overload
+    def __get__(self, engine: Engine, owner: type[Engine]) -> _RunsAction[RequestT, ResultT]: ...
+    def __get__(
+        self, engine: Engine | None, owner: type[Engine]
+    ) -> _Action[RequestT, ResultT] | _RunsAction[RequestT, ResultT]:
+        if engine is None:
+            return self
+        op = self.op
+
+        async def action(
+            request: RequestT,
+            *,
+            cluster: ClusterTarget,
+            storage: StorageSpec | None = None,
+            cancel: asyncio.Event | None = None,
+        ) -> Outcome[ResultT]:
+            return await engine.run(op, request, cluster=cluster, storage=storage, cancel=cancel)
+
+        return action
 
 
 class Engine:
@@ -87,121 +121,67 @@ class Engine:
     def version(self) -> VersionInfo:
         return VersionInfo.model_validate(self._lib.version())
 
-    # --- actions ---------------------------------------------------------------------------
+    # --- on a cluster: actions, then reads of release storage ---------------------------------
 
-    async def install(
-        self,
-        request: InstallRequest,
-        *,
-        cluster: ClusterTarget,
-        storage: StorageSpec | None = None,
-        cancel: asyncio.Event | None = None,
-    ) -> Outcome[ActionResult]:
-        resp = await self.call("install", request.wire(), cluster, storage, cancel)
-        return _outcome(resp, ActionResult)
-
-    async def upgrade(
-        self,
-        request: UpgradeRequest,
-        *,
-        cluster: ClusterTarget,
-        storage: StorageSpec | None = None,
-        cancel: asyncio.Event | None = None,
-    ) -> Outcome[ActionResult]:
-        resp = await self.call("upgrade", request.wire(), cluster, storage, cancel)
-        return _outcome(resp, ActionResult)
-
-    async def rollback(
-        self,
-        request: RollbackRequest,
-        *,
-        cluster: ClusterTarget,
-        storage: StorageSpec | None = None,
-        cancel: asyncio.Event | None = None,
-    ) -> Outcome[ActionResult]:
-        resp = await self.call("rollback", request.wire(), cluster, storage, cancel)
-        return _outcome(resp, ActionResult)
-
-    async def uninstall(
-        self,
-        request: UninstallRequest,
-        *,
-        cluster: ClusterTarget,
-        storage: StorageSpec | None = None,
-        cancel: asyncio.Event | None = None,
-    ) -> Outcome[UninstallResult]:
-        resp = await self.call("uninstall", request.wire(), cluster, storage, cancel)
-        return _outcome(resp, UninstallResult)
-
-    async def test(
-        self,
-        request: TestRequest,
-        *,
-        cluster: ClusterTarget,
-        storage: StorageSpec | None = None,
-        cancel: asyncio.Event | None = None,
-    ) -> Outcome[TestResult]:
-        resp = await self.call("test", request.wire(), cluster, storage, cancel)
-        return _outcome(resp, TestResult)
-
-    # --- queries ---------------------------------------------------------------------------
-
-    async def status(
-        self, request: StatusRequest, *, cluster: ClusterTarget, storage: StorageSpec | None = None
-    ) -> ReleaseResult:
-        resp = await self.call("status", request.wire(), cluster, storage)
-        return _outcome(resp, ReleaseResult).result
-
-    async def get(
-        self, request: GetRequest, *, cluster: ClusterTarget, storage: StorageSpec | None = None
-    ) -> ReleaseResult:
-        resp = await self.call("get", request.wire(), cluster, storage)
-        return _outcome(resp, ReleaseResult).result
-
-    async def history(
-        self, request: HistoryRequest, *, cluster: ClusterTarget, storage: StorageSpec | None = None
-    ) -> HistoryResult:
-        resp = await self.call("history", request.wire(), cluster, storage)
-        return _outcome(resp, HistoryResult).result
+    install = _Action(o.INSTALL)
+    upgrade = _Action(o.UPGRADE)
+    rollback = _Action(o.ROLLBACK)
+    uninstall = _Action(o.UNINSTALL)
+    test = _Action(o.TEST)
+    mark_failed = _Action(o.MARK_FAILED)
+    """Record a stored revision as failed, through Helm's storage: the write is observed."""
+    get = _Action(o.GET)
+    """One stored revision, the newest when the request's version is 0."""
+    history = _Action(o.HISTORY)
 
     # --- offline ---------------------------------------------------------------------------
 
     async def render(self, request: RenderRequest) -> RenderResult:
-        resp = await self.call("render", request.wire())
-        return _outcome(resp, RenderResult).result
+        return (await self.run(o.RENDER, request)).result
 
     async def load_chart(self, path: Path | str) -> ChartInfo:
-        resp = await self.call("loadChart", LoadChartRequest(path=str(path)).wire())
-        return _outcome(resp, ChartInfo).result
+        return (await self.run(o.LOAD_CHART, LoadChartRequest(path=str(path)))).result
+
+    async def stats(self) -> Stats:
+        return (await self.run(o.STATS, StatsRequest())).result
+
+    async def schema(self) -> SchemaResult:
+        """The wire protocol as the shim's Go types define it."""
+        return (await self.run(o.SCHEMA, SchemaRequest())).result
+
+    async def diagnose(
+        self, request: DiagnoseRequest, *, cancel: asyncio.Event | None = None
+    ) -> DiagnoseResult:
+        return (await self.run(o.DIAGNOSE, request, cancel=cancel)).result
 
     # --- OCI registries --------------------------------------------------------------------
 
     async def login(self, request: LoginRequest, *, cancel: asyncio.Event | None = None) -> str:
         """Check the registry accepts the credentials; returns the host logged in to."""
-        resp = await self.call("login", request.wire(), cancel=cancel)
-        return _outcome(resp, LoginResult).result.host
+        return (await self.run(o.LOGIN, request, cancel=cancel)).result.host
 
     async def tags(self, request: TagsRequest, *, cancel: asyncio.Event | None = None) -> list[str]:
-        resp = await self.call("tags", request.wire(), cancel=cancel)
-        return _outcome(resp, TagsResult).result.tags
+        return (await self.run(o.TAGS, request, cancel=cancel)).result.tags
 
     async def pull(
         self, request: PullRequest, *, cancel: asyncio.Event | None = None
     ) -> PullResult:
-        resp = await self.call("pull", request.wire(), cancel=cancel)
-        return _outcome(resp, PullResult).result
-
-    async def stats(self) -> Stats:
-        resp = await self.call("stats", {})
-        return _outcome(resp, Stats).result
-
-    async def diagnose(
-        self, request: DiagnoseRequest, *, cancel: asyncio.Event | None = None
-    ) -> DiagnoseResult:
-        resp = await self.call("diagnose", request.wire(), cancel=cancel)
-        return _outcome(resp, DiagnoseResult).result
+        return (await self.run(o.PULL, request, cancel=cancel)).result
 
     # --- the call --------------------------------------------------------------------------
+
+    async def run(
+        self,
+        op: o.Op[RequestT, ResultT],
+        request: RequestT,
+        *,
+        cluster: ClusterTarget | None = None,
+        storage: StorageSpec | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> Outcome[ResultT]:
+        """Run one op; its error, if it failed, raised as the exception of its code."""
+        resp = await self.call(op.name, request.wire(), cluster, storage, cancel)
+        return _outcome(resp, op.result)
 
     async def call(
         self,
@@ -212,11 +192,8 @@ class Engine:
         cancel: asyncio.Event | None = None,
     ) -> Response:
         """Send one request and return the shim's answer, error or not."""
-        envelope: dict[str, Any] = {"op": op, op: dict(body)}
-        if cluster is not None:
-            envelope["cluster"] = cluster.wire()
-        if storage is not None:
-            envelope["storage"] = storage.wire()
+        envelope = Envelope(op=op, cluster=cluster, storage=storage).wire()
+        envelope[op] = dict(body)
         raw = await self.call_raw(json.dumps(envelope).encode(), cancel)
         return Response.model_validate_json(raw)
 

@@ -173,31 +173,18 @@ class InternalError(HelmError):
     code = "Internal"
 
 
-_BY_CODE: dict[str, type[HelmError]] = {
-    cls.code: cls
-    for cls in (
-        InvalidRequestError,
-        ChartLoadError,
-        PostRenderError,
-        RenderError,
-        ValidationError,
-        ClusterAccessError,
-        ForbiddenError,
-        ConflictError,
-        ReleaseNotFoundError,
-        ReleaseExistsError,
-        PendingOperationError,
-        ActionError,
-        HookFailedError,
-        WaitTimeoutError,
-        ActionCancelledError,
-        RegistryError,
-        RegistryAuthError,
-        RegistryNotFoundError,
-        TooLargeError,
-        InternalError,
-    )
-}
+def _codes(base: type[HelmError]) -> dict[str, type[HelmError]]:
+    """Every class below `base` that declares a code of its own, by code."""
+    out: dict[str, type[HelmError]] = {}
+    for cls in base.__subclasses__():
+        if "code" in vars(cls):
+            out[cls.code] = cls
+        out.update(_codes(cls))
+    return out
+
+
+_BY_CODE = {code: cls for code, cls in _codes(HelmError).items() if cls is not ShimUnavailableError}
+"""The exception class of each error code the shim answers with."""
 
 
 def error_for(
@@ -207,20 +194,8 @@ def error_for(
     observations: Sequence[Observation] = (),
     result: Any = None,
 ) -> HelmError:
-    """The exception for a wire error; an unknown code becomes a plain HelmError."""
-    cls = _BY_CODE.get(error.code)
-    if cls is None:
-        exc = HelmError(
-            error.message,
-            op=op,
-            field=error.field,
-            observations=observations,
-            result=result,
-            logs=error.logs,
-        )
-        exc.code = error.code
-        return exc
-    return cls(
+    """The exception for a wire error; an unknown code becomes a plain HelmError with it."""
+    exc = _BY_CODE.get(error.code, HelmError)(
         error.message,
         op=op,
         field=error.field,
@@ -228,3 +203,5 @@ def error_for(
         result=result,
         logs=error.logs,
     )
+    exc.code = error.code
+    return exc

@@ -56,7 +56,9 @@ Duration = Annotated[timedelta, PlainSerializer(go_duration, return_type=str)]
 Text = Annotated[str, BeforeValidator(_text)]
 
 
-class _Request(BaseModel):
+class RequestModel(BaseModel):
+    """A request object: camelCase on the wire, unknown fields refused, immutable."""
+
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
     )
@@ -66,19 +68,21 @@ class _Request(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-class _Response(BaseModel):
+class ResponseModel(BaseModel):
+    """A response object: camelCase on the wire, immutable."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
 # --- cluster access and storage ----------------------------------------------------------------
 
 
-class ServiceAccountRef(_Request):
+class ServiceAccountRef(RequestModel):
     namespace: str
     name: str
 
 
-class ClusterTarget(_Request):
+class ClusterTarget(RequestModel):
     """How to reach the Kubernetes API for a call: kubeconfig content or the in-cluster config.
 
     Calls with an equal target share discovery, the REST mapper, OpenAPI and connections, unless
@@ -94,17 +98,25 @@ class ClusterTarget(_Request):
     cache: bool = True
 
 
-class StorageSpec(_Request):
+class StorageSpec(RequestModel):
     """Helm's release storage: Secrets by default, in the release namespace by default."""
 
     driver: StorageDriver = "secret"
     namespace: str | None = None
 
 
+class Envelope(RequestModel):
+    """What every request holds besides the op's own options, which go under the op's name."""
+
+    op: str
+    cluster: ClusterTarget | None = None
+    storage: StorageSpec | None = None
+
+
 # --- post-rendering ------------------------------------------------------------------------------
 
 
-class Selector(_Request):
+class Selector(RequestModel):
     group: str | None = None
     version: str | None = None
     kind: str | None = None
@@ -114,35 +126,35 @@ class Selector(_Request):
     annotation_selector: str | None = None
 
 
-class Patch(_Request):
+class Patch(RequestModel):
     """A strategic-merge or JSON6902 patch, in YAML or JSON."""
 
     patch: str
     target: Selector | None = None
 
 
-class Image(_Request):
+class Image(RequestModel):
     name: str
     new_name: str | None = None
     new_tag: str | None = None
     digest: str | None = None
 
 
-class Kustomize(_Request):
+class Kustomize(RequestModel):
     patches: list[Patch] = []
     images: list[Image] = []
 
 
-class PostRenderer(_Request):
+class PostRenderer(RequestModel):
     kustomize: Kustomize | None = None
 
 
-class CommonMetadata(_Request):
+class CommonMetadata(RequestModel):
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
 
 
-class Origin(_Request):
+class Origin(RequestModel):
     """The object a release belongs to; becomes the `helm.toolkit.fluxcd.io/*` labels."""
 
     name: str
@@ -152,7 +164,7 @@ class Origin(_Request):
 # --- requests ------------------------------------------------------------------------------------
 
 
-class _ReleaseRef(_Request):
+class _ReleaseRef(RequestModel):
     release_name: str
     namespace: str
 
@@ -166,30 +178,29 @@ class _Rendering(_ReleaseRef):
     post_render_strategy: PostRenderStrategy = "combined"
 
 
-class InstallRequest(_Rendering):
+class _Applying(_Rendering):
+    """What install and upgrade share."""
+
     timeout: Duration = timedelta(minutes=5)
     wait_strategy: WaitStrategy = "watcher"
     wait_for_jobs: bool = False
     disable_hooks: bool = False
     disable_open_api_validation: bool = Field(default=False, alias="disableOpenAPIValidation")
     disable_schema_validation: bool = False
-    replace: bool = False
-    create_namespace: bool = False
-    crds: CRDsPolicy = "Create"
-    server_side_apply: bool = True
     force_conflicts: bool | None = None
     take_ownership: bool = False
     description: str | None = None
     labels: dict[str, str] = {}
 
 
-class UpgradeRequest(_Rendering):
-    timeout: Duration = timedelta(minutes=5)
-    wait_strategy: WaitStrategy = "watcher"
-    wait_for_jobs: bool = False
-    disable_hooks: bool = False
-    disable_open_api_validation: bool = Field(default=False, alias="disableOpenAPIValidation")
-    disable_schema_validation: bool = False
+class InstallRequest(_Applying):
+    replace: bool = False
+    create_namespace: bool = False
+    crds: CRDsPolicy = "Create"
+    server_side_apply: bool = True
+
+
+class UpgradeRequest(_Applying):
     force: bool = False
     reset_values: bool = False
     reuse_values: bool = False
@@ -198,10 +209,6 @@ class UpgradeRequest(_Rendering):
     max_history: int = Field(default=0, ge=0)
     crds: CRDsPolicy = "Skip"
     server_side_apply: ServerSideApplyMode = "auto"
-    force_conflicts: bool | None = None
-    take_ownership: bool = False
-    description: str | None = None
-    labels: dict[str, str] = {}
 
 
 class RollbackRequest(_ReleaseRef):
@@ -228,7 +235,7 @@ class UninstallRequest(_ReleaseRef):
     description: str | None = None
 
 
-class TestFilter(_Request):
+class TestFilter(RequestModel):
     __test__ = False  # not a pytest class
 
     name: str
@@ -242,13 +249,19 @@ class TestRequest(_ReleaseRef):
     filters: list[TestFilter] = []
 
 
-class StatusRequest(_ReleaseRef):
-    version: int = Field(default=0, ge=0)
-
-
 class GetRequest(_ReleaseRef):
+    """One stored revision: `version`, or the newest when 0. `all_values` also returns the
+    values coalesced with the chart's defaults."""
+
     version: int = Field(default=0, ge=0)
     all_values: bool = False
+
+
+class MarkFailedRequest(_ReleaseRef):
+    """Record a stored revision (the newest when `version` is 0) as failed, with why."""
+
+    version: int = Field(default=0, ge=0)
+    description: str = Field(min_length=1)
 
 
 class HistoryRequest(_ReleaseRef):
@@ -264,11 +277,19 @@ class RenderRequest(_Rendering):
     api_versions: list[str] = []
 
 
-class LoadChartRequest(_Request):
+class LoadChartRequest(RequestModel):
     path: Text
 
 
-class DiagnoseRequest(_Request):
+class StatsRequest(RequestModel):
+    """Stats takes no options."""
+
+
+class SchemaRequest(RequestModel):
+    """Schema takes no options."""
+
+
+class DiagnoseRequest(RequestModel):
     """Exercises the call machinery: `panic` panics in Go, `sleep` waits or until cancelled."""
 
     panic: str | None = None
@@ -278,7 +299,7 @@ class DiagnoseRequest(_Request):
 # --- registry ------------------------------------------------------------------------------------
 
 
-class RegistryAccess(_Request):
+class RegistryAccess(RequestModel):
     """How to reach an OCI registry. Credentials come only from here: the shim never reads the
     host's docker or helm configuration."""
 
@@ -323,13 +344,13 @@ class PullRequest(RegistryAccess):
 # --- responses -----------------------------------------------------------------------------------
 
 
-class HookRun(_Response):
+class HookRun(ResponseModel):
     phase: str
     started_at: datetime | None = None
     completed_at: datetime | None = None
 
 
-class Hook(_Response):
+class Hook(ResponseModel):
     name: str
     kind: str
     path: str
@@ -341,13 +362,13 @@ class Hook(_Response):
     last_run: HookRun | None = None
 
 
-class ChartMeta(_Response):
+class ChartMeta(ResponseModel):
     name: str
     version: str
     app_version: str
 
 
-class Release(_Response):
+class Release(ResponseModel):
     """A stored release, everything but the chart's templates and files."""
 
     name: str
@@ -369,7 +390,7 @@ class Release(_Response):
     digest: str
 
 
-class Observation(_Response):
+class Observation(ResponseModel):
     """One successful write to release storage, with the release as written."""
 
     operation: Operation
@@ -378,14 +399,14 @@ class Observation(_Response):
     release: Release | None
 
 
-class WireError(_Response):
+class WireError(ResponseModel):
     code: str
     message: str
     field: str | None = None
     logs: list[str] = []
 
 
-class Response(_Response):
+class Response(ResponseModel):
     """The shim's raw answer to one call."""
 
     ok: bool
@@ -397,16 +418,16 @@ class Response(_Response):
     duration_ms: float = 0.0
 
 
-class ActionResult(_Response):
+class ActionResult(ResponseModel):
     release: Release | None = None
 
 
-class UninstallResult(_Response):
+class UninstallResult(ResponseModel):
     release: Release | None = None
     info: str | None = None
 
 
-class TestHookResult(_Response):
+class TestHookResult(ResponseModel):
     __test__ = False
 
     name: str
@@ -416,7 +437,7 @@ class TestHookResult(_Response):
     completed_at: datetime | None = None
 
 
-class TestResult(_Response):
+class TestResult(ResponseModel):
     __test__ = False
 
     release: Release | None = None
@@ -424,22 +445,22 @@ class TestResult(_Response):
     shutdown_error: str | None = None
 
 
-class ReleaseResult(_Response):
+class ReleaseResult(ResponseModel):
     release: Release
     computed_values: dict[str, Any] | None = None
 
 
-class HistoryResult(_Response):
+class HistoryResult(ResponseModel):
     releases: list[Release]
 
 
-class RenderResult(_Response):
+class RenderResult(ResponseModel):
     manifest: str
     hooks: list[Hook]
     notes: str
 
 
-class ChartDependency(_Response):
+class ChartDependency(ResponseModel):
     name: str
     version: str | None = None
     repository: str | None = None
@@ -448,13 +469,13 @@ class ChartDependency(_Response):
     alias: str | None = None
 
 
-class Subchart(_Response):
+class Subchart(ResponseModel):
     name: str
     version: str
     app_version: str | None = None
 
 
-class ObjectRef(_Response):
+class ObjectRef(ResponseModel):
     """One object of a chart's crds/ directories."""
 
     api_version: str
@@ -466,7 +487,7 @@ class ObjectRef(_Response):
         return {"apiVersion": self.api_version, "kind": self.kind, "name": self.name}
 
 
-class ChartInfo(_Response):
+class ChartInfo(ResponseModel):
     metadata: dict[str, Any]
     values: dict[str, Any]
     dependencies: list[ChartDependency]
@@ -480,14 +501,14 @@ class ChartInfo(_Response):
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
 
 
-class RequestCounts(_Response):
+class RequestCounts(ResponseModel):
     discovery: int
     openapi: int
     other: int
     discovery_cache_hits: int
 
 
-class Stats(_Response):
+class Stats(ResponseModel):
     cached_targets: int
     inflight_calls: int
     goroutines: int
@@ -497,11 +518,11 @@ class Stats(_Response):
     requests: RequestCounts
 
 
-class DiagnoseResult(_Response):
+class DiagnoseResult(ResponseModel):
     slept_ms: float = 0.0
 
 
-class VersionInfo(_Response):
+class VersionInfo(ResponseModel):
     abi: int
     go: str
     helm: str | None = None
@@ -511,15 +532,15 @@ class VersionInfo(_Response):
     field_manager: str | None = None
 
 
-class LoginResult(_Response):
+class LoginResult(ResponseModel):
     host: str
 
 
-class TagsResult(_Response):
+class TagsResult(ResponseModel):
     tags: list[str]
 
 
-class PullResult(_Response):
+class PullResult(ResponseModel):
     ref: str
     """host/repository@<manifest digest>"""
     manifest_digest: str
@@ -532,3 +553,26 @@ class PullResult(_Response):
     data: Base64Bytes | None = None
     """The layer, unless it was written to `dest`."""
     path: str | None = None
+
+
+class EnvelopeSchema(ResponseModel):
+    request: list[str]
+    response: list[str]
+
+
+class OpSchema(ResponseModel):
+    offline: bool
+    request: list[str]
+    result: list[str]
+
+
+class SchemaResult(ResponseModel):
+    """The wire protocol as the shim's Go types define it: JSON field paths (`a.b` a nested
+    field, `a[]` an array, `a{}` a map of objects) of the envelope, of each op's options and
+    result, and of the version info; and the error codes."""
+
+    abi: int
+    envelope: EnvelopeSchema
+    version: list[str]
+    ops: dict[str, OpSchema]
+    error_codes: list[str]

@@ -198,15 +198,13 @@ class ReleaseClient:
     async def mark_failed(self, description: str) -> hm.Release:
         """Record the newest stored release as failed, as Helm records a failed action, so the
         state machine remediates it. The engine writes it through Helm's storage, as the
-        cluster's identity (impersonated, when the object names a service account). Returns the
-        release as now stored."""
-        rel = self.release
-        assert rel is not None
+        cluster's identity (impersonated, when the object names a service account), and reads
+        the newest revision itself, so a `release` older than the last action does not matter.
+        Returns the release as now stored."""
         done = await self.engine.mark_failed(
             hm.MarkFailedRequest(
-                release_name=rel.name,
+                release_name=self.target.release_name,
                 namespace=self.target.namespace,
-                version=rel.version,
                 description=description,
             ),
             cluster=self.cluster.target,

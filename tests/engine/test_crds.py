@@ -25,9 +25,9 @@ from internal.helm import (
 from internal.helm.errors import error_for
 from internal.helm.models import (
     ClusterTarget,
+    GetRequest,
     InstallRequest,
     Response,
-    StatusRequest,
     UpgradeRequest,
 )
 
@@ -340,7 +340,7 @@ async def test_a_crd_that_cannot_be_updated_stops_the_install(
     assert f"failed to update CustomResourceDefinition widgets.{group}: " in failed.value.message
     assert failed.value.observations == [], "the install did not run"
     with pytest.raises(ReleaseNotFoundError):
-        await engine.status(StatusRequest(release_name="bad", namespace=namespace), cluster=target)
+        await engine.get(GetRequest(release_name="bad", namespace=namespace), cluster=target)
     crd = await read_crd(ext, f"widgets.{group}")
     assert crd.spec.scope == "Namespaced"
 

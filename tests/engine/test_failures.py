@@ -80,8 +80,11 @@ async def test_failed_upgrade_that_stored_a_release_returns_the_observation(
     history = await engine.history(
         HistoryRequest(release_name="up", namespace=namespace), cluster=target
     )
-    assert [(r.version, r.status) for r in history.releases] == [(1, "deployed"), (2, "failed")]
-    assert history.releases[-1].digest == exc.observations[-1].digest
+    assert [(r.version, r.status) for r in history.result.releases] == [
+        (1, "deployed"),
+        (2, "failed"),
+    ]
+    assert history.result.releases[-1].digest == exc.observations[-1].digest
 
 
 async def test_a_release_helm_never_stored_is_not_observed(
@@ -107,7 +110,7 @@ async def test_a_release_helm_never_stored_is_not_observed(
     history = await engine.history(
         HistoryRequest(release_name="v", namespace=namespace), cluster=target
     )
-    assert [r.version for r in history.releases] == [1]
+    assert [r.version for r in history.result.releases] == [1]
 
     with pytest.raises(ReleaseExistsError):
         await engine.install(
@@ -165,7 +168,10 @@ async def test_cancel_during_a_wait_reaches_helm(
     history = await engine.history(
         HistoryRequest(release_name="stuck", namespace=namespace), cluster=target
     )
-    assert [(r.version, r.status) for r in history.releases] == [(1, "failed"), (2, "failed")]
+    assert [(r.version, r.status) for r in history.result.releases] == [
+        (1, "failed"),
+        (2, "failed"),
+    ]
 
     async def idle() -> bool:
         return (await engine.stats()).inflight_calls == 1  # this stats call itself

@@ -176,5 +176,5 @@ async def test_test_hooks_pass_fail_and_always_shut_down(
     stored = await engine.get(
         GetRequest(release_name="tested", namespace=namespace), cluster=target
     )
-    assert hook(stored.release, "broken")[0] == "Failed"
-    assert hook(stored.release, "smoke")[0] == "Succeeded"
+    assert hook(stored.result.release, "broken")[0] == "Failed"
+    assert hook(stored.result.release, "smoke")[0] == "Succeeded"

@@ -22,7 +22,6 @@ from internal.helm.models import (
     HistoryRequest,
     InstallRequest,
     RollbackRequest,
-    StatusRequest,
     UninstallRequest,
     UpgradeRequest,
 )
@@ -93,7 +92,7 @@ async def test_install_upgrade_rollback_uninstall(
     assert record.metadata.labels["status"] == "deployed"
 
     got = await engine.get(GetRequest(release_name=name, namespace=namespace), cluster=target)
-    assert got.release.digest == rel.digest, "the stored release digests as the observed one"
+    assert got.result.release.digest == rel.digest, "the stored release digests as the observed one"
 
     upgraded = await engine.upgrade(
         UpgradeRequest(
@@ -134,15 +133,13 @@ async def test_install_upgrade_rollback_uninstall(
     history = await engine.history(
         HistoryRequest(release_name=name, namespace=namespace), cluster=target
     )
-    assert [(r.version, r.status) for r in history.releases] == [
+    assert [(r.version, r.status) for r in history.result.releases] == [
         (1, "superseded"),
         (2, "superseded"),
         (3, "deployed"),
     ]
-    status = await engine.status(
-        StatusRequest(release_name=name, namespace=namespace), cluster=target
-    )
-    assert status.release.version == 3
+    newest = await engine.get(GetRequest(release_name=name, namespace=namespace), cluster=target)
+    assert newest.result.release.version == 3
 
     # The stock helm CLI reads what the engine wrote.
     listed = json.loads(await helm_cli(control_plane, "list", "-n", namespace, "-o", "json"))
@@ -214,7 +211,7 @@ async def test_storage_drivers_and_namespace(
         hist = await engine.history(
             HistoryRequest(release_name="mem", namespace=namespace), cluster=target, storage=mem
         )
-        assert [r.version for r in hist.releases] == [1]
+        assert [r.version for r in hist.result.releases] == [1]
         await engine.uninstall(
             UninstallRequest(release_name="mem", namespace=namespace), cluster=target, storage=mem
         )

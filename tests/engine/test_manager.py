@@ -17,8 +17,8 @@ from hack.testkit.plane import ControlPlane
 from internal.helm import Engine
 from internal.helm.models import ClusterTarget
 from internal.kube.discovery import Discovery
-from internal.manager.clusters import Cluster, KubeConfigError, kube_config_dict
-from internal.manager.manager import ManagerFactory
+from internal.manager.clusters import Cluster, Clusters, KubeConfigError, kube_config_dict
+from internal.manager.manager import Chart, Manager, ManagerFactory
 from internal.manager.options import Target
 
 pytestmark = pytest.mark.engine
@@ -41,6 +41,20 @@ def _release(namespace: str) -> HelmRelease:
     return hr
 
 
+async def _manager(
+    engine: Engine,
+    target: ClusterTarget,
+    kube: client.ApiClient,
+    hr: HelmRelease,
+    release: Target,
+    chart: Path,
+    values: dict[str, str] | None = None,
+) -> Manager:
+    factory = ManagerFactory(engine, Clusters(Cluster(target, kube, Discovery(kube))))
+    loaded = Chart(chart, await engine.load_chart(chart), dict(values or {}))
+    return factory.new_manager(hr, release, await factory.clusters.get(), loaded)
+
+
 async def test_manager_lifecycle(
     engine: Engine,
     target: ClusterTarget,
@@ -51,13 +65,14 @@ async def test_manager_lifecycle(
     control_plane: ControlPlane,
 ) -> None:
     chart = charts.make_chart(chart_root, version="0.1.0")
-    factory = ManagerFactory(engine, Cluster(target, kube, Discovery(kube)))
-    mgr = factory.new_manager(
+    mgr = await _manager(
+        engine,
+        target,
+        kube,
         _release(namespace),
         Target("mgr", namespace, namespace),
-        await factory.cluster(),
-        chart=chart,
-        values={"message": "one"},
+        chart,
+        {"message": "one"},
     )
     assert mgr.release_name() == "mgr"
     await mgr.sync()
@@ -90,7 +105,8 @@ async def test_manager_lifecycle(
     await mgr.sync(9)
     assert (mgr.release.version if mgr.release else None) == 2
 
-    entries = await mgr.inventory()
+    assert mgr.release is not None
+    entries = await mgr.inventory(mgr.release)
     assert entries == [
         {"id": f"{namespace}_mgr-config__ConfigMap", "v": "v1"},
         {"id": f"{namespace}_mgr_apps_Deployment", "v": "v1"},
@@ -152,16 +168,44 @@ async def test_upgrade_after_a_client_side_install_applies_client_side(
     spec["spec"]["install"] = {"serverSideApply": False}
     csa = api.parse(spec)
     assert isinstance(csa, HelmRelease)
-    factory = ManagerFactory(engine, Cluster(target, kube, Discovery(kube)))
     tgt = Target("csa", namespace, namespace)
-    mgr = factory.new_manager(csa, tgt, await factory.cluster(), chart=chart)
+    mgr = await _manager(engine, target, kube, csa, tgt, chart)
     assert not (await mgr.install_release()).failed
     await mgr.sync(1)
     assert mgr.release is not None
     assert mgr.release.apply_method == "csa"
     # upgrade.serverSideApply is unset (auto): the upgrade follows the client-side install.
-    mgr.values = {"message": "two"}
+    mgr = await _manager(engine, target, kube, csa, tgt, chart, {"message": "two"})
+    await mgr.sync(1)
     done = await mgr.upgrade_release()
     assert not done.failed, done.error
     await mgr.sync(1)
     assert (mgr.release.version, mgr.release.apply_method) == (2, "csa")
+
+
+async def test_mark_failed_records_the_newest_release_failed_through_the_engine(
+    engine: Engine,
+    target: ClusterTarget,
+    kube: client.ApiClient,
+    namespace: str,
+    chart_root: Path,
+    core: client.CoreV1Api,
+) -> None:
+    chart = charts.make_chart(chart_root, templates={"cm.yaml": charts.CONFIGMAP})
+    mgr = await _manager(
+        engine, target, kube, _release(namespace), Target("mf", namespace, namespace), chart
+    )
+    assert not (await mgr.install_release()).failed
+    await mgr.sync(1)
+    rel = await mgr.mark_failed("health check failed: Widget/w")
+    assert (rel.version, rel.status, rel.description) == (
+        1,
+        "failed",
+        "health check failed: Widget/w",
+    )
+    assert mgr.release == rel
+    record = await core.read_namespaced_secret("sh.helm.release.v1.mf.v1", namespace)
+    assert record.metadata.labels["status"] == "failed"
+    await mgr.sync(1)
+    assert mgr.release is not None
+    assert mgr.release.digest == rel.digest, "what sync reads is what mark_failed returned"

@@ -153,7 +153,7 @@ async def test_post_renderers_patch_live_objects_and_the_stored_manifest(
     _common_and_origin(setup.metadata)
 
     stored = await engine.get(GetRequest(release_name=NAME, namespace=namespace), cluster=target)
-    docs = {d["kind"]: d for d in _docs(stored.release.manifest)}
+    docs = {d["kind"]: d for d in _docs(stored.result.release.manifest)}
     assert set(docs) == {"Deployment", "ConfigMap", "Service"}
     assert docs["Deployment"]["spec"]["replicas"] == 2
     containers = docs["Deployment"]["spec"]["template"]["spec"]["containers"]
@@ -165,7 +165,7 @@ async def test_post_renderers_patch_live_objects_and_the_stored_manifest(
         assert "postrenderer.helm.sh/postrender-filename" not in d["metadata"].get(
             "annotations", {}
         )
-    [setup_hook] = [h for h in stored.release.hooks if h.name == "setup"]
+    [setup_hook] = [h for h in stored.result.release.hooks if h.name == "setup"]
     assert yaml.safe_load(setup_hook.manifest)["metadata"]["labels"]["team"] == "platform"
 
     # nohooks: the templates are still post-rendered, the hooks are not.

@@ -17,7 +17,6 @@ from internal.helm.models import (
     HistoryRequest,
     InstallRequest,
     RenderRequest,
-    StatusRequest,
     UpgradeRequest,
 )
 
@@ -52,7 +51,7 @@ async def test_two_thousand_sequential_calls_do_not_leak(
                     cluster=target,
                 )
             case 1:
-                await engine.status(StatusRequest(**ref), cluster=target)
+                await engine.get(GetRequest(**ref), cluster=target)
             case 2:
                 await engine.get(GetRequest(**ref, all_values=True), cluster=target)
             case 3:
@@ -74,5 +73,5 @@ async def test_two_thousand_sequential_calls_do_not_leak(
     growth = final - after_warmup
     print(f"RSS growth from call {WARMUP} to {CALLS}: {growth:+.1f} MiB")
     history = await engine.history(HistoryRequest(**ref), cluster=target)
-    assert len(history.releases) == 3, "maxHistory pruned the history as it went"
+    assert len(history.result.releases) == 3, "maxHistory pruned the history as it went"
     assert growth < 40, f"RSS grew {growth:.1f} MiB after warm-up: a leak"

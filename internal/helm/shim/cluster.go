@@ -455,52 +455,37 @@ func (m *refreshingMapper) retry(err error) bool {
 	return true
 }
 
-func (m *refreshingMapper) KindFor(r schema.GroupVersionResource) (schema.GroupVersionKind, error) {
-	k, err := m.inner.KindFor(r)
+// retried runs a lookup, and once more after a refresh when it did not match.
+func retried[T any](m *refreshingMapper, lookup func() (T, error)) (T, error) {
+	x, err := lookup()
 	if err != nil && m.retry(err) {
-		return m.inner.KindFor(r)
+		return lookup()
 	}
-	return k, err
+	return x, err
+}
+
+func (m *refreshingMapper) KindFor(r schema.GroupVersionResource) (schema.GroupVersionKind, error) {
+	return retried(m, func() (schema.GroupVersionKind, error) { return m.inner.KindFor(r) })
 }
 
 func (m *refreshingMapper) KindsFor(r schema.GroupVersionResource) ([]schema.GroupVersionKind, error) {
-	k, err := m.inner.KindsFor(r)
-	if err != nil && m.retry(err) {
-		return m.inner.KindsFor(r)
-	}
-	return k, err
+	return retried(m, func() ([]schema.GroupVersionKind, error) { return m.inner.KindsFor(r) })
 }
 
 func (m *refreshingMapper) ResourceFor(r schema.GroupVersionResource) (schema.GroupVersionResource, error) {
-	x, err := m.inner.ResourceFor(r)
-	if err != nil && m.retry(err) {
-		return m.inner.ResourceFor(r)
-	}
-	return x, err
+	return retried(m, func() (schema.GroupVersionResource, error) { return m.inner.ResourceFor(r) })
 }
 
 func (m *refreshingMapper) ResourcesFor(r schema.GroupVersionResource) ([]schema.GroupVersionResource, error) {
-	x, err := m.inner.ResourcesFor(r)
-	if err != nil && m.retry(err) {
-		return m.inner.ResourcesFor(r)
-	}
-	return x, err
+	return retried(m, func() ([]schema.GroupVersionResource, error) { return m.inner.ResourcesFor(r) })
 }
 
 func (m *refreshingMapper) RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error) {
-	x, err := m.inner.RESTMapping(gk, versions...)
-	if err != nil && m.retry(err) {
-		return m.inner.RESTMapping(gk, versions...)
-	}
-	return x, err
+	return retried(m, func() (*meta.RESTMapping, error) { return m.inner.RESTMapping(gk, versions...) })
 }
 
 func (m *refreshingMapper) RESTMappings(gk schema.GroupKind, versions ...string) ([]*meta.RESTMapping, error) {
-	x, err := m.inner.RESTMappings(gk, versions...)
-	if err != nil && m.retry(err) {
-		return m.inner.RESTMappings(gk, versions...)
-	}
-	return x, err
+	return retried(m, func() ([]*meta.RESTMapping, error) { return m.inner.RESTMappings(gk, versions...) })
 }
 
 func (m *refreshingMapper) ResourceSingularizer(r string) (string, error) {

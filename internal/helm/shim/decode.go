@@ -6,16 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
-// decodeRequest parses a request strictly. Every error names the offending
-// field by its full path, e.g. install.postRenderers[0].kustomize.patches[1].tarGet.
-func decodeRequest(data []byte) (*Request, error) {
+// decodeRequest parses a request strictly and decodes the op's options into
+// the struct its handler takes. Every error names the offending field by its
+// full path, e.g. install.postRenderers[0].kustomize.patches[1].tarGet.
+func decodeRequest(data []byte) (*call, error) {
 	if !utf8.Valid(data) {
 		return nil, invalid("request", "malformed JSON: not valid UTF-8")
 	}
@@ -28,21 +30,57 @@ func decodeRequest(data []byte) (*Request, error) {
 	if dec.More() {
 		return nil, invalid("request", "malformed JSON: trailing data after the request object")
 	}
-	if _, ok := generic.(map[string]any); !ok {
+	obj, ok := generic.(map[string]any)
+	if !ok {
 		return nil, invalid("request", "malformed JSON: the request must be an object")
 	}
-	if err := checkShape(generic, reflect.TypeOf(Request{}), ""); err != nil {
+	if err := checkEnvelope(obj); err != nil {
 		return nil, err
 	}
-	var req Request
-	if err := json.Unmarshal(data, &req); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return nil, invalid(te.Field, "expected %s, got JSON %s", te.Type, te.Value)
-		}
+	var parts map[string]json.RawMessage
+	if err := json.Unmarshal(data, &parts); err != nil {
 		return nil, invalid("request", "%v", err)
 	}
-	return &req, nil
+	req := &Request{}
+	if err := unmarshalField(data, req, ""); err != nil {
+		return nil, err
+	}
+	present := map[string]bool{}
+	for name := range opTable {
+		present[name] = obj[name] != nil
+	}
+	if err := checkOp(req, present); err != nil {
+		return nil, err
+	}
+	h := opTable[req.Op]
+	options := reflect.New(h.options).Interface()
+	if err := unmarshalField(parts[req.Op], options, req.Op); err != nil {
+		return nil, err
+	}
+	return &call{req: req, handler: h, options: options}, nil
+}
+
+// checkEnvelope checks the envelope's keys and each value's shape: the op's
+// options against the struct of the op a key names.
+func checkEnvelope(obj map[string]any) error {
+	fields := jsonFields(reflect.TypeOf(Request{}))
+	for name, h := range opTable {
+		fields[name] = h.options
+	}
+	return checkFields(obj, fields, "")
+}
+
+func unmarshalField(data []byte, into any, path string) error {
+	err := json.Unmarshal(data, into)
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &te):
+		return invalid(orRoot(join(path, te.Field)), "expected %s, got JSON %s", te.Type, te.Value)
+	default:
+		return invalid(orRoot(path), "%v", err)
+	}
 }
 
 func describeJSONError(err error, data []byte) string {
@@ -75,33 +113,13 @@ func checkShape(v any, t reflect.Type, path string) error {
 		if !ok {
 			return invalid(orRoot(path), "expected an object, got %s", jsonKind(v))
 		}
-		fields := jsonFields(t)
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			ft, ok := fields[k]
-			if !ok {
-				return invalid(join(path, k), "unknown field; known fields here: %s", knownList(fields))
-			}
-			if err := checkShape(obj[k], ft, join(path, k)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return checkFields(obj, jsonFields(t), path)
 	case reflect.Map:
 		obj, ok := v.(map[string]any)
 		if !ok {
 			return invalid(orRoot(path), "expected an object, got %s", jsonKind(v))
 		}
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range sortedKeys(obj) {
 			if err := checkShape(obj[k], t.Elem(), join(path, k)); err != nil {
 				return err
 			}
@@ -142,6 +160,21 @@ func checkShape(v any, t reflect.Type, path string) error {
 	return nil
 }
 
+// checkFields checks the keys of an object against the fields of a struct,
+// in sorted order so the error is deterministic.
+func checkFields(obj map[string]any, fields map[string]reflect.Type, path string) error {
+	for _, k := range sortedKeys(obj) {
+		ft, ok := fields[k]
+		if !ok {
+			return invalid(join(path, k), "unknown field; known fields here: %s", knownList(fields))
+		}
+		if err := checkShape(obj[k], ft, join(path, k)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // jsonFields maps the JSON names of a struct's fields (embedded structs
 // flattened, as encoding/json does) to their types.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
@@ -177,12 +210,12 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 }
 
 func knownList(fields map[string]reflect.Type) string {
-	names := make([]string, 0, len(fields))
-	for k := range fields {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
+	return strings.Join(sortedKeys(fields), ", ")
+}
+
+// sortedKeys are a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 func join(path, key string) string {

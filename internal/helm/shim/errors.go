@@ -11,24 +11,35 @@ import (
 	"helm.sh/helm/v4/pkg/storage/driver"
 )
 
+// errorCodes lists every code a response can carry, in the order declared;
+// the schema op reports it so the binding can check it maps each one.
+var errorCodes []string
+
+// errorCode declares a code: every code is declared through it, so the list
+// above is complete by construction.
+func errorCode(name string) string {
+	errorCodes = append(errorCodes, name)
+	return name
+}
+
 // Error codes. The Python binding maps each to an exception class.
-const (
-	CodeInvalidRequest   = "InvalidRequest"
-	CodeChartLoad        = "ChartLoad"
-	CodePostRender       = "PostRender"
-	CodeRender           = "RenderFailed"
-	CodeValidation       = "Validation"
-	CodeClusterAccess    = "ClusterAccess"
-	CodeForbidden        = "Forbidden"
-	CodeConflict         = "Conflict"
-	CodeReleaseNotFound  = "ReleaseNotFound"
-	CodeReleaseExists    = "ReleaseExists"
-	CodePendingOperation = "PendingOperation"
-	CodeHookFailed       = "HookFailed"
-	CodeTimeout          = "Timeout"
-	CodeCancelled        = "Cancelled"
-	CodeActionFailed     = "ActionFailed"
-	CodeInternal         = "Internal"
+var (
+	CodeInvalidRequest   = errorCode("InvalidRequest")
+	CodeChartLoad        = errorCode("ChartLoad")
+	CodePostRender       = errorCode("PostRender")
+	CodeRender           = errorCode("RenderFailed")
+	CodeValidation       = errorCode("Validation")
+	CodeClusterAccess    = errorCode("ClusterAccess")
+	CodeForbidden        = errorCode("Forbidden")
+	CodeConflict         = errorCode("Conflict")
+	CodeReleaseNotFound  = errorCode("ReleaseNotFound")
+	CodeReleaseExists    = errorCode("ReleaseExists")
+	CodePendingOperation = errorCode("PendingOperation")
+	CodeHookFailed       = errorCode("HookFailed")
+	CodeTimeout          = errorCode("Timeout")
+	CodeCancelled        = errorCode("Cancelled")
+	CodeActionFailed     = errorCode("ActionFailed")
+	CodeInternal         = errorCode("Internal")
 )
 
 // shimError is an error whose code (and, for bad input, field) is known where

@@ -88,24 +88,26 @@ func HelmwardVersion() *C.char {
 	return C.CString(string(raw))
 }
 
-func versionInfo() map[string]any {
-	out := map[string]any{"abi": abiVersion, "go": runtime.Version(), "fieldManager": kube.ManagedFieldsManager}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			v := d.Version
-			if d.Replace != nil {
-				v = d.Replace.Version
-			}
-			switch d.Path {
-			case "helm.sh/helm/v4":
-				out["helm"] = v
-			case "sigs.k8s.io/kustomize/api":
-				out["kustomizeApi"] = v
-			case "sigs.k8s.io/kustomize/kyaml":
-				out["kyaml"] = v
-			case "k8s.io/client-go":
-				out["clientGo"] = v
-			}
+func versionInfo() *VersionInfo {
+	out := &VersionInfo{ABI: abiVersion, Go: runtime.Version(), FieldManager: kube.ManagedFieldsManager}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return out
+	}
+	for _, d := range bi.Deps {
+		v := d.Version
+		if d.Replace != nil {
+			v = d.Replace.Version
+		}
+		switch d.Path {
+		case "helm.sh/helm/v4":
+			out.Helm = v
+		case "sigs.k8s.io/kustomize/api":
+			out.KustomizeAPI = v
+		case "sigs.k8s.io/kustomize/kyaml":
+			out.Kyaml = v
+		case "k8s.io/client-go":
+			out.ClientGo = v
 		}
 	}
 	return out
@@ -204,13 +206,13 @@ func handle(id uint64, data []byte) []byte {
 				err = &shimError{code: CodeInternal, err: fmt.Errorf("internal error (recovered Go panic): %v", p)}
 			}
 		}()
-		var req *Request
-		req, err = decodeRequest(data)
+		var c *call
+		c, err = decodeRequest(data)
 		if err != nil {
 			return
 		}
-		resp.Op = req.Op
-		result, err = dispatch(st, req)
+		resp.Op = c.req.Op
+		result, err = dispatch(st, c)
 	}()
 	if st.obs != nil {
 		resp.Observations = st.obs.drain()

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -214,13 +213,24 @@ func decodeJSONPatch(text string) (jsonpatch.Patch, error) {
 	return jsonpatch.DecodePatch(ops)
 }
 
-func (k *kustomizeRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+// parseRendered parses the manifests a post-renderer is given. blank says
+// there is nothing but whitespace, which the renderer passes on as it is
+// (Helm ignores the buffer that comes with an error).
+func parseRendered(field string, in *bytes.Buffer) (nodes []*kyaml.RNode, blank bool, err error) {
 	if strings.TrimSpace(in.String()) == "" {
-		return in, nil
+		return nil, true, nil
 	}
-	nodes, err := kio.ParseAll(in.String())
+	nodes, err = kio.ParseAll(in.String())
 	if err != nil {
-		return nil, fieldErr(CodePostRender, k.field, "cannot parse the rendered manifests: %v", err)
+		return nil, false, fieldErr(CodePostRender, field, "cannot parse the rendered manifests: %v", err)
+	}
+	return nodes, false, nil
+}
+
+func (k *kustomizeRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+	nodes, blank, err := parseRendered(k.field, in)
+	if err != nil || blank {
+		return in, err
 	}
 	if err := k.checkKinds(nodes); err != nil {
 		return nil, err
@@ -330,12 +340,9 @@ type metadataRenderer struct {
 }
 
 func (m *metadataRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
-	if strings.TrimSpace(in.String()) == "" {
-		return in, nil
-	}
-	nodes, err := kio.ParseAll(in.String())
-	if err != nil {
-		return nil, fieldErr(CodePostRender, m.field, "cannot parse the rendered manifests: %v", err)
+	nodes, blank, err := parseRendered(m.field, in)
+	if err != nil || blank {
+		return in, err
 	}
 	for _, n := range nodes {
 		for _, k := range sortedKeys(m.labels) {
@@ -354,15 +361,6 @@ func (m *metadataRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 		return nil, err
 	}
 	return bytes.NewBufferString(out), nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func checkLabels(field string, m map[string]string) error {

@@ -10,27 +10,13 @@ import "encoding/json"
 // an older binding would misread. The Python binding refuses a mismatch.
 const abiVersion = 1
 
-// Request is the envelope of one call. Exactly one of the op-specific objects
-// is set, the one named by Op.
+// Request is the envelope of one call. Besides these keys it holds exactly
+// one more, named by Op, with the op's own options; the dispatch table
+// (dispatch.go) says which struct those decode into.
 type Request struct {
-	Op        string            `json:"op"`
-	Cluster   *ClusterSpec      `json:"cluster,omitempty"`
-	Storage   *StorageSpec      `json:"storage,omitempty"`
-	Install   *InstallOptions   `json:"install,omitempty"`
-	Upgrade   *UpgradeOptions   `json:"upgrade,omitempty"`
-	Rollback  *RollbackOptions  `json:"rollback,omitempty"`
-	Uninstall *UninstallOptions `json:"uninstall,omitempty"`
-	Test      *TestOptions      `json:"test,omitempty"`
-	Status    *ReleaseQuery     `json:"status,omitempty"`
-	History   *HistoryQuery     `json:"history,omitempty"`
-	Get       *GetQuery         `json:"get,omitempty"`
-	Render    *RenderOptions    `json:"render,omitempty"`
-	LoadChart *LoadChartOptions `json:"loadChart,omitempty"`
-	Stats     *StatsOptions     `json:"stats,omitempty"`
-	Diagnose  *DiagnoseOptions  `json:"diagnose,omitempty"`
-	Login     *LoginOptions     `json:"login,omitempty"`
-	Tags      *TagsOptions      `json:"tags,omitempty"`
-	Pull      *PullOptions      `json:"pull,omitempty"`
+	Op      string       `json:"op"`
+	Cluster *ClusterSpec `json:"cluster,omitempty"`
+	Storage *StorageSpec `json:"storage,omitempty"`
 }
 
 // ClusterSpec says how to reach the Kubernetes API for one call.
@@ -113,7 +99,7 @@ type Origin struct {
 	Namespace string `json:"namespace"`
 }
 
-// RenderSettings are shared by install, upgrade and render.
+// RenderSettings say how to post-render; install, upgrade and render share them.
 type RenderSettings struct {
 	PostRenderers      []PostRendererSpec `json:"postRenderers,omitempty"`
 	CommonMetadata     *CommonMetadata    `json:"commonMetadata,omitempty"`
@@ -121,59 +107,53 @@ type RenderSettings struct {
 	PostRenderStrategy string             `json:"postRenderStrategy,omitempty"`
 }
 
-// InstallOptions are the options of helm install. CRDs is the policy for the
-// chart's crds/: Skip, Create (the default: Helm creates them) or
-// CreateReplace (the engine creates or updates them, then Helm skips them).
-type InstallOptions struct {
+// Rendering names a release, the chart and values it is made from, and how
+// to post-render it: what install, upgrade and render share.
+type Rendering struct {
 	ReleaseName string         `json:"releaseName"`
 	Namespace   string         `json:"namespace"`
 	Chart       string         `json:"chart"`
 	Values      map[string]any `json:"values,omitempty"`
 	RenderSettings
+}
+
+// Applying are the options install and upgrade share. CRDs is the policy for
+// the chart's crds/: Skip, Create or CreateReplace; its default and who
+// applies the CRDs differ between the two (see opInstall and opUpgrade).
+type Applying struct {
 	Timeout                  string            `json:"timeout,omitempty"`
 	WaitStrategy             string            `json:"waitStrategy,omitempty"`
 	WaitForJobs              bool              `json:"waitForJobs,omitempty"`
 	DisableHooks             bool              `json:"disableHooks,omitempty"`
 	DisableOpenAPIValidation bool              `json:"disableOpenAPIValidation,omitempty"`
 	DisableSchemaValidation  bool              `json:"disableSchemaValidation,omitempty"`
-	Replace                  bool              `json:"replace,omitempty"`
-	CreateNamespace          bool              `json:"createNamespace,omitempty"`
 	CRDs                     string            `json:"crds,omitempty"`
-	ServerSideApply          *bool             `json:"serverSideApply,omitempty"`
 	ForceConflicts           *bool             `json:"forceConflicts,omitempty"`
 	TakeOwnership            bool              `json:"takeOwnership,omitempty"`
 	Description              string            `json:"description,omitempty"`
 	Labels                   map[string]string `json:"labels,omitempty"`
 }
 
-// UpgradeOptions are the options of helm upgrade. CRDs is the policy for the
-// chart's crds/, which Helm's upgrade never touches: Skip (the default),
-// Create (the engine creates the missing CRDs) or CreateReplace (it also
-// updates the existing ones).
+// InstallOptions are the options of helm install.
+type InstallOptions struct {
+	Rendering
+	Applying
+	Replace         bool  `json:"replace,omitempty"`
+	CreateNamespace bool  `json:"createNamespace,omitempty"`
+	ServerSideApply *bool `json:"serverSideApply,omitempty"`
+}
+
+// UpgradeOptions are the options of helm upgrade.
 type UpgradeOptions struct {
-	ReleaseName string         `json:"releaseName"`
-	Namespace   string         `json:"namespace"`
-	Chart       string         `json:"chart"`
-	Values      map[string]any `json:"values,omitempty"`
-	RenderSettings
-	Timeout                  string            `json:"timeout,omitempty"`
-	WaitStrategy             string            `json:"waitStrategy,omitempty"`
-	WaitForJobs              bool              `json:"waitForJobs,omitempty"`
-	DisableHooks             bool              `json:"disableHooks,omitempty"`
-	DisableOpenAPIValidation bool              `json:"disableOpenAPIValidation,omitempty"`
-	DisableSchemaValidation  bool              `json:"disableSchemaValidation,omitempty"`
-	Force                    bool              `json:"force,omitempty"`
-	ResetValues              bool              `json:"resetValues,omitempty"`
-	ReuseValues              bool              `json:"reuseValues,omitempty"`
-	ResetThenReuseValues     bool              `json:"resetThenReuseValues,omitempty"`
-	CleanupOnFail            bool              `json:"cleanupOnFail,omitempty"`
-	MaxHistory               int               `json:"maxHistory,omitempty"`
-	CRDs                     string            `json:"crds,omitempty"`
-	ServerSideApply          string            `json:"serverSideApply,omitempty"`
-	ForceConflicts           *bool             `json:"forceConflicts,omitempty"`
-	TakeOwnership            bool              `json:"takeOwnership,omitempty"`
-	Description              string            `json:"description,omitempty"`
-	Labels                   map[string]string `json:"labels,omitempty"`
+	Rendering
+	Applying
+	Force                bool   `json:"force,omitempty"`
+	ResetValues          bool   `json:"resetValues,omitempty"`
+	ReuseValues          bool   `json:"reuseValues,omitempty"`
+	ResetThenReuseValues bool   `json:"resetThenReuseValues,omitempty"`
+	CleanupOnFail        bool   `json:"cleanupOnFail,omitempty"`
+	MaxHistory           int    `json:"maxHistory,omitempty"`
+	ServerSideApply      string `json:"serverSideApply,omitempty"`
 }
 
 // RollbackOptions are the options of helm rollback.
@@ -220,19 +200,22 @@ type TestOptions struct {
 	Filters     []TestFilter `json:"filters,omitempty"`
 }
 
-// ReleaseQuery names one release revision; version 0 is the latest.
-type ReleaseQuery struct {
-	ReleaseName string `json:"releaseName"`
-	Namespace   string `json:"namespace"`
-	Version     int    `json:"version,omitempty"`
-}
-
-// GetQuery is a ReleaseQuery that can also ask for the computed values.
+// GetQuery names one stored revision, version 0 the latest; AllValues also
+// asks for the values coalesced with the chart's defaults.
 type GetQuery struct {
 	ReleaseName string `json:"releaseName"`
 	Namespace   string `json:"namespace"`
 	Version     int    `json:"version,omitempty"`
 	AllValues   bool   `json:"allValues,omitempty"`
+}
+
+// MarkFailedOptions name the stored revision (version 0 the latest) to record
+// as failed, with the description to record.
+type MarkFailedOptions struct {
+	ReleaseName string `json:"releaseName"`
+	Namespace   string `json:"namespace"`
+	Version     int    `json:"version,omitempty"`
+	Description string `json:"description"`
 }
 
 // HistoryQuery lists the revisions of a release, the newest Max of them.
@@ -244,11 +227,7 @@ type HistoryQuery struct {
 
 // RenderOptions render a chart offline, the way install would.
 type RenderOptions struct {
-	ReleaseName string         `json:"releaseName"`
-	Namespace   string         `json:"namespace"`
-	Chart       string         `json:"chart"`
-	Values      map[string]any `json:"values,omitempty"`
-	RenderSettings
+	Rendering
 	DisableHooks            bool     `json:"disableHooks,omitempty"`
 	DisableSchemaValidation bool     `json:"disableSchemaValidation,omitempty"`
 	IncludeCRDs             bool     `json:"includeCRDs,omitempty"`
@@ -306,7 +285,7 @@ type Observation struct {
 	Release   json.RawMessage `json:"release"`
 }
 
-// ActionResult is the result of install, upgrade and rollback.
+// ActionResult is the result of install, upgrade, rollback and markFailed.
 type ActionResult struct {
 	Release *WireRelease `json:"release,omitempty"`
 }
@@ -333,7 +312,7 @@ type TestResult struct {
 	ShutdownError string           `json:"shutdownError,omitempty"`
 }
 
-// ReleaseResult is the result of status and get.
+// ReleaseResult is the result of get.
 type ReleaseResult struct {
 	Release        *WireRelease   `json:"release"`
 	ComputedValues map[string]any `json:"computedValues,omitempty"`
@@ -380,6 +359,18 @@ type SubchartInfo struct {
 	Name       string `json:"name"`
 	Version    string `json:"version"`
 	AppVersion string `json:"appVersion,omitempty"`
+}
+
+// VersionInfo is what HelmwardVersion returns: the ABI version and the
+// versions of what the library is built from.
+type VersionInfo struct {
+	ABI          int    `json:"abi"`
+	Go           string `json:"go"`
+	FieldManager string `json:"fieldManager"`
+	Helm         string `json:"helm,omitempty"`
+	KustomizeAPI string `json:"kustomizeApi,omitempty"`
+	Kyaml        string `json:"kyaml,omitempty"`
+	ClientGo     string `json:"clientGo,omitempty"`
 }
 
 // StatsResult describes the shim's process-wide state.

@@ -30,11 +30,11 @@ import (
 )
 
 // Error codes of registry ops.
-const (
-	CodeRegistryAuth     = "RegistryAuth"
-	CodeRegistryNotFound = "RegistryNotFound"
-	CodeRegistry         = "Registry"
-	CodeTooLarge         = "TooLarge"
+var (
+	CodeRegistryAuth     = errorCode("RegistryAuth")
+	CodeRegistryNotFound = errorCode("RegistryNotFound")
+	CodeRegistry         = errorCode("Registry")
+	CodeTooLarge         = errorCode("TooLarge")
 )
 
 const defaultRegistryTimeout = 60 * time.Second
@@ -290,7 +290,7 @@ func registryErr(field string, err error) error {
 	return wrapField(CodeRegistry, field, err)
 }
 
-func opLogin(st *callState, o *LoginOptions) (any, error) {
+func opLogin(st *callState, o *LoginOptions) (*LoginResult, error) {
 	host := strings.TrimPrefix(o.Host, registry.OCIScheme+"://")
 	host, _, _ = strings.Cut(host, "/")
 	if host == "" {
@@ -315,7 +315,7 @@ func opLogin(st *callState, o *LoginOptions) (any, error) {
 	return &LoginResult{Host: host}, nil
 }
 
-func opTags(st *callState, o *TagsOptions) (any, error) {
+func opTags(st *callState, o *TagsOptions) (*TagsResult, error) {
 	repo, err := repositoryRef("tags.ref", o.Ref)
 	if err != nil {
 		return nil, err
@@ -367,7 +367,7 @@ func repoOf(ref string) string {
 	return ref
 }
 
-func opPull(st *callState, o *PullOptions) (any, error) {
+func opPull(st *callState, o *PullOptions) (*PullResult, error) {
 	repo, err := repositoryRef("pull.ref", o.Ref)
 	if err != nil {
 		return nil, err

@@ -13,7 +13,6 @@ controller is still seen.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,7 @@ from internal.drift.diff import Change, IgnoreRule
 from internal.helm import errors as herr
 from internal.helm import models as hm
 from internal.helm.engine import Engine
-from internal.kube import rest
-from internal.manager import options
+from internal.manager import options, polling
 from internal.manager.clusters import Cluster, Clusters
 from internal.release import health, inventory
 from internal.release.plan import RollbackTarget
@@ -188,76 +186,38 @@ class ReleaseClient:
             self.cluster.api, self.cluster.discovery, drifted, self.cluster.field_manager
         )
 
-    async def unlock(self) -> tuple[str, hm.Release]:
+    async def unlock(self) -> tuple[str, Done]:
         """Mark a release left pending by a crash as failed, so it can be remediated. Returns
-        the status it was left in and the release as now stored."""
+        the status it was left in and what the engine stored."""
         assert self.release is not None
-        left = self.release.status
-        return left, await self.mark_failed(UNLOCK_DESCRIPTION)
+        return self.release.status, await self.mark_failed(UNLOCK_DESCRIPTION)
 
-    async def mark_failed(self, description: str) -> hm.Release:
+    async def mark_failed(self, description: str) -> Done:
         """Record the newest stored release as failed, as Helm records a failed action, so the
-        state machine remediates it. The engine writes it through Helm's storage, as the
-        cluster's identity (impersonated, when the object names a service account), and reads
-        the newest revision itself, so a `release` older than the last action does not matter.
-        Returns the release as now stored."""
-        done = await self.engine.mark_failed(
-            hm.MarkFailedRequest(
-                release_name=self.target.release_name,
-                namespace=self.target.namespace,
-                description=description,
-            ),
-            cluster=self.cluster.target,
-            storage=self._storage(),
+        state machine remediates it. The engine writes it through Helm's storage (observed, as
+        the cluster's identity, impersonated when the object names a service account) and reads
+        the newest revision itself. The Done carries the release as now stored."""
+        request = hm.MarkFailedRequest(
+            release_name=self.target.release_name,
+            namespace=self.target.namespace,
+            description=description,
         )
-        assert done.result.release is not None
-        self._release = done.result.release
-        return done.result.release
+        done = await self._act(
+            self.engine.mark_failed(request, cluster=self.cluster.target, storage=self._storage())
+        )
+        release = getattr(done.result, "release", None)
+        if release is not None:
+            self._release = release
+        return done
 
     async def wait_healthy(
-        self,
-        release: hm.Release,
-        checks: Sequence[health.Check],
-        within: float,
-        interval: float = 1.0,
+        self, release: hm.Release, checks: Sequence[health.Check], within: float
     ) -> str | None:
-        """Poll the objects of `release` that a check covers until every one is Current. None
-        when healthy; else why not (one failed, or the timeout passed)."""
-        targets = []
-        for doc in inventory.manifest_documents(release.manifest):
-            check = next((c for c in checks if c.matches(doc)), None)
-            if check is None:
-                continue
-            res = await self.cluster.discovery.resource(doc["apiVersion"], doc["kind"])
-            if res is None:
-                continue
-            meta = doc.get("metadata") or {}
-            ns = (meta.get("namespace") or self.target.namespace) if res.namespaced else None
-            targets.append((check, res.path(ns, meta["name"]), f"{doc['kind']}/{meta['name']}"))
-        deadline = asyncio.get_running_loop().time() + within
-        pending = targets
-        while True:
-            waiting = []
-            for check, path, name in pending:
-                try:
-                    live = await rest.request(self.cluster.api, "GET", path)
-                except ApiException as exc:
-                    if exc.status != 404:
-                        raise
-                    waiting.append((check, path, name, "not found"))
-                    continue
-                verdict, why = health.evaluate(check, live)
-                if verdict is health.Health.FAILED:
-                    return f"{name} failed its health check"
-                if verdict is health.Health.IN_PROGRESS:
-                    waiting.append((check, path, name, why))
-            if not waiting:
-                return None
-            if asyncio.get_running_loop().time() >= deadline:
-                names = ", ".join(f"{n} ({w})" if w else n for _, _, n, w in waiting)
-                return f"timed out waiting for the health checks of {names}"
-            pending = [(c, p, n) for c, p, n, _ in waiting]
-            await asyncio.sleep(interval)
+        """Poll what the checks cover in `release` until it is all Current. None when healthy;
+        else why not (one failed, or the timeout passed)."""
+        return await polling.wait_healthy(
+            self.cluster, self.target.namespace, release, checks, within
+        )
 
     async def inventory(
         self, release: hm.Release, crds: Sequence[Mapping[str, str]] = ()

@@ -197,7 +197,12 @@ async def test_mark_failed_records_the_newest_release_failed_through_the_engine(
     )
     assert not (await mgr.install_release()).failed
     await mgr.sync(1)
-    rel = await mgr.mark_failed("health check failed: Widget/w")
+    done = await mgr.mark_failed("health check failed: Widget/w")
+    assert done.error is None
+    rel = done.result.release
+    assert [(o.operation, o.key) for o in done.observations] == [
+        ("update", "sh.helm.release.v1.mf.v1")
+    ]
     assert (rel.version, rel.status, rel.description) == (
         1,
         "failed",

@@ -120,7 +120,13 @@ class FakeLibrary:
             raise _Fail("ReleaseNotFound", f"release: not found: {name}")
         return {"release": rel}
 
-    _op_status = _op_get
+    def _op_markFailed(self, body: dict[str, Any], obs: list[dict[str, Any]]) -> dict[str, Any]:
+        rel = self._latest(body["releaseName"])
+        if rel is None:
+            raise _Fail("ReleaseNotFound", f"release: not found: {body['releaseName']}")
+        marked = {**rel, "status": "failed", "description": body["description"]}
+        self._write(marked, "update", obs)
+        return {"release": marked}
 
     def _op_install(self, body: dict[str, Any], obs: list[dict[str, Any]]) -> dict[str, Any]:
         latest = self._latest(body["releaseName"])

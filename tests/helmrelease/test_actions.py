@@ -7,7 +7,15 @@ import pytest
 
 from api.digests import digest
 from api.helmrelease import ResourceRef
-from controller.helmrelease.actions import RECONCILERS, install, rollback, test, uninstall, upgrade
+from controller.helmrelease.actions import (
+    RECONCILERS,
+    install,
+    rollback,
+    test,
+    uninstall,
+    unlock,
+    upgrade,
+)
 from controller.helmrelease.work import Event
 from internal.release.actions import ACTIONS, Action, ActionFamily
 from tests.helmrelease.conftest import Harness, release_object
@@ -138,3 +146,21 @@ def test_every_action_has_its_facts_and_every_helm_action_a_reconciler() -> None
     assert helm_actions == set(RECONCILERS)
     for action in RECONCILERS:
         assert ACTIONS[action].condition is not None, action
+
+
+async def test_unlock_marks_the_pending_release_failed_and_refreshes_its_snapshot(
+    harness: Harness,
+) -> None:
+    req = harness.request(release_object())
+    await install.reconcile(req)
+    harness.lib.releases[("app", 1)]["status"] = "pending-upgrade"
+    await req.mgr.sync(1)
+    assert await unlock.reconcile(req) is False
+    assert harness.lib.history("app") == [(1, "failed")]
+    [snap] = req.work.status.history or []
+    assert (snap.status, snap.action) == ("failed", "install"), "the action that made it stays"
+    assert snap.digest == harness.lib.releases[("app", 1)]["digest"]
+    assert conditions(req)["Released"] == ("False", "PendingRelease")
+    assert req.work.events[-1] == Event(
+        "Normal", "PendingRelease", "Unlocked release left in 'pending-upgrade'"
+    )

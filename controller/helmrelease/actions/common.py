@@ -117,10 +117,10 @@ async def check_health(req: Request, action: Action, done: Done) -> Done:
     if why is None:
         return done
     message = f"health check failed: {why}"
-    rel = await req.mgr.mark_failed(message)
-    key = f"sh.helm.release.v1.{rel.name}.v{rel.version}"
-    failed = hm.Observation(operation="update", key=key, digest=rel.digest, release=rel)
-    return Done([*done.observations, failed], herr.HelmError(message))
+    marked = await req.mgr.mark_failed(message)
+    if marked.error is not None:
+        message = f"{message} (and it could not be recorded failed: {marked.error.message})"
+    return Done([*done.observations, *marked.observations], herr.HelmError(message))
 
 
 def report(req: Request, action: Action, done: Done) -> None:

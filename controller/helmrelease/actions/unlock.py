@@ -12,7 +12,9 @@ from internal.release.actions import Action
 
 async def reconcile(req: common.Request) -> bool:
     await common.progress(req, Action.UNLOCK)
-    left, release = await req.mgr.unlock()
+    left, done = await req.mgr.unlock()
+    if done.error is not None:
+        raise done.error
     target = req.mgr.target
     req.work.condition(
         cond.RELEASED,
@@ -22,5 +24,6 @@ async def reconcile(req: common.Request) -> bool:
     )
     req.work.event("Normal", "PendingRelease", f"Unlocked release left in '{left}'")
     status = req.work.status
-    status.history = history.observe(status.history or [], history.snapshot(release, None))
+    for release in common.written(done):
+        status.history = history.observe(status.history or [], history.snapshot(release, None))
     return False

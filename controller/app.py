@@ -17,8 +17,6 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from kubernetes_asyncio import client, config
-
 from controller.events import EventRecorder
 from controller.helmrelease.reconciler import HelmReleaseReconciler, Settings
 from controller.metrics import Recorder
@@ -31,6 +29,7 @@ from internal.artifacts.server import ArtifactServer
 from internal.artifacts.storage import Storage
 from internal.helm import models as hm
 from internal.helm.engine import Engine
+from internal.kube import client as kube_client
 from internal.kube.resources import (
     BUCKETS,
     CONFIG_MAPS,
@@ -279,13 +278,7 @@ def _wire_wakeups(
 
 async def run(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    configuration = client.Configuration()
-    if args.kubeconfig:
-        await config.load_kube_config(
-            config_file=args.kubeconfig, client_configuration=configuration
-        )
-    else:
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    configuration = await kube_client.configuration(args.kubeconfig)
     storage_root = Path(args.storage_path)
     storage = Storage(
         storage_root,
@@ -318,7 +311,7 @@ async def run(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    async with client.ApiClient(configuration) as kube:
+    async with kube_client.ApiClient(configuration) as kube:
         manager = Manager(kube, options)
         ctx = Context(
             kube=kube,

@@ -11,11 +11,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from kubernetes_asyncio.client import ApiClient
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from api.meta import timestamp
 from internal.kube import rest
+from internal.kube.client import ApiClient, ApiException
 from internal.kube.rest import MERGE_PATCH
 
 log = logging.getLogger(__name__)

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import base64
 
-from kubernetes_asyncio.client import ApiClient
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from api.helmrelease import HelmRelease
 from internal.helm import models as hm
 from internal.kube import rest
+from internal.kube.client import ApiClient, ApiException
 from internal.manager.clusters import Cluster, Clusters, KubeConfigError
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import logging
 
-from kubernetes_asyncio.client import ApiClient
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from api.meta import FINALIZER, ConditionStatus
 from api.naming import chart_source_namespace, helm_chart_name
 from controller.helmrelease import inputs
@@ -15,6 +12,7 @@ from controller.helmrelease.cluster import release_cluster
 from controller.helmrelease.status import StatusWriter
 from controller.helmrelease.work import Retry, Work
 from internal.kube import rest
+from internal.kube.client import ApiClient, ApiException
 from internal.kube.resources import HELM_CHARTS
 from internal.manager.clusters import KubeConfigError
 from internal.manager.manager import ManagerFactory

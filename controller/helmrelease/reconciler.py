@@ -12,8 +12,6 @@ import copy
 import logging
 import time
 
-from kubernetes_asyncio.client import ApiClient
-
 import api
 from api.digests import digest
 from api.duration import parse_duration
@@ -40,6 +38,7 @@ from controller.runtime.informer import Informer
 from internal.dag.graph import Graph
 from internal.drift.live import DEFAULT_FIELD_MANAGER
 from internal.helm.engine import Engine
+from internal.kube.client import ApiClient
 from internal.kube.discovery import Discovery
 from internal.manager.clusters import Cluster, Clusters, KubeConfigError
 from internal.manager.manager import Chart, ManagerFactory

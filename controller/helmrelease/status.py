@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes_asyncio.client import ApiClient
-
 from api.helmrelease import HelmReleaseStatus
 from controller.helmrelease.work import Work
 from controller.runtime.informer import Informer
 from internal.kube import rest
+from internal.kube.client import ApiClient
 from internal.kube.resources import HELM_RELEASES
 
 TOKEN_ANNOTATION = "helm.toolkit.fluxcd.io/token"

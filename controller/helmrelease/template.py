@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes_asyncio.client import ApiClient
-
 from api.helmrelease import HelmRelease
 from api.naming import chart_source_namespace, helm_chart_name
 from controller.runtime.informer import Informer
 from internal.kube import rest
+from internal.kube.client import ApiClient
 from internal.kube.resources import HELM_CHARTS
 
 

@@ -7,11 +7,9 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from kubernetes_asyncio.client import ApiClient
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from api.helmrelease import HelmRelease
 from internal.kube import rest
+from internal.kube.client import ApiClient, ApiException
 from internal.values.compose import Reference, compose
 
 

@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import yaml
-from kubernetes_asyncio.client import ApiClient
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from internal.drift.diff import Change, ChangeType, IgnoreRule, compare
 from internal.kube import rest
+from internal.kube.client import ApiClient, ApiException
 from internal.kube.discovery import Discovery
 
 DEFAULT_FIELD_MANAGER = "helmward"

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from kubernetes_asyncio import config as kube_config
-from kubernetes_asyncio.client import ApiClient
 
 from api.digests import digest
 from internal.drift.live import DEFAULT_FIELD_MANAGER
 from internal.helm import models as hm
+from internal.kube.client import ApiClient, client_for
 from internal.kube.discovery import Discovery
 
 
@@ -50,7 +49,7 @@ class Clusters:
         if remote is None:
             loaded = kube_config_dict(kubeconfig)
             try:
-                api = await kube_config.new_client_from_config_dict(loaded)
+                api = await client_for(loaded)
             except Exception as exc:  # the client's own errors may quote the content
                 raise KubeConfigError(f"kubeconfig cannot be used ({type(exc).__name__})") from None
             target = self.local.target.model_copy(

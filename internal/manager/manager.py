@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from api.helmrelease import HelmRelease
 from internal.drift import live
 from internal.drift.diff import Change, IgnoreRule
 from internal.helm import errors as herr
 from internal.helm import models as hm
 from internal.helm.engine import Engine
+from internal.kube.client import ApiException
 from internal.manager import options, polling
 from internal.manager.clusters import Cluster, Clusters
 from internal.release import health, inventory

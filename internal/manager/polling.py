@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from internal.helm import models as hm
 from internal.kube import rest
+from internal.kube.client import ApiException
 from internal.manager.clusters import Cluster
 from internal.release import health, inventory
 

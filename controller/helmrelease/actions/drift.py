@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from api.meta import ConditionStatus
 from controller.helmrelease.work import Retry, Work
 from internal.drift.diff import Change, mask_secret_patch
+from internal.kube.client import ApiException
 from internal.manager.manager import ReleaseClient
 from internal.release import conditions as cond
 

@@ -1,0 +1,28 @@
+"""The one door to kubernetes-asyncio: its client and error types, and the ways a client is
+configured (a kubeconfig file, the in-cluster account, or a kubeconfig's content). Everything
+else imports these from here, so the library can be swapped or pinned in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes_asyncio import config
+from kubernetes_asyncio.client import ApiClient, Configuration
+from kubernetes_asyncio.client.exceptions import ApiException
+
+__all__ = ["ApiClient", "ApiException", "Configuration", "client_for", "configuration"]
+
+
+async def configuration(kubeconfig: str | None) -> Configuration:
+    """The client configuration of a kubeconfig file, or of the in-cluster service account."""
+    conf = Configuration()
+    if kubeconfig:
+        await config.load_kube_config(config_file=kubeconfig, client_configuration=conf)
+    else:
+        config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
+    return conf
+
+
+async def client_for(kubeconfig: dict[str, Any]) -> ApiClient:
+    """A client for a parsed kubeconfig (the content of a kubeConfig Secret)."""
+    return await config.new_client_from_config_dict(kubeconfig)

@@ -25,7 +25,7 @@ from controller.helmrelease.atomic import run_atomic
 from controller.helmrelease.chart import ChartArtifact, Charts, ChartUnavailable, revision
 from controller.helmrelease.cluster import release_cluster
 from controller.helmrelease.dependencies import check_dependencies
-from controller.helmrelease.finalizer import finalize
+from controller.helmrelease.finalizer import Finalizer
 from controller.helmrelease.moved import uninstall_if_moved
 from controller.helmrelease.references import ReferenceIndex
 from controller.helmrelease.status import StatusWriter, event_annotations
@@ -84,6 +84,9 @@ class HelmReleaseReconciler:
         )
         self.managers = ManagerFactory(engine, Clusters(local))
         self.writer = StatusWriter(api_client, releases)
+        self.finalizer = Finalizer(
+            api_client, self.managers, self.writer, settings.default_service_account
+        )
         self.index = ReferenceIndex()
         releases.add_handler(self.index.on_event)
 
@@ -129,9 +132,7 @@ class HelmReleaseReconciler:
     async def _reconcile(self, work: Work) -> Result:
         hr = work.hr
         if hr.metadata.deletion_timestamp is not None:
-            await finalize(
-                work, self.api, self.managers, self.writer, self.settings.default_service_account
-            )
+            await self.finalizer.finalize(work)
             return Result()
         if FINALIZER not in (hr.metadata.finalizers or []):
             finalizers = [*(hr.metadata.finalizers or []), FINALIZER]

@@ -9,7 +9,7 @@ from typing import Any
 
 from api.helmrelease import HelmRelease
 from internal.kube import rest
-from internal.kube.client import ApiClient, ApiException
+from internal.kube.client import ApiClient
 from internal.values.compose import Reference, compose
 
 
@@ -34,12 +34,9 @@ async def compose_values(api: ApiClient, hr: HelmRelease) -> dict[str, Any]:
 
     async def lookup(kind: str, name: str) -> Mapping[str, bytes] | None:
         plural = "secrets" if kind == "Secret" else "configmaps"
-        try:
-            obj = await rest.request(api, "GET", f"/api/v1/namespaces/{ns}/{plural}/{name}")
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+        obj = await rest.get_optional(api, f"/api/v1/namespaces/{ns}/{plural}/{name}")
+        if obj is None:
+            return None
         if kind == "Secret":
             return {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
         return {k: v.encode() for k, v in (obj.get("data") or {}).items()}

@@ -63,12 +63,9 @@ async def install_crds(kube: client.ApiClient) -> list[str]:
         )
 
     async def established(name: str) -> bool:
-        try:
-            crd = await rest.request(kube, "GET", f"{CRDS}/{name}")
-        except ApiException as exc:
-            if exc.status == 404:
-                return False
-            raise
+        crd = await rest.get_optional(kube, f"{CRDS}/{name}")
+        if crd is None:
+            return False
         conditions = (crd.get("status") or {}).get("conditions") or []
         return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 

@@ -59,6 +59,25 @@ async def request(
     return cast(JSONObject, json.loads(data)) if data else {}
 
 
+async def get_optional(api: ApiClient, path: str, **options: Any) -> JSONObject | None:
+    """GET the object at `path`; None when it does not exist."""
+    try:
+        return await request(api, "GET", path, **options)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+async def delete_optional(api: ApiClient, path: str) -> None:
+    """DELETE the object at `path`; one already gone is no error."""
+    try:
+        await request(api, "DELETE", path)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
 async def watch(
     api: ApiClient,
     path: str,

@@ -7,6 +7,7 @@ Unknown) condition in that order decides, and a fully True set takes the top one
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -20,19 +21,8 @@ ORDER = (READY, RECONCILING, STALLED, RELEASED, TEST_SUCCESS, REMEDIATED, DRIFTE
 """The order the HelmRelease's conditions are written in."""
 
 
-def set_condition(
-    conds: Sequence[Condition] | None,
-    type_: str,
-    status: ConditionStatus | str,
-    reason: str,
-    message: str,
-    *,
-    generation: int,
-    at: datetime | None = None,
-) -> list[Condition]:
-    return c.set_condition(
-        conds, type_, status, reason, message, generation=generation, at=at, order=ORDER
-    )
+set_condition = functools.partial(c.set_condition, order=ORDER)
+"""api.conditions.set_condition, keeping the HelmRelease's conditions in Flux's order."""
 
 
 def summarize(

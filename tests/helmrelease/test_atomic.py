@@ -64,10 +64,9 @@ async def test_an_in_sync_release_makes_no_call_but_reads(harness: Harness) -> N
 
 async def test_a_failed_upgrade_is_rolled_back_on_the_next_reconcile(harness: Harness) -> None:
     raw = release_object(upgrade={"remediation": {"retries": 1}})
-    work = await reconcile(harness, raw)
+    req = harness.request(raw, next_work(await reconcile(harness, raw)))
     new_chart_version(harness)
     harness.lib.fail["upgrade"] = Failure("Timeout", "wait timed out")
-    req = harness.request(raw, next_work(work))
     with pytest.raises(Retry):
         await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
     assert harness.lib.history("app") == [(1, "deployed"), (2, "failed")]
@@ -83,15 +82,13 @@ async def test_a_rollback_target_changed_in_storage_is_not_rolled_back_to(
     harness: Harness,
 ) -> None:
     raw = release_object(upgrade={"remediation": {"retries": 1}})
-    work = await reconcile(harness, raw)
+    req = harness.request(raw, next_work(await reconcile(harness, raw)))
     new_chart_version(harness)
     harness.lib.fail["upgrade"] = Failure("Timeout", "wait timed out")
-    req = harness.request(raw, next_work(work))
     with pytest.raises(Retry):
         await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
     harness.lib.releases[("app", 1)]["digest"] = "sha256:tampered"
-    after = next_work(req.work)
-    req = harness.request(raw, after)
+    req = harness.request(raw, next_work(req.work))
     await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
     assert harness.lib.history("app")[-1] == (3, "deployed")
     assert ("Normal", "UpgradeSucceeded") in reasons(req.work), "corrupt target: upgrade instead"

@@ -161,36 +161,36 @@ async def _dockerconfig(sources: Sources, name: str, host: str, password: str) -
     await sources.secret(name, {".dockerconfigjson": doc}, "kubernetes.io/dockerconfigjson")
 
 
+async def _oci_repository(sources: Sources, name: str, url: str, secret: str = "") -> None:
+    """A HelmRepository of type oci over plain HTTP, with `secret` as its secretRef if set."""
+    spec: dict[str, object] = {"type": "oci", "url": url, "interval": "10m", "insecure": True}
+    if secret:
+        spec["secretRef"] = {"name": secret}
+    await sources.apply("HelmRepository", name, spec)
+
+
+async def _chart(sources: Sources, name: str, version: str, repository: str) -> None:
+    source = {"kind": "HelmRepository", "name": repository}
+    spec = {"chart": "podinfo", "version": version, "sourceRef": source, "interval": "10m"}
+    await sources.apply("HelmChart", name, spec)
+
+
+async def _fetch_failed(sources: Sources, kind: str, name: str) -> dict[str, str]:
+    """The FetchFailed condition the object ends up with."""
+    return cond(await sources.failed(kind, name, "FetchFailed"), "FetchFailed")
+
+
 async def test_helmrepository_oci_login_and_helmchart(
     sources: Sources, oci_registry: Pushed
 ) -> None:
     host = oci_registry.registry.host
     await _dockerconfig(sources, "regcred", host, PASSWORD)
-    await sources.apply(
-        "HelmRepository",
-        "oci",
-        {
-            "type": "oci",
-            "url": oci_registry.repo_url,
-            "interval": "10m",
-            "insecure": True,
-            "secretRef": {"name": "regcred"},
-        },
-    )
+    await _oci_repository(sources, "oci", oci_registry.repo_url, "regcred")
     repo = await sources.ready("HelmRepository", "oci")
     assert "artifact" not in repo["status"]
     assert cond(repo, "Ready")["message"] == "Helm repository is ready"
 
-    await sources.apply(
-        "HelmChart",
-        "podinfo",
-        {
-            "chart": "podinfo",
-            "version": "*",
-            "sourceRef": {"kind": "HelmRepository", "name": "oci"},
-            "interval": "10m",
-        },
-    )
+    await _chart(sources, "podinfo", "*", "oci")
     chart = await sources.ready("HelmChart", "podinfo")
     data = await sources.fetch_artifact(chart)
     assert data == oci_registry.packages["1.2.0"].read_bytes()
@@ -200,47 +200,18 @@ async def test_helmrepository_oci_login_and_helmchart(
     assert art["path"].endswith("/podinfo-1.2.0.tgz")
 
     # An exact prerelease, and a version that is not in the registry.
-    await sources.apply(
-        "HelmChart",
-        "podinfo",
-        {
-            "chart": "podinfo",
-            "version": "2.0.0-rc.1",
-            "sourceRef": {"kind": "HelmRepository", "name": "oci"},
-            "interval": "10m",
-        },
-    )
+    await _chart(sources, "podinfo", "2.0.0-rc.1", "oci")
     chart = await sources.ready("HelmChart", "podinfo")
     assert chart["status"]["artifact"]["revision"] == "2.0.0-rc.1"
-    await sources.apply(
-        "HelmChart",
-        "missing",
-        {
-            "chart": "podinfo",
-            "version": "9.x",
-            "sourceRef": {"kind": "HelmRepository", "name": "oci"},
-            "interval": "10m",
-        },
-    )
+    await _chart(sources, "missing", "9.x", "oci")
     failed = await sources.failed("HelmChart", "missing", "BuildFailed")
     assert "no tag matches version '9.x'" in cond(failed, "BuildFailed")["message"]
 
 
 async def test_helmrepository_oci_wrong_credentials(sources: Sources, oci_registry: Pushed) -> None:
     await sources.secret("bad", {"username": USER, "password": "wrong"})
-    await sources.apply(
-        "HelmRepository",
-        "oci",
-        {
-            "type": "oci",
-            "url": oci_registry.repo_url,
-            "interval": "10m",
-            "insecure": True,
-            "secretRef": {"name": "bad"},
-        },
-    )
-    failed = await sources.failed("HelmRepository", "oci", "FetchFailed")
-    c = cond(failed, "FetchFailed")
+    await _oci_repository(sources, "oci", oci_registry.repo_url, "bad")
+    c = await _fetch_failed(sources, "HelmRepository", "oci")
     assert c["reason"] == "AuthenticationFailed"
     assert "failed to login to registry" in c["message"]
     assert "401" in c["message"]
@@ -249,24 +220,10 @@ async def test_helmrepository_oci_wrong_credentials(sources: Sources, oci_regist
 async def test_helmchart_oci_anonymous_is_refused(sources: Sources, oci_registry: Pushed) -> None:
     """No secretRef: the repository is Ready (nothing to check, as in Flux), but the registry
     refuses the chart's tag listing, and the HelmChart says so."""
-    await sources.apply(
-        "HelmRepository",
-        "anon",
-        {"type": "oci", "url": oci_registry.repo_url, "interval": "10m", "insecure": True},
-    )
+    await _oci_repository(sources, "anon", oci_registry.repo_url)
     await sources.ready("HelmRepository", "anon")
-    await sources.apply(
-        "HelmChart",
-        "podinfo",
-        {
-            "chart": "podinfo",
-            "version": "1.0.0",
-            "sourceRef": {"kind": "HelmRepository", "name": "anon"},
-            "interval": "10m",
-        },
-    )
-    failed = await sources.failed("HelmChart", "podinfo", "FetchFailed")
-    c = cond(failed, "FetchFailed")
+    await _chart(sources, "podinfo", "1.0.0", "anon")
+    c = await _fetch_failed(sources, "HelmChart", "podinfo")
     assert c["reason"] == "AuthenticationFailed", c
     assert "credential not found" in c["message"], c
 
@@ -341,46 +298,40 @@ async def test_ocirepository_failures(sources: Sources, oci_registry: Pushed) ->
     await _dockerconfig(sources, "regcred", host, PASSWORD)
     await _dockerconfig(sources, "wrong", host, "nope")
     base = {"url": oci_registry.chart_url, "interval": "10m", "insecure": True}
-
-    await sources.apply(
-        "OCIRepository",
-        "badauth",
-        {**base, "secretRef": {"name": "wrong"}, "ref": {"tag": "1.0.0"}},
-    )
-    failed = await sources.failed("OCIRepository", "badauth", "FetchFailed")
-    c = cond(failed, "FetchFailed")
-    assert c["reason"] == "AuthenticationFailed", c
-    assert "401" in c["message"], c
-
-    await sources.apply(
-        "OCIRepository",
-        "notag",
-        {**base, "secretRef": {"name": "regcred"}, "ref": {"tag": "9.9.9"}},
-    )
-    failed = await sources.failed("OCIRepository", "notag", "FetchFailed")
-    c = cond(failed, "FetchFailed")
-    assert c["reason"] == "OCIArtifactPullFailed", c
-    assert "9.9.9: not found" in c["message"], c
-
-    await sources.apply(
-        "OCIRepository",
-        "nosemver",
-        {**base, "secretRef": {"name": "regcred"}, "ref": {"semver": ">=5.0.0"}},
-    )
-    failed = await sources.failed("OCIRepository", "nosemver", "FetchFailed")
-    assert "no match found for semver: >=5.0.0" in cond(failed, "FetchFailed")["message"]
-
-    await sources.apply(
-        "OCIRepository",
-        "nolayer",
-        {
-            **base,
-            "secretRef": {"name": "regcred"},
-            "ref": {"tag": "1.0.0"},
-            "layerSelector": {"mediaType": "application/x-nothing"},
-        },
-    )
-    failed = await sources.failed("OCIRepository", "nolayer", "FetchFailed")
-    assert (
-        "no layer with media type application/x-nothing" in cond(failed, "FetchFailed")["message"]
-    )
+    regcred = {"secretRef": {"name": "regcred"}}
+    cases: list[tuple[str, dict[str, object], str | None, str]] = [
+        (
+            "badauth",
+            {"secretRef": {"name": "wrong"}, "ref": {"tag": "1.0.0"}},
+            "AuthenticationFailed",
+            "401",
+        ),
+        (
+            "notag",
+            {**regcred, "ref": {"tag": "9.9.9"}},
+            "OCIArtifactPullFailed",
+            "9.9.9: not found",
+        ),
+        (
+            "nosemver",
+            {**regcred, "ref": {"semver": ">=5.0.0"}},
+            None,
+            "no match found for semver: >=5.0.0",
+        ),
+        (
+            "nolayer",
+            {
+                **regcred,
+                "ref": {"tag": "1.0.0"},
+                "layerSelector": {"mediaType": "application/x-nothing"},
+            },
+            None,
+            "no layer with media type application/x-nothing",
+        ),
+    ]
+    for name, extra, reason, text in cases:
+        await sources.apply("OCIRepository", name, {**base, **extra})
+        c = await _fetch_failed(sources, "OCIRepository", name)
+        if reason is not None:
+            assert c["reason"] == reason, c
+        assert text in c["message"], c

@@ -4,16 +4,11 @@ helpers do for every kind. Pure functions over `list[Condition]`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
-from api.meta import Condition, ConditionStatus
+from api.meta import Condition, ConditionStatus, now
 
 MAX_MESSAGE = 32768
-
-
-def now() -> datetime:
-    """The current time at Kubernetes' precision (whole seconds, UTC)."""
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def get(conditions: Sequence[Condition] | None, type_: str) -> Condition | None:

@@ -17,6 +17,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from hack.testkit.charts import write_chart
 from hack.testkit.git_server import GitHTTPServer, SSHServer, git
 from tests.sources.conftest import Sources, cond
+from tests.sources.specs import chart_spec, source_spec
 
 pytestmark = pytest.mark.sources
 
@@ -71,12 +72,7 @@ async def _gitrepo(
 ) -> None:
     with contextlib.suppress(ApiException):  # shared by the repositories of a test
         await sources.secret("git-auth", {"username": "git", "password": "pat"})
-    body: dict[str, object] = {
-        "url": server.url("app.git"),
-        "interval": "10m",
-        "secretRef": {"name": "git-auth"},
-        **spec,
-    }
+    body = source_spec(server.url("app.git"), secret="git-auth", **spec)
     if ref is not None:
         body["ref"] = ref
     await sources.apply("GitRepository", name, body)
@@ -167,15 +163,9 @@ async def test_gitrepository_over_ssh(
     sources: Sources, sshd: SSHServer, upstream: dict[str, object], tmp_path: Path
 ) -> None:
     await sources.secret("ssh", {"identity": sshd.identity, "known_hosts": sshd.known_hosts})
+    url = sshd.url(upstream["bare"])  # type: ignore[arg-type]
     await sources.apply(
-        "GitRepository",
-        "ssh",
-        {
-            "url": sshd.url(upstream["bare"]),
-            "interval": "10m",
-            "ref": {"tag": "v1.0.0"},
-            "secretRef": {"name": "ssh"},
-        },  # type: ignore[arg-type]
+        "GitRepository", "ssh", source_spec(url, secret="ssh", ref={"tag": "v1.0.0"})
     )
     obj = await sources.ready("GitRepository", "ssh")
     assert obj["status"]["artifact"]["revision"] == f"v1.0.0@sha1:{upstream['first']}"
@@ -187,15 +177,7 @@ async def test_gitrepository_over_ssh(
             "known_hosts": _other_host_key(tmp_path, sshd.port),
         },
     )
-    await sources.apply(
-        "GitRepository",
-        "ssh-unknown",
-        {
-            "url": sshd.url(upstream["bare"]),
-            "interval": "10m",
-            "secretRef": {"name": "ssh-unknown"},
-        },  # type: ignore[arg-type]
-    )
+    await sources.apply("GitRepository", "ssh-unknown", source_spec(url, secret="ssh-unknown"))
     obj = await sources.failed("GitRepository", "ssh-unknown", "FetchFailed")
     assert "host key verification failed" in cond(obj, "FetchFailed")["message"].lower()
 
@@ -204,17 +186,11 @@ async def test_helmchart_from_gitrepository(
     sources: Sources, git_http: GitHTTPServer, upstream: dict[str, str]
 ) -> None:
     await _gitrepo(sources, git_http, "app", {"branch": "main"})
-    await sources.apply(
-        "HelmChart",
-        "app",
-        {
-            "chart": "charts/app",
-            "sourceRef": {"kind": "GitRepository", "name": "app"},
-            "interval": "10m",
-            "reconcileStrategy": "Revision",
-            "valuesFiles": ["charts/app/values.yaml", "charts/app/values-prod.yaml"],
-        },
+    values_files = ["charts/app/values.yaml", "charts/app/values-prod.yaml"]
+    chart = chart_spec(
+        "charts/app", "GitRepository", "app", reconcileStrategy="Revision", valuesFiles=values_files
     )
+    await sources.apply("HelmChart", "app", chart)
     obj = await sources.ready("HelmChart", "app")
     gen = obj["metadata"]["generation"]
     version = f"1.0.0+{upstream['second'][:12]}.{gen}"
@@ -231,13 +207,7 @@ async def test_helmchart_from_gitrepository(
     assert obj["status"]["observedSourceArtifactRevision"] == f"main@sha1:{upstream['second']}"
 
     await sources.apply(
-        "HelmChart",
-        "nochart",
-        {
-            "chart": "charts/missing",
-            "sourceRef": {"kind": "GitRepository", "name": "app"},
-            "interval": "10m",
-        },
+        "HelmChart", "nochart", chart_spec("charts/missing", "GitRepository", "app")
     )
     obj = await sources.failed("HelmChart", "nochart", "BuildFailed")
     assert "no chart found at path 'charts/missing'" in cond(obj, "BuildFailed")["message"]

@@ -17,6 +17,7 @@ from hack.testkit.charts import write_chart
 from hack.testkit.cli import helm_index, helm_package
 from hack.testkit.plane import ControlPlane
 from tests.sources.conftest import Sources, cond
+from tests.sources.specs import chart_spec, source_spec
 
 pytestmark = pytest.mark.sources
 
@@ -49,17 +50,13 @@ async def _repo(
 ) -> None:
     await sources.secret(f"{name}-auth", {"username": "flux", "password": "s3cret"})
     await sources.secret(f"{name}-tls", {"ca.crt": ca.pem})
-    await sources.apply(
-        "HelmRepository",
-        name,
-        {
-            "url": server.url,
-            "interval": "10m",
-            "secretRef": {"name": f"{name}-auth"},
-            "certSecretRef": {"name": f"{name}-tls"},
-            **spec,
-        },
-    )
+    auth = source_spec(server.url, secret=f"{name}-auth", cert_secret=f"{name}-tls", **spec)
+    await sources.apply("HelmRepository", name, auth)
+
+
+async def _chart(sources: Sources, name: str, version: str, **spec: object) -> None:
+    chart = chart_spec("podinfo", "HelmRepository", "charts", version=version, **spec)
+    await sources.apply("HelmChart", name, chart)
 
 
 async def test_helmrepository_ready_with_index_artifact(
@@ -89,16 +86,8 @@ async def test_helmrepository_wrong_credentials(
     server, ca = chart_repo
     await sources.secret("bad-auth", {"username": "flux", "password": "wrong"})
     await sources.secret("tls", {"ca.crt": ca.pem})
-    await sources.apply(
-        "HelmRepository",
-        "bad",
-        {
-            "url": server.url,
-            "interval": "10m",
-            "secretRef": {"name": "bad-auth"},
-            "certSecretRef": {"name": "tls"},
-        },
-    )
+    spec = source_spec(server.url, secret="bad-auth", cert_secret="tls")
+    await sources.apply("HelmRepository", "bad", spec)
     obj = await sources.failed("HelmRepository", "bad", "FetchFailed")
     failed = cond(obj, "FetchFailed")
     assert failed["status"] == "True"
@@ -113,16 +102,8 @@ async def test_helmrepository_untrusted_certificate(
     server, _ = chart_repo
     await sources.secret("auth", {"username": "flux", "password": "s3cret"})
     await sources.secret("other-ca", {"ca.crt": CA().pem})
-    await sources.apply(
-        "HelmRepository",
-        "untrusted",
-        {
-            "url": server.url,
-            "interval": "10m",
-            "secretRef": {"name": "auth"},
-            "certSecretRef": {"name": "other-ca"},
-        },
-    )
+    spec = source_spec(server.url, secret="auth", cert_secret="other-ca")
+    await sources.apply("HelmRepository", "untrusted", spec)
     obj = await sources.failed("HelmRepository", "untrusted", "FetchFailed")
     failed = cond(obj, "FetchFailed")
     assert "certificate verif" in failed["message"].lower(), failed["message"]
@@ -137,20 +118,6 @@ async def test_helmrepository_oversize_index(
     obj = await sources.failed("HelmRepository", "big", "FetchFailed")
     failed = cond(obj, "FetchFailed")
     assert "exceeds the maximum size of 200 bytes" in failed["message"]
-
-
-async def _chart(sources: Sources, name: str, version: str, **spec: object) -> None:
-    await sources.apply(
-        "HelmChart",
-        name,
-        {
-            "chart": "podinfo",
-            "version": version,
-            "sourceRef": {"kind": "HelmRepository", "name": "charts"},
-            "interval": "10m",
-            **spec,
-        },
-    )
 
 
 async def test_helmchart_from_helmrepository(
@@ -204,15 +171,7 @@ async def test_helmchart_missing_chart_and_bad_version(
 ) -> None:
     server, ca = chart_repo
     await _repo(sources, server, ca)
-    await sources.apply(
-        "HelmChart",
-        "missing",
-        {
-            "chart": "nginx",
-            "sourceRef": {"kind": "HelmRepository", "name": "charts"},
-            "interval": "10m",
-        },
-    )
+    await sources.apply("HelmChart", "missing", chart_spec("nginx", "HelmRepository", "charts"))
     await _chart(sources, "noversion", "7.x")
     await _chart(sources, "garbage", "not-a-version!")
     for name, words in (

@@ -24,6 +24,7 @@ from internal.helm import Engine, RegistryAuthError, RegistryNotFoundError, TooL
 from internal.helm.models import LoginRequest, PullRequest, TagsRequest
 from internal.sources import oci as ocisrc
 from tests.sources.conftest import Sources, cond
+from tests.sources.specs import chart_spec, source_spec
 
 pytestmark = pytest.mark.sources
 
@@ -163,15 +164,12 @@ async def _dockerconfig(sources: Sources, name: str, host: str, password: str) -
 
 async def _oci_repository(sources: Sources, name: str, url: str, secret: str = "") -> None:
     """A HelmRepository of type oci over plain HTTP, with `secret` as its secretRef if set."""
-    spec: dict[str, object] = {"type": "oci", "url": url, "interval": "10m", "insecure": True}
-    if secret:
-        spec["secretRef"] = {"name": secret}
+    spec = source_spec(url, secret=secret, type="oci", insecure=True)
     await sources.apply("HelmRepository", name, spec)
 
 
 async def _chart(sources: Sources, name: str, version: str, repository: str) -> None:
-    source = {"kind": "HelmRepository", "name": repository}
-    spec = {"chart": "podinfo", "version": version, "sourceRef": source, "interval": "10m"}
+    spec = chart_spec("podinfo", "HelmRepository", repository, version=version)
     await sources.apply("HelmChart", name, spec)
 
 

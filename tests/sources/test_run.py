@@ -15,6 +15,7 @@ from hack.testkit.launcher import running_controller
 from hack.testkit.plane import ControlPlane
 from hack.testkit.wait import eventually
 from tests.sources.conftest import Sources
+from tests.sources.specs import chart_spec
 
 pytestmark = pytest.mark.sources
 
@@ -46,15 +47,8 @@ async def test_helmward_run(
                 assert await up(f"{health}/healthz")
                 assert await up(controller.metrics_url)
             await sources.apply("HelmRepository", "charts", {"url": charts.url, "interval": "5m"})
-            await sources.apply(
-                "HelmChart",
-                "podinfo",
-                {
-                    "chart": "podinfo",
-                    "sourceRef": {"kind": "HelmRepository", "name": "charts"},
-                    "interval": "5m",
-                },
-            )
+            chart = chart_spec("podinfo", "HelmRepository", "charts", interval="5m")
+            await sources.apply("HelmChart", "podinfo", chart)
             obj = await sources.ready("HelmChart", "podinfo")
             art = obj["status"]["artifact"]
             served = f"http://{controller.storage_addr}/helmchart/{namespace}"

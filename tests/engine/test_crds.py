@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,30 +87,42 @@ def custom_resource(group: str, kind: str, name: str, version: str = "v1") -> st
     return yaml.safe_dump({**doc, "spec": {"size": 1}}, sort_keys=False)
 
 
-async def test_install_skip_installs_no_crd(
-    engine: Engine,
-    target: ClusterTarget,
-    namespace: str,
-    chart_root: Path,
-    ext: client.ApiextensionsV1Api,
-    crd_group: Callable[[str], str],
-) -> None:
-    group = crd_group("skip")
-    chart = charts.make_chart(
-        chart_root,
-        crds={"widget.yaml": charts.crd(group, "Widget", "widgets")},
-        templates={"configmap.yaml": charts.CONFIGMAP},
-    )
-    out = await engine.install(
-        InstallRequest(release_name="skip", namespace=namespace, chart=chart, crds="Skip"),
-        cluster=target,
-    )
-    assert out.result.release is not None
-    assert out.result.release.status == "deployed"
-    assert await read_crd(ext, f"widgets.{group}") is None
+@dataclass
+class World:
+    """What a CRD test works with: the engine, the cluster's APIs, and a CRD group of its own."""
+
+    engine: Engine
+    target: ClusterTarget
+    namespace: str
+    chart_root: Path
+    ext: client.ApiextensionsV1Api
+    custom: client.CustomObjectsApi
+    core: client.CoreV1Api
+    new_group: Callable[[str], str]
+
+    def chart(self, **layout: Any) -> Path:
+        return charts.make_chart(self.chart_root, **layout)
+
+    async def install(self, name: str, chart: Path, **fields: Any) -> Any:
+        request = InstallRequest(release_name=name, namespace=self.namespace, chart=chart, **fields)
+        return await self.engine.install(request, cluster=self.target)
+
+    async def upgrade(self, name: str, chart: Path, **fields: Any) -> Any:
+        request = UpgradeRequest(release_name=name, namespace=self.namespace, chart=chart, **fields)
+        return await self.engine.upgrade(request, cluster=self.target)
+
+    async def crd(self, name: str) -> Any:
+        """The CRD `name`, or None when there is none."""
+        return await read_crd(self.ext, name)
+
+    async def custom_object(self, group: str, version: str, plural: str, name: str) -> Any:
+        return await self.custom.get_namespaced_custom_object(
+            group, version, self.namespace, plural, name
+        )
 
 
-async def test_install_create_replace_creates_and_updates(
+@pytest.fixture
+def world(
     engine: Engine,
     target: ClusterTarget,
     namespace: str,
@@ -118,17 +131,37 @@ async def test_install_create_replace_creates_and_updates(
     custom: client.CustomObjectsApi,
     core: client.CoreV1Api,
     crd_group: Callable[[str], str],
-) -> None:
-    group = crd_group("ir")
+) -> World:
+    return World(engine, target, namespace, chart_root, ext, custom, core, crd_group)
+
+
+def deployed(out: Any) -> Any:
+    """The release an action made, checked deployed."""
+    assert out.result.release is not None
+    assert out.result.release.status == "deployed"
+    return out.result.release
+
+
+async def test_install_skip_installs_no_crd(world: World) -> None:
+    group = world.new_group("skip")
+    chart = world.chart(
+        crds={"widget.yaml": charts.crd(group, "Widget", "widgets")},
+        templates={"configmap.yaml": charts.CONFIGMAP},
+    )
+    deployed(await world.install("skip", chart, crds="Skip"))
+    assert await world.crd(f"widgets.{group}") is None
+
+
+async def test_install_create_replace_creates_and_updates(world: World) -> None:
+    group = world.new_group("ir")
     # Someone else made the Widget CRD already, in an older shape.
-    await ext.create_custom_resource_definition(
+    await world.ext.create_custom_resource_definition(
         yaml.safe_load(charts.crd(group, "Widget", "widgets"))
     )
     stray = yaml.safe_dump(
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "stray"}, "data": {}}
     )
-    chart = charts.make_chart(
-        chart_root,
+    chart = world.chart(
         crds={
             "widget.yaml": charts.crd(group, "Widget", "widgets", columns=("size",)),
             # Two documents: a CRD, then an object that has no business in crds/.
@@ -139,45 +172,31 @@ async def test_install_create_replace_creates_and_updates(
             "gadget.yaml": custom_resource(group, "Gadget", "g1"),
         },
     )
-    out = await engine.install(
-        InstallRequest(release_name="ir", namespace=namespace, chart=chart, crds="CreateReplace"),
-        cluster=target,
-    )
-    assert out.result.release is not None
-    assert out.result.release.status == "deployed"
-    widgets = await read_crd(ext, f"widgets.{group}")
+    out = await world.install("ir", chart, crds="CreateReplace")
+    release = deployed(out)
+    widgets = await world.crd(f"widgets.{group}")
     assert columns_of(widgets) == ["size"], "the existing CRD is replaced by the chart's"
-    gadgets = await read_crd(ext, f"gadgets.{group}")
+    gadgets = await world.crd(f"gadgets.{group}")
     assert gadgets is not None, "the missing CRD is created"
     assert any(c.type == "Established" and c.status == "True" for c in gadgets.status.conditions)
-    await custom.get_namespaced_custom_object(group, "v1", namespace, "widgets", "w1")
-    await custom.get_namespaced_custom_object(group, "v1", namespace, "gadgets", "g1")
+    await world.custom_object(group, "v1", "widgets", "w1")
+    await world.custom_object(group, "v1", "gadgets", "g1")
     with pytest.raises(ApiException) as missing:
-        await core.read_namespaced_config_map("stray", namespace)
+        await world.core.read_namespaced_config_map("stray", world.namespace)
     assert missing.value.status == 404, "only CustomResourceDefinitions of crds/ are applied"
     assert any("ignoring ConfigMap stray" in line for line in out.logs)
-    assert "CustomResourceDefinition" not in out.result.release.manifest
+    assert "CustomResourceDefinition" not in release.manifest
 
 
-async def test_upgrade_create_adds_new_crds_and_leaves_existing_ones(
-    engine: Engine,
-    target: ClusterTarget,
-    namespace: str,
-    chart_root: Path,
-    ext: client.ApiextensionsV1Api,
-    custom: client.CustomObjectsApi,
-    crd_group: Callable[[str], str],
-) -> None:
-    group = crd_group("uc")
-    v1 = charts.make_chart(
-        chart_root,
+async def test_upgrade_create_adds_new_crds_and_leaves_existing_ones(world: World) -> None:
+    group = world.new_group("uc")
+    v1 = world.chart(
         version="0.1.0",
         crds={"widget.yaml": charts.crd(group, "Widget", "widgets")},
         templates={"configmap.yaml": charts.CONFIGMAP},
     )
     changed_widget = charts.crd(group, "Widget", "widgets", versions=("v1", "v2"), columns=("x",))
-    v2 = charts.make_chart(
-        chart_root,
+    v2 = world.chart(
         version="0.2.0",
         crds={
             "widget.yaml": changed_widget,
@@ -188,30 +207,21 @@ async def test_upgrade_create_adds_new_crds_and_leaves_existing_ones(
             "gadget.yaml": custom_resource(group, "Gadget", "g1"),
         },
     )
-    await engine.install(
-        InstallRequest(release_name="uc", namespace=namespace, chart=v1), cluster=target
-    )
-    before = await read_crd(ext, f"widgets.{group}")
+    await world.install("uc", v1)
+    before = await world.crd(f"widgets.{group}")
     assert versions_of(before) == ["v1"]
 
     # The default of the wire request is Skip: Helm's upgrade alone creates no CRD, so a
     # template using a kind of a new CRD cannot apply.
     with pytest.raises(HelmError, match="Gadget"):
-        await engine.upgrade(
-            UpgradeRequest(release_name="uc", namespace=namespace, chart=v2), cluster=target
-        )
-    assert await read_crd(ext, f"gadgets.{group}") is None
+        await world.upgrade("uc", v2)
+    assert await world.crd(f"gadgets.{group}") is None
 
-    out = await engine.upgrade(
-        UpgradeRequest(release_name="uc", namespace=namespace, chart=v2, crds="Create"),
-        cluster=target,
-    )
-    assert out.result.release is not None
-    assert out.result.release.status == "deployed"
-    gadgets = await read_crd(ext, f"gadgets.{group}")
+    deployed(await world.upgrade("uc", v2, crds="Create"))
+    gadgets = await world.crd(f"gadgets.{group}")
     assert gadgets is not None, "a CRD new in the chart is created"
-    await custom.get_namespaced_custom_object(group, "v1", namespace, "gadgets", "g1")
-    after = await read_crd(ext, f"widgets.{group}")
+    await world.custom_object(group, "v1", "gadgets", "g1")
+    after = await world.crd(f"widgets.{group}")
     assert versions_of(after) == ["v1"], "an existing CRD is left as it is"
     assert columns_of(after) == []
     assert after.metadata.resource_version == before.metadata.resource_version
@@ -219,24 +229,15 @@ async def test_upgrade_create_adds_new_crds_and_leaves_existing_ones(
 
 @pytest.mark.parametrize("server_side_apply", ["auto", "false"])
 async def test_upgrade_create_replace_updates_existing_crds(
-    engine: Engine,
-    target: ClusterTarget,
-    namespace: str,
-    chart_root: Path,
-    ext: client.ApiextensionsV1Api,
-    custom: client.CustomObjectsApi,
-    crd_group: Callable[[str], str],
-    server_side_apply: Any,
+    world: World, server_side_apply: Any
 ) -> None:
-    group = crd_group("ur")
-    v1 = charts.make_chart(
-        chart_root,
+    group = world.new_group("ur")
+    v1 = world.chart(
         version="0.1.0",
         crds={"widget.yaml": charts.crd(group, "Widget", "widgets")},
         templates={"widget.yaml": custom_resource(group, "Widget", "w1")},
     )
-    v2 = charts.make_chart(
-        chart_root,
+    v2 = world.chart(
         version="0.2.0",
         crds={
             "widget.yaml": charts.crd(
@@ -251,97 +252,56 @@ async def test_upgrade_create_replace_updates_existing_crds(
             "gadget.yaml": custom_resource(group, "Gadget", "g1"),
         },
     )
-    await engine.install(
-        InstallRequest(release_name="ur", namespace=namespace, chart=v1), cluster=target
-    )
-    out = await engine.upgrade(
-        UpgradeRequest(
-            release_name="ur",
-            namespace=namespace,
-            chart=v2,
-            crds="CreateReplace",
-            server_side_apply=server_side_apply,
-        ),
-        cluster=target,
-    )
-    assert out.result.release is not None
-    assert out.result.release.status == "deployed"
-    widgets = await read_crd(ext, f"widgets.{group}")
+    policy = {"crds": "CreateReplace", "server_side_apply": server_side_apply}
+    await world.install("ur", v1)
+    out = await world.upgrade("ur", v2, **policy)
+    deployed(out)
+    widgets = await world.crd(f"widgets.{group}")
     assert versions_of(widgets) == ["v1", "v2"]
     assert columns_of(widgets) == ["size"]
-    await custom.get_namespaced_custom_object(group, "v2", namespace, "widgets", "w2")
-    await custom.get_namespaced_custom_object(group, "v1", namespace, "gadgets", "g1")
+    await world.custom_object(group, "v2", "widgets", "w2")
+    await world.custom_object(group, "v1", "gadgets", "g1")
     assert any("updated CustomResourceDefinition widgets." in line for line in out.logs)
     assert any("created CustomResourceDefinition gadgets." in line for line in out.logs)
 
     # An upgrade whose chart drops a CRD deletes nothing.
-    v3 = charts.make_chart(
-        chart_root,
+    v3 = world.chart(
         version="0.3.0",
         crds={"widget.yaml": charts.crd(group, "Widget", "widgets", versions=("v1", "v2"))},
         templates={"configmap.yaml": charts.CONFIGMAP},
     )
-    await engine.upgrade(
-        UpgradeRequest(
-            release_name="ur",
-            namespace=namespace,
-            chart=v3,
-            crds="CreateReplace",
-            server_side_apply=server_side_apply,
-        ),
-        cluster=target,
-    )
-    assert await read_crd(ext, f"gadgets.{group}") is not None
-    widgets = await read_crd(ext, f"widgets.{group}")
+    await world.upgrade("ur", v3, **policy)
+    assert await world.crd(f"gadgets.{group}") is not None
+    widgets = await world.crd(f"widgets.{group}")
     assert columns_of(widgets) == []
 
     # CRDs already as the chart has them are not written again, nor waited for.
-    again = await engine.upgrade(
-        UpgradeRequest(
-            release_name="ur",
-            namespace=namespace,
-            chart=v3,
-            crds="CreateReplace",
-            server_side_apply=server_side_apply,
-        ),
-        cluster=target,
-    )
+    again = await world.upgrade("ur", v3, **policy)
     assert any("is up to date" in line for line in again.logs)
     assert not any(" established" in line for line in again.logs)
-    after = await read_crd(ext, f"widgets.{group}")
+    after = await world.crd(f"widgets.{group}")
     assert after.metadata.resource_version == widgets.metadata.resource_version
 
 
-async def test_a_crd_that_cannot_be_updated_stops_the_install(
-    engine: Engine,
-    target: ClusterTarget,
-    namespace: str,
-    chart_root: Path,
-    ext: client.ApiextensionsV1Api,
-    crd_group: Callable[[str], str],
-) -> None:
-    group = crd_group("bad")
-    await ext.create_custom_resource_definition(
+async def test_a_crd_that_cannot_be_updated_stops_the_install(world: World) -> None:
+    group = world.new_group("bad")
+    await world.ext.create_custom_resource_definition(
         yaml.safe_load(charts.crd(group, "Widget", "widgets"))
     )
     # The scope of a CRD is immutable.
-    chart = charts.make_chart(
-        chart_root,
+    chart = world.chart(
         crds={"widget.yaml": charts.crd(group, "Widget", "widgets", scope="Cluster")},
         templates={"configmap.yaml": charts.CONFIGMAP},
     )
     with pytest.raises(ActionError) as failed:
-        await engine.install(
-            InstallRequest(
-                release_name="bad", namespace=namespace, chart=chart, crds="CreateReplace"
-            ),
-            cluster=target,
-        )
+        await world.install("bad", chart, crds="CreateReplace")
     assert f"failed to update CustomResourceDefinition widgets.{group}: " in failed.value.message
     assert failed.value.observations == [], "the install did not run"
     with pytest.raises(ReleaseNotFoundError):
-        await engine.get(GetRequest(release_name="bad", namespace=namespace), cluster=target)
-    crd = await read_crd(ext, f"widgets.{group}")
+        await world.engine.get(
+            GetRequest(release_name="bad", namespace=world.namespace), cluster=world.target
+        )
+    crd = await world.crd(f"widgets.{group}")
     assert crd.spec.scope == "Namespaced"
 
 
@@ -397,44 +357,26 @@ async def test_load_chart_reports_crd_objects(engine: Engine, chart_root: Path) 
     assert plain.crd_objects == []
 
 
-async def test_crds_helm_creates_are_served_before_the_manifest_is_mapped(
-    engine: Engine,
-    target: ClusterTarget,
-    namespace: str,
-    chart_root: Path,
-    ext: client.ApiextensionsV1Api,
-    crd_group: Callable[[str], str],
-) -> None:
+async def test_crds_helm_creates_are_served_before_the_manifest_is_mapped(world: World) -> None:
     """Install with Create, where Helm creates the CRDs itself: discovery may list a new kind a
     moment after its CRD is established (more so while other CRDs come and go), and a kind the
     REST mapper just failed to find is not looked up again at once. The engine waits for
     discovery before Helm reads the capabilities and maps the manifest."""
     for i in range(5):
-        group = crd_group(f"h{i}")
+        group = world.new_group(f"h{i}")
         for j in range(4):
             churn = charts.crd(f"c{j}-{group}", "Churn", "churns")
-            await ext.create_custom_resource_definition(yaml.safe_load(churn))
+            await world.ext.create_custom_resource_definition(yaml.safe_load(churn))
         for j in range(4):
-            await ext.delete_custom_resource_definition(f"churns.c{j}-{group}")
-        unknown = charts.make_chart(
-            chart_root,
-            name=f"unknown{i}",
-            templates={"x.yaml": custom_resource(group, "Nothing", "x")},
+            await world.ext.delete_custom_resource_definition(f"churns.c{j}-{group}")
+        unknown = world.chart(
+            name=f"unknown{i}", templates={"x.yaml": custom_resource(group, "Nothing", "x")}
         )
         with pytest.raises(HelmError, match="Nothing"):
-            await engine.install(
-                InstallRequest(release_name=f"unknown{i}", namespace=namespace, chart=unknown),
-                cluster=target,
-            )
-        chart = charts.make_chart(
-            chart_root,
+            await world.install(f"unknown{i}", unknown)
+        chart = world.chart(
             name=f"helm{i}",
             crds={"widget.yaml": charts.crd(group, "Widget", "widgets")},
             templates={"widget.yaml": custom_resource(group, "Widget", "w")},
         )
-        out = await engine.install(
-            InstallRequest(release_name=f"helm{i}", namespace=namespace, chart=chart),
-            cluster=target,
-        )
-        assert out.result.release is not None
-        assert out.result.release.status == "deployed"
+        deployed(await world.install(f"helm{i}", chart))

@@ -29,8 +29,8 @@ from internal.helm.models import (
     GetRequest,
     InstallRequest,
     Response,
-    UpgradeRequest,
 )
+from tests.engine.releases import Releases
 
 pytestmark = pytest.mark.engine
 
@@ -87,29 +87,14 @@ def custom_resource(group: str, kind: str, name: str, version: str = "v1") -> st
     return yaml.safe_dump({**doc, "spec": {"size": 1}}, sort_keys=False)
 
 
-@dataclass
-class World:
-    """What a CRD test works with: the engine, the cluster's APIs, and a CRD group of its own."""
+@dataclass(frozen=True)
+class World(Releases):
+    """What a CRD test works with: releases, the cluster's APIs, and CRD groups of its own."""
 
-    engine: Engine
-    target: ClusterTarget
-    namespace: str
-    chart_root: Path
     ext: client.ApiextensionsV1Api
     custom: client.CustomObjectsApi
     core: client.CoreV1Api
     new_group: Callable[[str], str]
-
-    def chart(self, **layout: Any) -> Path:
-        return charts.make_chart(self.chart_root, **layout)
-
-    async def install(self, name: str, chart: Path, **fields: Any) -> Any:
-        request = InstallRequest(release_name=name, namespace=self.namespace, chart=chart, **fields)
-        return await self.engine.install(request, cluster=self.target)
-
-    async def upgrade(self, name: str, chart: Path, **fields: Any) -> Any:
-        request = UpgradeRequest(release_name=name, namespace=self.namespace, chart=chart, **fields)
-        return await self.engine.upgrade(request, cluster=self.target)
 
     async def crd(self, name: str) -> Any:
         """The CRD `name`, or None when there is none."""

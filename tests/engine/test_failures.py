@@ -23,11 +23,10 @@ from internal.helm import (
 )
 from internal.helm.models import (
     ClusterTarget,
-    HistoryRequest,
     InstallRequest,
-    UpgradeRequest,
 )
 from tests.engine.helpers import statuses
+from tests.engine.releases import Releases, releases_fixture  # noqa: F401 (its fixture)
 
 pytestmark = pytest.mark.engine
 
@@ -39,31 +38,20 @@ SCHEMA = {
 
 
 async def test_failed_upgrade_that_stored_a_release_returns_the_observation(
-    engine: Engine, target: ClusterTarget, namespace: str, chart_root: Path
+    releases: Releases,
 ) -> None:
-    good = charts.make_chart(chart_root, templates={"configmap.yaml": charts.CONFIGMAP})
-    bad = charts.make_chart(
-        chart_root,
+    good = releases.configmap_chart()
+    bad = releases.chart(
         version="0.2.0",
         templates={
             "configmap.yaml": charts.CONFIGMAP,
             "migrate.yaml": charts.hook_pod("migrate", "pre-upgrade", fail=True),
         },
     )
-    await engine.install(
-        InstallRequest(release_name="up", namespace=namespace, chart=good), cluster=target
-    )
+    await releases.install("up", good)
 
     with pytest.raises(HookFailedError) as failed:
-        await engine.upgrade(
-            UpgradeRequest(
-                release_name="up",
-                namespace=namespace,
-                chart=bad,
-                timeout=timedelta(minutes=1),
-            ),
-            cluster=target,
-        )
+        await releases.upgrade("up", bad, timeout=timedelta(minutes=1))
     exc = failed.value
     ops = statuses(exc.observations)
     assert ops[0] == ("create", 2, "pending-upgrade")
@@ -77,9 +65,7 @@ async def test_failed_upgrade_that_stored_a_release_returns_the_observation(
     assert exc.result.release.status == "failed"
     assert any("pre-upgrade" in line for line in exc.logs) or "pre-upgrade" in exc.message
 
-    history = await engine.history(
-        HistoryRequest(release_name="up", namespace=namespace), cluster=target
-    )
+    history = await releases.history("up")
     assert [(r.version, r.status) for r in history.result.releases] == [
         (1, "deployed"),
         (2, "failed"),
@@ -87,40 +73,19 @@ async def test_failed_upgrade_that_stored_a_release_returns_the_observation(
     assert history.result.releases[-1].digest == exc.observations[-1].digest
 
 
-async def test_a_release_helm_never_stored_is_not_observed(
-    engine: Engine, target: ClusterTarget, namespace: str, chart_root: Path
-) -> None:
-    chart = charts.make_chart(
-        chart_root, templates={"configmap.yaml": charts.CONFIGMAP}, schema=SCHEMA
-    )
-    await engine.install(
-        InstallRequest(release_name="v", namespace=namespace, chart=chart), cluster=target
-    )
+async def test_a_release_helm_never_stored_is_not_observed(releases: Releases) -> None:
+    chart = releases.chart(templates={"configmap.yaml": charts.CONFIGMAP}, schema=SCHEMA)
+    await releases.install("v", chart)
     with pytest.raises(ValidationError, match="schema") as invalid:
-        await engine.upgrade(
-            UpgradeRequest(
-                release_name="v",
-                namespace=namespace,
-                chart=chart,
-                values={"message": "far too long for the schema"},
-            ),
-            cluster=target,
-        )
+        await releases.upgrade("v", chart, values={"message": "far too long for the schema"})
     assert invalid.value.observations == []
-    history = await engine.history(
-        HistoryRequest(release_name="v", namespace=namespace), cluster=target
-    )
+    history = await releases.history("v")
     assert [r.version for r in history.result.releases] == [1]
 
     with pytest.raises(ReleaseExistsError):
-        await engine.install(
-            InstallRequest(release_name="v", namespace=namespace, chart=chart), cluster=target
-        )
+        await releases.install("v", chart)
     with pytest.raises(ReleaseNotFoundError):
-        await engine.upgrade(
-            UpgradeRequest(release_name="nobody", namespace=namespace, chart=chart),
-            cluster=target,
-        )
+        await releases.upgrade("nobody", chart)
 
 
 def _never_ready(root: Path, version: str = "0.1.0") -> Path:
@@ -129,7 +94,7 @@ def _never_ready(root: Path, version: str = "0.1.0") -> Path:
 
 
 async def test_cancel_during_a_wait_reaches_helm(
-    engine: Engine, target: ClusterTarget, namespace: str, chart_root: Path
+    releases: Releases, engine: Engine, target: ClusterTarget, namespace: str, chart_root: Path
 ) -> None:
     chart = _never_ready(chart_root)
     cancel = asyncio.Event()
@@ -151,23 +116,13 @@ async def test_cancel_during_a_wait_reaches_helm(
 
     # Cancelling the awaiting task does the same: Helm records the failure before the task ends.
     upgrade = asyncio.create_task(
-        engine.upgrade(
-            UpgradeRequest(
-                release_name="stuck",
-                namespace=namespace,
-                chart=_never_ready(chart_root, "0.2.0"),
-                timeout=timedelta(minutes=5),
-            ),
-            cluster=target,
-        )
+        releases.upgrade("stuck", _never_ready(chart_root, "0.2.0"), timeout=timedelta(minutes=5))
     )
     await asyncio.sleep(2)
     upgrade.cancel()
     with pytest.raises(asyncio.CancelledError):
         await upgrade
-    history = await engine.history(
-        HistoryRequest(release_name="stuck", namespace=namespace), cluster=target
-    )
+    history = await releases.history("stuck")
     assert [(r.version, r.status) for r in history.result.releases] == [
         (1, "failed"),
         (2, "failed"),

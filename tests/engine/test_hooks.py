@@ -4,23 +4,18 @@ report their phase and times whether they pass or fail (KWOK fails pods on a lab
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from kubernetes_asyncio import client
 
 from hack.testkit import charts
-from internal.helm import Engine, HookFailedError
+from internal.helm import HookFailedError
 from internal.helm.models import (
-    ClusterTarget,
-    GetRequest,
-    InstallRequest,
     Release,
     TestFilter,
-    TestRequest,
-    UpgradeRequest,
 )
 from tests.engine.helpers import gone
+from tests.engine.releases import Releases, releases_fixture  # noqa: F401 (its fixture)
 
 pytestmark = pytest.mark.engine
 
@@ -34,16 +29,10 @@ def hook(rel: Release, name: str) -> tuple[str, object, object]:
 
 
 async def test_pre_and_post_hooks_follow_weights_and_delete_policies(
-    engine: Engine,
-    target: ClusterTarget,
-    namespace: str,
-    chart_root: Path,
-    core: client.CoreV1Api,
-    kube: client.ApiClient,
+    releases: Releases, namespace: str, core: client.CoreV1Api, kube: client.ApiClient
 ) -> None:
     batch = client.BatchV1Api(kube)
-    chart = charts.make_chart(
-        chart_root,
+    chart = releases.chart(
         templates={
             "configmap.yaml": charts.CONFIGMAP,
             "pre-late.yaml": charts.hook_configmap("pre-late", "pre-install,pre-upgrade", weight=5),
@@ -54,12 +43,9 @@ async def test_pre_and_post_hooks_follow_weights_and_delete_policies(
                 "pre-job", "pre-install", weight=0, delete_policy="hook-succeeded"
             ),
             "post-pod.yaml": charts.hook_pod("post-pod", "post-install", weight=1),
-        },
+        }
     )
-    out = await engine.install(
-        InstallRequest(release_name="hooks", namespace=namespace, chart=chart, timeout=TIMEOUT),
-        cluster=target,
-    )
+    out = await releases.install("hooks", chart, timeout=TIMEOUT)
     rel = out.result.release
     assert rel is not None
     assert rel.status == "deployed"
@@ -92,10 +78,7 @@ async def test_pre_and_post_hooks_follow_weights_and_delete_policies(
     assert "pre-late" not in rel.manifest, "hooks are not part of the release manifest"
 
     # On upgrade, before-hook-creation deletes the old pre-late and creates it again.
-    up = await engine.upgrade(
-        UpgradeRequest(release_name="hooks", namespace=namespace, chart=chart, timeout=TIMEOUT),
-        cluster=target,
-    )
+    up = await releases.upgrade("hooks", chart, timeout=TIMEOUT)
     assert up.result.release is not None
     assert hook(up.result.release, "pre-late")[0] == "Succeeded"
     again = await core.read_namespaced_config_map("pre-late", namespace)
@@ -103,14 +86,9 @@ async def test_pre_and_post_hooks_follow_weights_and_delete_policies(
 
 
 async def test_test_hooks_pass_fail_and_always_shut_down(
-    engine: Engine,
-    target: ClusterTarget,
-    namespace: str,
-    chart_root: Path,
-    core: client.CoreV1Api,
+    releases: Releases, namespace: str, core: client.CoreV1Api
 ) -> None:
-    chart = charts.make_chart(
-        chart_root,
+    chart = releases.chart(
         templates={
             "configmap.yaml": charts.CONFIGMAP,
             "test-smoke.yaml": charts.hook_pod("smoke", "test", delete_policy="hook-succeeded"),
@@ -118,20 +96,12 @@ async def test_test_hooks_pass_fail_and_always_shut_down(
                 "broken", "test", weight=1, delete_policy="hook-failed", fail=True
             ),
             "test-kept.yaml": charts.hook_pod("kept", "test", weight=2),
-        },
+        }
     )
-    await engine.install(
-        InstallRequest(release_name="tested", namespace=namespace, chart=chart), cluster=target
-    )
+    await releases.install("tested", chart)
 
-    passed = await engine.test(
-        TestRequest(
-            release_name="tested",
-            namespace=namespace,
-            timeout=TIMEOUT,
-            filters=[TestFilter(name="smoke"), TestFilter(name="kept")],
-        ),
-        cluster=target,
+    passed = await releases.test(
+        "tested", timeout=TIMEOUT, filters=[TestFilter(name="smoke"), TestFilter(name="kept")]
     )
     assert [(t.name, t.phase) for t in passed.result.tests] == [
         ("smoke", "Succeeded"),
@@ -153,17 +123,13 @@ async def test_test_hooks_pass_fail_and_always_shut_down(
     assert hook(last, "smoke")[0] == "Succeeded"
 
     with pytest.raises(HookFailedError) as failed:
-        await engine.test(
-            TestRequest(
-                release_name="tested",
-                namespace=namespace,
-                timeout=TIMEOUT,
-                filters=[
-                    TestFilter(name="smoke", exclude=True),
-                    TestFilter(name="kept", exclude=True),
-                ],
-            ),
-            cluster=target,
+        await releases.test(
+            "tested",
+            timeout=TIMEOUT,
+            filters=[
+                TestFilter(name="smoke", exclude=True),
+                TestFilter(name="kept", exclude=True),
+            ],
         )
     result = failed.value.result
     assert [(t.name, t.phase) for t in result.tests] == [("broken", "Failed")]
@@ -173,8 +139,6 @@ async def test_test_hooks_pass_fail_and_always_shut_down(
     # Even though the test failed, the shutdown ran and applied hook-failed.
     await gone(core.read_namespaced_pod, "broken", namespace, what="the failed test pod")
 
-    stored = await engine.get(
-        GetRequest(release_name="tested", namespace=namespace), cluster=target
-    )
+    stored = await releases.get("tested")
     assert hook(stored.result.release, "broken")[0] == "Failed"
     assert hook(stored.result.release, "smoke")[0] == "Succeeded"

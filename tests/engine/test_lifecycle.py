@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,17 +14,9 @@ from hack.testkit import charts
 from hack.testkit.cli import helm_cli, kubectl
 from hack.testkit.plane import ControlPlane
 from hack.testkit.wait import eventually
-from internal.helm import ConflictError, Engine
-from internal.helm.models import (
-    ClusterTarget,
-    GetRequest,
-    HistoryRequest,
-    InstallRequest,
-    RollbackRequest,
-    UninstallRequest,
-    UpgradeRequest,
-)
+from internal.helm import ConflictError
 from tests.engine.helpers import gone, statuses
+from tests.engine.releases import Releases, releases_fixture  # noqa: F401 (its fixture)
 
 pytestmark = pytest.mark.engine
 
@@ -33,17 +24,14 @@ TIMEOUT = timedelta(minutes=2)
 
 
 async def test_install_upgrade_rollback_uninstall(
-    engine: Engine,
-    target: ClusterTarget,
+    releases: Releases,
     namespace: str,
-    chart_root: Path,
     core: client.CoreV1Api,
     apps: client.AppsV1Api,
     control_plane: ControlPlane,
 ) -> None:
-    v1 = charts.make_chart(chart_root, version="0.1.0")
-    v2 = charts.make_chart(
-        chart_root,
+    v1 = releases.chart(version="0.1.0")
+    v2 = releases.chart(
         version="0.2.0",
         templates={
             "deployment.yaml": charts.DEPLOYMENT,
@@ -53,16 +41,7 @@ async def test_install_upgrade_rollback_uninstall(
     )
     name = "life"
 
-    installed = await engine.install(
-        InstallRequest(
-            release_name=name,
-            namespace=namespace,
-            chart=v1,
-            values={"message": "one"},
-            timeout=TIMEOUT,
-        ),
-        cluster=target,
-    )
+    installed = await releases.install(name, v1, values={"message": "one"}, timeout=TIMEOUT)
     rel = installed.result.release
     assert rel is not None
     assert (rel.version, rel.status, rel.chart.name, rel.chart.version) == (
@@ -91,19 +70,10 @@ async def test_install_upgrade_rollback_uninstall(
     assert record.metadata.labels["owner"] == "helm"
     assert record.metadata.labels["status"] == "deployed"
 
-    got = await engine.get(GetRequest(release_name=name, namespace=namespace), cluster=target)
+    got = await releases.get(name)
     assert got.result.release.digest == rel.digest, "the stored release digests as the observed one"
 
-    upgraded = await engine.upgrade(
-        UpgradeRequest(
-            release_name=name,
-            namespace=namespace,
-            chart=v2,
-            values={"message": "two"},
-            timeout=TIMEOUT,
-        ),
-        cluster=target,
-    )
+    upgraded = await releases.upgrade(name, v2, values={"message": "two"}, timeout=TIMEOUT)
     assert upgraded.result.release is not None
     assert upgraded.result.release.version == 2
     assert statuses(upgraded.observations) == [
@@ -115,10 +85,7 @@ async def test_install_upgrade_rollback_uninstall(
     assert cm.data == {"message": "two"}
     await core.read_namespaced_service(name, namespace)
 
-    rolled = await engine.rollback(
-        RollbackRequest(release_name=name, namespace=namespace, version=1, timeout=TIMEOUT),
-        cluster=target,
-    )
+    rolled = await releases.rollback(name, version=1, timeout=TIMEOUT)
     back = rolled.result.release
     assert back is not None
     assert (back.version, back.status, back.chart.version) == (3, "deployed", "0.1.0")
@@ -130,15 +97,13 @@ async def test_install_upgrade_rollback_uninstall(
     assert cm.data == {"message": "one"}
     await gone(core.read_namespaced_service, name, namespace, what="the v2-only Service")
 
-    history = await engine.history(
-        HistoryRequest(release_name=name, namespace=namespace), cluster=target
-    )
+    history = await releases.history(name)
     assert [(r.version, r.status) for r in history.result.releases] == [
         (1, "superseded"),
         (2, "superseded"),
         (3, "deployed"),
     ]
-    newest = await engine.get(GetRequest(release_name=name, namespace=namespace), cluster=target)
+    newest = await releases.get(name)
     assert newest.result.release.version == 3
 
     # The stock helm CLI reads what the engine wrote.
@@ -158,10 +123,7 @@ async def test_install_upgrade_rollback_uninstall(
     print("\n$ helm history", name, "-n", namespace)
     print(await helm_cli(control_plane, "history", name, "-n", namespace))
 
-    removed = await engine.uninstall(
-        UninstallRequest(release_name=name, namespace=namespace, timeout=TIMEOUT),
-        cluster=target,
-    )
+    removed = await releases.uninstall(name, timeout=TIMEOUT)
     assert removed.result.release is not None
     assert removed.result.release.status == "uninstalled"
     ops = statuses(removed.observations)
@@ -174,24 +136,16 @@ async def test_install_upgrade_rollback_uninstall(
 
 
 async def test_storage_drivers_and_namespace(
-    engine: Engine,
-    target: ClusterTarget,
-    namespace: str,
-    chart_root: Path,
-    core: client.CoreV1Api,
+    releases: Releases, namespace: str, core: client.CoreV1Api
 ) -> None:
     from internal.helm.models import StorageSpec
 
-    chart = charts.make_chart(chart_root, templates={"configmap.yaml": charts.CONFIGMAP})
+    chart = releases.configmap_chart()
     storage_ns = f"{namespace}-store"
     await core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=storage_ns)))
     try:
         cm_storage = StorageSpec(driver="configmap", namespace=storage_ns)
-        out = await engine.install(
-            InstallRequest(release_name="cfg", namespace=namespace, chart=chart),
-            cluster=target,
-            storage=cm_storage,
-        )
+        out = await releases.install("cfg", chart, storage=cm_storage)
         assert out.observations[-1].key == "sh.helm.release.v1.cfg.v1"
         record = await core.read_namespaced_config_map("sh.helm.release.v1.cfg.v1", storage_ns)
         assert record.metadata.labels["owner"] == "helm"
@@ -201,45 +155,23 @@ async def test_storage_drivers_and_namespace(
 
         # The memory driver keeps releases in the library's process only.
         mem = StorageSpec(driver="memory")
-        out = await engine.install(
-            InstallRequest(release_name="mem", namespace=namespace, chart=chart),
-            cluster=target,
-            storage=mem,
-        )
+        out = await releases.install("mem", chart, storage=mem)
         assert out.result.release is not None
         assert out.result.release.status == "deployed"
-        hist = await engine.history(
-            HistoryRequest(release_name="mem", namespace=namespace), cluster=target, storage=mem
-        )
+        hist = await releases.history("mem", storage=mem)
         assert [r.version for r in hist.result.releases] == [1]
-        await engine.uninstall(
-            UninstallRequest(release_name="mem", namespace=namespace), cluster=target, storage=mem
-        )
-        await engine.uninstall(
-            UninstallRequest(release_name="cfg", namespace=namespace),
-            cluster=target,
-            storage=cm_storage,
-        )
+        await releases.uninstall("mem", storage=mem)
+        await releases.uninstall("cfg", storage=cm_storage)
     finally:
         await core.delete_namespace(storage_ns)
 
 
 async def test_server_side_apply_owns_fields_and_forces_conflicts(
-    engine: Engine,
-    target: ClusterTarget,
-    namespace: str,
-    chart_root: Path,
-    core: client.CoreV1Api,
-    control_plane: ControlPlane,
+    releases: Releases, namespace: str, core: client.CoreV1Api, control_plane: ControlPlane
 ) -> None:
-    chart = charts.make_chart(chart_root, templates={"configmap.yaml": charts.CONFIGMAP})
+    chart = releases.configmap_chart()
     name = "ssa"
-    out = await engine.install(
-        InstallRequest(
-            release_name=name, namespace=namespace, chart=chart, values={"message": "a"}
-        ),
-        cluster=target,
-    )
+    out = await releases.install(name, chart, values={"message": "a"})
     assert out.result.release is not None
     assert out.result.release.apply_method == "ssa"
 
@@ -275,16 +207,7 @@ async def test_server_side_apply_owns_fields_and_forces_conflicts(
 
     # Without forcing conflicts the upgrade is refused, and that failure is stored.
     with pytest.raises(ConflictError) as refused:
-        await engine.upgrade(
-            UpgradeRequest(
-                release_name=name,
-                namespace=namespace,
-                chart=chart,
-                values={"message": "b"},
-                force_conflicts=False,
-            ),
-            cluster=target,
-        )
+        await releases.upgrade(name, chart, values={"message": "b"}, force_conflicts=False)
     assert "intruder" in refused.value.message
     ops = statuses(refused.value.observations)
     assert ops[0] == ("create", 2, "pending-upgrade")
@@ -293,40 +216,27 @@ async def test_server_side_apply_owns_fields_and_forces_conflicts(
     assert cm.data == {"message": "theirs"}
 
     # Forcing conflicts (the default under SSA) takes the field back.
-    await engine.upgrade(
-        UpgradeRequest(
-            release_name=name, namespace=namespace, chart=chart, values={"message": "b"}
-        ),
-        cluster=target,
-    )
+    await releases.upgrade(name, chart, values={"message": "b"})
     cm = await core.read_namespaced_config_map(f"{name}-config", namespace)
     assert cm.data == {"message": "b"}
     assert owner_of_message(cm) == [("helmward", "Apply")]
 
 
 async def test_chart_crds_are_installed_and_usable(
-    engine: Engine,
-    target: ClusterTarget,
-    namespace: str,
-    chart_root: Path,
-    kube: client.ApiClient,
+    releases: Releases, namespace: str, kube: client.ApiClient
 ) -> None:
     ext = client.ApiextensionsV1Api(kube)
     custom = client.CustomObjectsApi(kube)
     group = f"{namespace}.helmward.io"
     widget = f"apiVersion: {group}/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n"
-    chart = charts.make_chart(
-        chart_root,
+    chart = releases.chart(
         name="widgets",
         crds={"widget.yaml": charts.crd(group, "Widget", "widgets")},
         templates={"widget.yaml": widget},
     )
     created: list[str] = []
     try:
-        out = await engine.install(
-            InstallRequest(release_name="widgets", namespace=namespace, chart=chart),
-            cluster=target,
-        )
+        out = await releases.install("widgets", chart)
         created.append(f"widgets.{group}")
         assert out.result.release is not None
         assert out.result.release.status == "deployed"
@@ -351,11 +261,8 @@ async def test_chart_crds_are_installed_and_usable(
 
         await eventually(established, within=30, what="the Gadget CRD to be established")
         gadget = f"apiVersion: {gadget_group}/v1\nkind: Gadget\nmetadata:\n  name: g1\n"
-        uses = charts.make_chart(chart_root, name="gadgets", templates={"gadget.yaml": gadget})
-        out = await engine.install(
-            InstallRequest(release_name="gadgets", namespace=namespace, chart=uses),
-            cluster=target,
-        )
+        uses = releases.chart(name="gadgets", templates={"gadget.yaml": gadget})
+        out = await releases.install("gadgets", uses)
         assert out.result.release is not None
         assert out.result.release.status == "deployed"
         await custom.get_namespaced_custom_object(gadget_group, "v1", namespace, "gadgets", "g1")
@@ -365,28 +272,19 @@ async def test_chart_crds_are_installed_and_usable(
 
 
 async def test_take_ownership_and_create_namespace(
-    engine: Engine,
-    target: ClusterTarget,
-    namespace: str,
-    chart_root: Path,
-    core: client.CoreV1Api,
+    releases: Releases, namespace: str, core: client.CoreV1Api
 ) -> None:
     from internal.helm import ActionError
 
-    chart = charts.make_chart(chart_root, templates={"configmap.yaml": charts.CONFIGMAP})
+    chart = releases.configmap_chart()
     await core.create_namespaced_config_map(
         namespace,
         client.V1ConfigMap(metadata=client.V1ObjectMeta(name="own-config"), data={"message": "x"}),
     )
     with pytest.raises(ActionError, match="cannot be imported") as refused:
-        await engine.install(
-            InstallRequest(release_name="own", namespace=namespace, chart=chart), cluster=target
-        )
+        await releases.install("own", chart)
     assert refused.value.observations == [], "Helm refused before storing anything"
-    taken = await engine.install(
-        InstallRequest(release_name="own", namespace=namespace, chart=chart, take_ownership=True),
-        cluster=target,
-    )
+    taken = await releases.install("own", chart, take_ownership=True)
     assert taken.result.release is not None
     cm = await core.read_namespaced_config_map("own-config", namespace)
     assert cm.metadata.annotations["meta.helm.sh/release-name"] == "own"
@@ -394,12 +292,7 @@ async def test_take_ownership_and_create_namespace(
 
     fresh = f"{namespace}-new"
     try:
-        await engine.install(
-            InstallRequest(
-                release_name="made", namespace=fresh, chart=chart, create_namespace=True
-            ),
-            cluster=target,
-        )
+        await releases.install("made", chart, namespace=fresh, create_namespace=True)
         await core.read_namespace(fresh)
         await core.read_namespaced_config_map("made-config", fresh)
     finally:

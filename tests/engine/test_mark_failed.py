@@ -4,44 +4,31 @@ and the write observed like any other."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from kubernetes_asyncio import client
 
-from hack.testkit import charts
 from internal.helm import Engine, ForbiddenError, ReleaseNotFoundError
 from internal.helm.models import (
     ClusterTarget,
-    GetRequest,
-    InstallRequest,
     MarkFailedRequest,
     Response,
-    ServiceAccountRef,
 )
+from tests.engine.identities import acting_as, service_account_with_role
+from tests.engine.releases import Releases, releases_fixture  # noqa: F401 (its fixture)
 
 pytestmark = pytest.mark.engine
 
 
-async def _installed(engine: Engine, target: ClusterTarget, namespace: str, root: Path) -> None:
-    chart = charts.make_chart(root, templates={"configmap.yaml": charts.CONFIGMAP})
-    await engine.install(
-        InstallRequest(release_name="mf", namespace=namespace, chart=chart), cluster=target
-    )
+async def _installed(releases: Releases) -> None:
+    await releases.install("mf", releases.configmap_chart())
 
 
 async def test_a_revision_is_recorded_failed_and_the_write_observed(
-    engine: Engine,
-    target: ClusterTarget,
-    namespace: str,
-    chart_root: Path,
-    core: client.CoreV1Api,
+    releases: Releases, namespace: str, core: client.CoreV1Api
 ) -> None:
-    await _installed(engine, target, namespace, chart_root)
-    done = await engine.mark_failed(
-        MarkFailedRequest(release_name="mf", namespace=namespace, description="unhealthy"),
-        cluster=target,
-    )
+    await _installed(releases)
+    done = await releases.mark_failed("mf", description="unhealthy")
     rel = done.result.release
     assert rel is not None
     assert (rel.version, rel.status, rel.description) == (1, "failed", "unhealthy")
@@ -50,56 +37,27 @@ async def test_a_revision_is_recorded_failed_and_the_write_observed(
     assert written.digest == rel.digest
     assert written.release == rel
 
-    stored = await engine.get(GetRequest(release_name="mf", namespace=namespace), cluster=target)
+    stored = await releases.get("mf")
     assert stored.result.release.digest == rel.digest
     record = await core.read_namespaced_secret("sh.helm.release.v1.mf.v1", namespace)
     assert record.metadata.labels["status"] == "failed"
     assert record.metadata.labels["owner"] == "helm"
 
     with pytest.raises(ReleaseNotFoundError):
-        await engine.mark_failed(
-            MarkFailedRequest(release_name="mf", namespace=namespace, version=2, description="x"),
-            cluster=target,
-        )
+        await releases.mark_failed("mf", version=2, description="x")
 
 
 async def test_the_write_is_made_as_the_impersonated_identity(
+    releases: Releases,
     engine: Engine,
     target: ClusterTarget,
     namespace: str,
-    chart_root: Path,
     kube: client.ApiClient,
-    core: client.CoreV1Api,
 ) -> None:
-    await _installed(engine, target, namespace, chart_root)
-    rbac = client.RbacAuthorizationV1Api(kube)
-    await core.create_namespaced_service_account(
-        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="reader"))
-    )
-    await rbac.create_namespaced_role(
-        namespace,
-        client.V1Role(
-            metadata=client.V1ObjectMeta(name="reader"),
-            rules=[
-                client.V1PolicyRule(api_groups=[""], resources=["secrets"], verbs=["get", "list"])
-            ],
-        ),
-    )
-    await rbac.create_namespaced_role_binding(
-        namespace,
-        client.V1RoleBinding(
-            metadata=client.V1ObjectMeta(name="reader"),
-            role_ref=client.V1RoleRef(
-                api_group="rbac.authorization.k8s.io", kind="Role", name="reader"
-            ),
-            subjects=[
-                client.RbacV1Subject(kind="ServiceAccount", name="reader", namespace=namespace)
-            ],
-        ),
-    )
-    reader = target.model_copy(
-        update={"service_account": ServiceAccountRef(namespace=namespace, name="reader")}
-    )
+    await _installed(releases)
+    rule = client.V1PolicyRule(api_groups=[""], resources=["secrets"], verbs=["get", "list"])
+    await service_account_with_role(kube, namespace, "reader", [rule])
+    reader = acting_as(target, namespace, "reader")
     with pytest.raises(ForbiddenError) as refused:
         await engine.mark_failed(
             MarkFailedRequest(release_name="mf", namespace=namespace, description="unhealthy"),
@@ -107,7 +65,7 @@ async def test_the_write_is_made_as_the_impersonated_identity(
         )
     assert f"system:serviceaccount:{namespace}:reader" in refused.value.message
     assert refused.value.observations == []
-    stored = await engine.get(GetRequest(release_name="mf", namespace=namespace), cluster=target)
+    stored = await releases.get("mf")
     assert stored.result.release.status == "deployed"
 
 

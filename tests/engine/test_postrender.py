@@ -16,9 +16,7 @@ from internal.helm import Engine, PostRenderError, ValidationError
 from internal.helm.models import (
     ClusterTarget,
     CommonMetadata,
-    GetRequest,
     Image,
-    InstallRequest,
     Kustomize,
     Origin,
     Patch,
@@ -27,6 +25,7 @@ from internal.helm.models import (
     Selector,
     UpgradeRequest,
 )
+from tests.engine.releases import Releases, releases_fixture  # noqa: F401 (its fixture)
 
 pytestmark = pytest.mark.engine
 
@@ -109,6 +108,7 @@ def _docs(manifest: str) -> list[dict[str, Any]]:
 
 
 async def test_post_renderers_patch_live_objects_and_the_stored_manifest(
+    releases: Releases,
     engine: Engine,
     target: ClusterTarget,
     namespace: str,
@@ -117,16 +117,8 @@ async def test_post_renderers_patch_live_objects_and_the_stored_manifest(
     apps: client.AppsV1Api,
 ) -> None:
     chart = _chart(chart_root)
-    out = await engine.install(
-        InstallRequest(
-            release_name=NAME,
-            namespace=namespace,
-            chart=chart,
-            post_renderers=POST_RENDERERS,
-            common_metadata=COMMON,
-            origin=ORIGIN,
-        ),
-        cluster=target,
+    out = await releases.install(
+        NAME, chart, post_renderers=POST_RENDERERS, common_metadata=COMMON, origin=ORIGIN
     )
     assert out.result.release is not None
     assert out.result.release.status == "deployed"
@@ -152,7 +144,7 @@ async def test_post_renderers_patch_live_objects_and_the_stored_manifest(
     setup = await core.read_namespaced_config_map("setup", namespace)
     _common_and_origin(setup.metadata)
 
-    stored = await engine.get(GetRequest(release_name=NAME, namespace=namespace), cluster=target)
+    stored = await releases.get(NAME)
     docs = {d["kind"]: d for d in _docs(stored.result.release.manifest)}
     assert set(docs) == {"Deployment", "ConfigMap", "Service"}
     assert docs["Deployment"]["spec"]["replicas"] == 2
@@ -169,17 +161,13 @@ async def test_post_renderers_patch_live_objects_and_the_stored_manifest(
     assert yaml.safe_load(setup_hook.manifest)["metadata"]["labels"]["team"] == "platform"
 
     # nohooks: the templates are still post-rendered, the hooks are not.
-    await engine.upgrade(
-        UpgradeRequest(
-            release_name=NAME,
-            namespace=namespace,
-            chart=chart,
-            post_renderers=POST_RENDERERS,
-            common_metadata=COMMON,
-            origin=ORIGIN,
-            post_render_strategy="nohooks",
-        ),
-        cluster=target,
+    await releases.upgrade(
+        NAME,
+        chart,
+        post_renderers=POST_RENDERERS,
+        common_metadata=COMMON,
+        origin=ORIGIN,
+        post_render_strategy="nohooks",
     )
     setup = await core.read_namespaced_config_map("setup", namespace)
     assert "team" not in (setup.metadata.labels or {})
@@ -208,7 +196,9 @@ async def test_post_renderers_patch_live_objects_and_the_stored_manifest(
     _common_and_origin(setup.metadata)
 
 
-async def test_render_post_renders_without_a_cluster(engine: Engine, chart_root: Path) -> None:
+async def test_render_post_renders_without_a_cluster(
+    releases: Releases, engine: Engine, chart_root: Path
+) -> None:
     chart = _chart(chart_root)
     rendered = await engine.render(
         RenderRequest(
@@ -234,8 +224,7 @@ async def test_render_post_renders_without_a_cluster(engine: Engine, chart_root:
     assert bare.hooks == []
     assert "registry.example" not in bare.manifest
 
-    with_crds = charts.make_chart(
-        chart_root,
+    with_crds = releases.chart(
         name="withcrds",
         crds={"w.yaml": charts.crd("example.helmward.io", "Widget", "widgets")},
         templates={
@@ -266,7 +255,7 @@ async def test_render_post_renders_without_a_cluster(engine: Engine, chart_root:
     assert kinds == ["CustomResourceDefinition", "Widget"]
     assert _docs(patched.manifest)[1]["spec"] == {"size": 1}
 
-    too_new = charts.make_chart(chart_root, name="toonew", kube_version=">=1.99.0")
+    too_new = releases.chart(name="toonew", kube_version=">=1.99.0")
     with pytest.raises(ValidationError, match="kubeVersion"):
         await engine.render(
             RenderRequest(

@@ -6,9 +6,11 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from hack.testkit import charts
 from hack.testkit.paths import REPO_ROOT
 from hack.testkit.wait import eventually
 
@@ -17,21 +19,40 @@ pytestmark = pytest.mark.cluster
 FAIL_LABEL = "kwok.helmward.io/fail"
 
 
-def _pod(name: str, *, restart_policy: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+def _object(
+    api_version: str, kind: str, name: str, spec: dict[str, Any], **metadata: Any
+) -> dict[str, Any]:
     return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "labels": labels or {}},
-        "spec": {
-            "restartPolicy": restart_policy,
-            "containers": [{"name": "main", "image": "busybox:1.36"}],
-        },
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": name, **metadata},
+        "spec": spec,
     }
+
+
+def _pod(name: str, *, restart_policy: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    containers = [{"name": "main", "image": "busybox:1.36"}]
+    spec = {"restartPolicy": restart_policy, "containers": containers}
+    return _object("v1", "Pod", name, spec, labels=labels or {})
 
 
 async def _pod_phase(core: client.CoreV1Api, name: str, namespace: str) -> str:
     pod = await core.read_namespaced_pod(name, namespace)
     return str(pod.status.phase)
+
+
+async def _run_to_the_end(
+    core: client.CoreV1Api, namespace: str, name: str, labels: dict[str, str] | None = None
+) -> tuple[str, Any]:
+    """Run a pod that is not restarted; its final phase, and the pod as it ended."""
+    await core.create_namespaced_pod(namespace, _pod(name, restart_policy="Never", labels=labels))
+
+    async def finished() -> str | None:
+        phase = await _pod_phase(core, name, namespace)
+        return phase if phase in ("Succeeded", "Failed") else None
+
+    phase = await eventually(finished, within=60, what=f"pod {name} finished")
+    return phase, await core.read_namespaced_pod(name, namespace)
 
 
 async def test_server_reports_the_pinned_version(kube: client.ApiClient) -> None:
@@ -47,19 +68,12 @@ async def test_server_reports_the_pinned_version(kube: client.ApiClient) -> None
 
 async def test_deployment_becomes_available(kube: client.ApiClient, namespace: str) -> None:
     apps = client.AppsV1Api(kube)
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": 3,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
-            },
-        },
+    pods = {
+        "metadata": {"labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
     }
+    spec = {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": pods}
+    deployment = _object("apps/v1", "Deployment", "web", spec)
     await apps.create_namespaced_deployment(namespace, deployment)
 
     async def available() -> client.V1Deployment | None:
@@ -80,49 +94,23 @@ async def test_deployment_becomes_available(kube: client.ApiClient, namespace: s
 
 
 async def test_run_to_completion_pod_succeeds(kube: client.ApiClient, namespace: str) -> None:
-    core = client.CoreV1Api(kube)
-    await core.create_namespaced_pod(namespace, _pod("once", restart_policy="Never"))
-
-    async def finished() -> str | None:
-        phase = await _pod_phase(core, "once", namespace)
-        return phase if phase in ("Succeeded", "Failed") else None
-
-    assert await eventually(finished, within=60, what="pod once finished") == "Succeeded"
-    pod = await core.read_namespaced_pod("once", namespace)
+    phase, pod = await _run_to_the_end(client.CoreV1Api(kube), namespace, "once")
+    assert phase == "Succeeded"
     assert pod.status.container_statuses[0].state.terminated.exit_code == 0
 
 
 async def test_pod_labelled_to_fail_fails(kube: client.ApiClient, namespace: str) -> None:
     core = client.CoreV1Api(kube)
-    await core.create_namespaced_pod(
-        namespace, _pod("doomed", restart_policy="Never", labels={FAIL_LABEL: "true"})
-    )
-
-    async def finished() -> str | None:
-        phase = await _pod_phase(core, "doomed", namespace)
-        return phase if phase in ("Succeeded", "Failed") else None
-
-    assert await eventually(finished, within=60, what="pod doomed finished") == "Failed"
-    pod = await core.read_namespaced_pod("doomed", namespace)
+    phase, pod = await _run_to_the_end(core, namespace, "doomed", {FAIL_LABEL: "true"})
+    assert phase == "Failed"
     assert pod.status.container_statuses[0].state.terminated.exit_code == 1
 
 
 async def test_job_completes(kube: client.ApiClient, namespace: str) -> None:
     batch = client.BatchV1Api(kube)
-    job = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": "migrate"},
-        "spec": {
-            "backoffLimit": 0,
-            "template": {
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [{"name": "migrate", "image": "busybox:1.36"}],
-                }
-            },
-        },
-    }
+    containers = [{"name": "migrate", "image": "busybox:1.36"}]
+    template = {"spec": {"restartPolicy": "Never", "containers": containers}}
+    job = _object("batch/v1", "Job", "migrate", {"backoffLimit": 0, "template": template})
     await batch.create_namespaced_job(namespace, job)
 
     async def complete() -> bool:
@@ -195,34 +183,9 @@ async def test_owner_reference_garbage_collection(kube: client.ApiClient, namesp
 async def test_crd_registers_and_serves(kube: client.ApiClient, namespace: str) -> None:
     ext = client.ApiextensionsV1Api(kube)
     group = f"{namespace}.smoke.helmward.io"
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"widgets.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {
-                                "spec": {
-                                    "type": "object",
-                                    "properties": {"size": {"type": "integer", "minimum": 1}},
-                                }
-                            },
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    crd = yaml.safe_load(charts.crd(group, "Widget", "widgets"))
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema["properties"]["spec"]["properties"]["size"]["minimum"] = 1
     await ext.create_custom_resource_definition(crd)
     try:
 
@@ -234,12 +197,7 @@ async def test_crd_registers_and_serves(kube: client.ApiClient, namespace: str) 
 
         await eventually(established, what="CRD Established")
         custom = client.CustomObjectsApi(kube)
-        widget = {
-            "apiVersion": f"{group}/v1",
-            "kind": "Widget",
-            "metadata": {"name": "w"},
-            "spec": {"size": 3},
-        }
+        widget = _object(f"{group}/v1", "Widget", "w", {"size": 3})
 
         async def created() -> bool:
             try:

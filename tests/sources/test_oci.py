@@ -11,7 +11,7 @@ import io
 import json
 import tarfile
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -38,14 +38,12 @@ class Pushed:
     digests: dict[str, str]
     """version → manifest digest"""
     packages: dict[str, Path]
+    repo_url: str = field(init=False)
+    chart_url: str = field(init=False)
 
-    @property
-    def repo_url(self) -> str:
-        return f"oci://{self.registry.host}/charts"
-
-    @property
-    def chart_url(self) -> str:
-        return f"{self.repo_url}/podinfo"
+    def __post_init__(self) -> None:
+        self.repo_url = f"oci://{self.registry.host}/charts"
+        self.chart_url = f"{self.repo_url}/podinfo"
 
 
 @pytest.fixture

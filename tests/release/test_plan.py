@@ -61,6 +61,16 @@ def failed(
     return step(name, S.FAILED, action, stall, start=start, **changes)
 
 
+def exhausted(label: str, state: S, action: Action) -> list[ParameterSet]:
+    """No retries left stalls the release action, unless forced: one rule for install and
+    upgrade."""
+    failures = {f"{action.value}_failures": 1}
+    return [
+        step(f"{label}, {action.value} retries exhausted", state, A.STALL, EXCEEDED, **failures),
+        step(f"{label}, exhausted but forced", state, action, force_requested=True, **failures),
+    ]
+
+
 def after(
     name: str,
     action: Action,
@@ -90,14 +100,7 @@ ROWS = [
         install=Policy(retries=3),
         install_failures=3,
     ),
-    step("absent, install retries exhausted", S.ABSENT, A.STALL, EXCEEDED, install_failures=1),
-    step(
-        "absent, exhausted but forced",
-        S.ABSENT,
-        A.INSTALL,
-        install_failures=1,
-        force_requested=True,
-    ),
+    *exhausted("absent", S.ABSENT, A.INSTALL),
     step(
         "absent, unlimited retries",
         S.ABSENT,
@@ -109,20 +112,7 @@ ROWS = [
     step("unmanaged", S.UNMANAGED, A.UPGRADE),
     # OutOfSync
     step("out of sync", S.OUT_OF_SYNC, A.UPGRADE),
-    step(
-        "out of sync, upgrade retries exhausted",
-        S.OUT_OF_SYNC,
-        A.STALL,
-        EXCEEDED,
-        upgrade_failures=1,
-    ),
-    step(
-        "out of sync, exhausted but forced",
-        S.OUT_OF_SYNC,
-        A.UPGRADE,
-        upgrade_failures=1,
-        force_requested=True,
-    ),
+    *exhausted("out of sync", S.OUT_OF_SYNC, A.UPGRADE),
     # Untested
     step("untested", S.UNTESTED, A.TEST),
     # Drifted

@@ -8,14 +8,18 @@ import io
 import tarfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from kubernetes_asyncio import client
 
+from controller.sources.driver import reconcile_object
 from hack.testkit.chart_server import CA, ChartServer
 from hack.testkit.charts import write_chart
 from hack.testkit.cli import helm_index, helm_package
 from hack.testkit.plane import ControlPlane
+from hack.testkit.wait import eventually
 from tests.sources.conftest import Sources, cond
 from tests.sources.specs import chart_spec, source_spec
 
@@ -80,20 +84,48 @@ async def test_helmrepository_ready_with_index_artifact(
     assert server.auth_seen["index.yaml"]
 
 
-async def test_helmrepository_wrong_credentials(
-    sources: Sources, chart_repo: tuple[ChartServer, CA]
-) -> None:
-    server, ca = chart_repo
+async def _refused_repository(sources: Sources, server: ChartServer, ca: CA) -> dict[str, Any]:
+    """The HelmRepository "bad", with a wrong password: failed."""
     await sources.secret("bad-auth", {"username": "flux", "password": "wrong"})
     await sources.secret("tls", {"ca.crt": ca.pem})
     spec = source_spec(server.url, secret="bad-auth", cert_secret="tls")
     await sources.apply("HelmRepository", "bad", spec)
-    obj = await sources.failed("HelmRepository", "bad", "FetchFailed")
+    return await sources.failed("HelmRepository", "bad", "FetchFailed")
+
+
+async def test_helmrepository_wrong_credentials(
+    sources: Sources, chart_repo: tuple[ChartServer, CA]
+) -> None:
+    obj = await _refused_repository(sources, *chart_repo)
     failed = cond(obj, "FetchFailed")
     assert failed["status"] == "True"
     assert failed["reason"] == "AuthenticationFailed"
     assert "401" in failed["message"]
     assert "failed to fetch Helm repository index" in failed["message"]
+
+
+async def test_repeated_failures_are_one_counted_event(
+    sources: Sources, chart_repo: tuple[ChartServer, CA]
+) -> None:
+    """Source events go through the deduplicating recorder: the same failure again bumps the
+    count of one Event, reported by source-controller."""
+    await _refused_repository(sources, *chart_repo)
+    await reconcile_object(sources.ctx, await sources.get("HelmRepository", "bad"))
+    core = client.CoreV1Api(sources.kube)
+
+    async def counted() -> client.CoreV1Event | None:
+        found = await core.list_namespaced_event(
+            sources.namespace, field_selector="involvedObject.name=bad"
+        )
+        failures = [e for e in found.items if e.reason == "AuthenticationFailed"]
+        assert len(failures) == 1, failures
+        return failures[0] if failures[0].count >= 2 else None
+
+    event = await eventually(counted, what="the failure counted twice on one Event")
+    assert event.type == "Warning"
+    assert event.source.component == "source-controller"
+    assert event.involved_object.kind == "HelmRepository"
+    assert "401" in event.message
 
 
 async def test_helmrepository_untrusted_certificate(
@@ -206,8 +238,6 @@ def _patches(plane: ControlPlane, resource: str) -> float:
 async def test_an_idle_reconcile_writes_nothing(
     sources: Sources, chart_repo: tuple[ChartServer, CA], control_plane: ControlPlane
 ) -> None:
-    from controller.sources.driver import reconcile_object
-
     server, ca = chart_repo
     await _repo(sources, server, ca)
     await _chart(sources, "idle", "6.0.0")

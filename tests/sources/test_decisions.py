@@ -12,7 +12,8 @@ import pytest
 from internal.artifacts.storage import select_garbage
 from internal.sources import chart as charts
 from internal.sources.archive import ArchiveError, extract_tgz
-from internal.sources.git import Ref, pick_semver_tag, plan
+from internal.sources.credentials import LEGACY_TLS_KEYS, TLSMaterial, basic_auth, tls_material
+from internal.sources.git import GitAuth, Ref, pick_semver_tag, plan
 from internal.sources.helmindex import ChartNotFoundError, parse_index
 from internal.sources.ignore import rules
 from internal.sources.revisions import bucket_revision, chart_version_metadata, git_revision
@@ -290,3 +291,15 @@ def test_values_merge() -> None:
         [("a", b"a: 1\nm: {x: 1, y: 1}\nl: [1]\n"), ("b", b"m: {y: 2}\nl: [2]\n"), ("c", b"")]
     )
     assert merged == {"a": 1, "m": {"x": 1, "y": 2}, "l": [2]}
+
+
+def test_credentials_read_from_secret_data() -> None:
+    assert basic_auth({"username": b"flux", "password": b"s3cret"}) == ("flux", "s3cret")
+    assert basic_auth({"username": b"flux", "password": b""}) is None
+    assert basic_auth({}) is None
+    data = {"tls.crt": b"cert", "ca.crt": b"ca", "caFile": b"old-ca"}
+    assert tls_material(data) == TLSMaterial(b"cert", None, b"ca")
+    assert tls_material(data, LEGACY_TLS_KEYS) == TLSMaterial(None, None, b"old-ca")
+    assert not TLSMaterial()
+    auth = GitAuth.from_secret({"bearerToken": b"t", "caFile": b"old-ca", "identity": b"key"})
+    assert auth == GitAuth(bearer_token="t", ca=b"old-ca", identity=b"key")

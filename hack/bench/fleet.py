@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import re
 import statistics
 import subprocess
@@ -158,6 +159,7 @@ async def measure(
     )
 
     await asyncio.sleep(5)
+    revisions_and_warnings(kubectl, kubeconfig, spaces, args.releases)
     before = api_requests(kubectl, kubeconfig)
     await asyncio.sleep(args.interval * 1.1)
     after = api_requests(kubectl, kubeconfig)
@@ -193,6 +195,49 @@ async def measure(
         f"{max(heaps, default=0):.0f} MiB"
     )
     return deps
+
+
+def revisions_and_warnings(kubectl: str, kubeconfig: str, spaces: list[str], releases: int) -> None:
+    """Helm's own count of releases and revisions (its storage Secrets), and the Warning events
+    of the HelmReleases: a clean install is one revision and no Warning."""
+    records = warnings = 0
+    names: set[tuple[str, str]] = set()
+    for ns in spaces:
+        secrets = sh(
+            kubectl,
+            "--kubeconfig",
+            kubeconfig,
+            "get",
+            "secrets",
+            "-n",
+            ns,
+            "-o",
+            "json",
+            "-l",
+            "owner=helm",
+        )
+        for item in json.loads(secrets)["items"]:
+            records += 1
+            names.add((ns, item["metadata"]["labels"]["name"]))
+        selector = "type=Warning,involvedObject.kind=HelmRelease"
+        events = sh(
+            kubectl,
+            "--kubeconfig",
+            kubeconfig,
+            "get",
+            "events",
+            "-n",
+            ns,
+            "-o",
+            "json",
+            "--field-selector",
+            selector,
+        )
+        warnings += len(json.loads(events)["items"])
+    print(
+        f"Helm storage: {len(names)} releases, {records} revisions for {releases} HelmReleases; "
+        f"{warnings} Warning events on HelmReleases"
+    )
 
 
 async def main() -> int:

@@ -4,14 +4,13 @@ nothing else happening after it (a Flux user alerting on Warning events gets no 
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
 from typing import Any
 
 import pytest
 
 from internal.kube import rest
 from tests.e2e.conftest import Harness
+from tests.e2e.test_release import helm_json
 
 pytestmark = pytest.mark.e2e
 
@@ -28,17 +27,6 @@ async def events_of(h: Harness, name: str) -> list[dict[str, Any]]:
     return list(listed.get("items") or [])
 
 
-def helm_history(h: Harness, name: str) -> list[dict[str, Any]]:
-    out = subprocess.run(
-        [str(h.helm), "history", name, "-n", h.namespace, "-o", "json"]
-        + ["--kubeconfig", str(h.kubeconfig)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return list(json.loads(out))
-
-
 @pytest.mark.parametrize("attempt", [1, 2, 3])
 async def test_a_clean_install_is_one_revision_one_event_and_no_warning(
     harness: Harness, attempt: int
@@ -48,7 +36,7 @@ async def test_a_clean_install_is_one_revision_one_event_and_no_warning(
     await h.apply_release(name, {**h.chart_spec(version="1.0.0"), "values": {"message": "hi"}})
     obj = await h.wait(name, "Ready", "True")
     await asyncio.sleep(SETTLE_SECONDS)  # anything racing the install has happened by now
-    history = helm_history(h, name)
+    history = helm_json(h, "history", name)
     assert [(r["revision"], r["status"]) for r in history] == [(1, "deployed")]
     obj = await h.get(name)
     assert [s["version"] for s in obj["status"]["history"]] == [1]

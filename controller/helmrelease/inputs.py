@@ -7,7 +7,7 @@ from api.digests import common_metadata_digest, post_renderers_digest
 from api.duration import parse_duration
 from api.helmrelease import DEFAULT_RETRY_INTERVAL, DriftDetectionMode, HelmRelease
 from api.naming import release_name, storage_namespace, target_namespace
-from internal.drift.diff import IgnoreRule, Selector
+from internal.drift.diff import IgnoreRule
 from internal.helm import models as hm
 from internal.manager.options import Target
 from internal.release import health
@@ -93,16 +93,8 @@ def retry_interval(hr: HelmRelease) -> float:
 
 def ignore_rules(hr: HelmRelease) -> list[IgnoreRule]:
     dd = hr.spec.drift_detection
-    rules = []
-    for rule in (dd.ignore or []) if dd else []:
-        selector = rule.target.model_dump(exclude_none=True) if rule.target else None
-        rules.append(
-            IgnoreRule(
-                paths=list(rule.paths),
-                target=Selector(**selector) if selector is not None else None,
-            )
-        )
-    return rules
+    rules = (dd.ignore if dd else None) or []
+    return [IgnoreRule(paths=list(r.paths), target=r.target) for r in rules]
 
 
 def health_checks(hr: HelmRelease, action: Action | None = None) -> list[health.Check]:

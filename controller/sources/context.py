@@ -8,26 +8,33 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
-
 import api
-from api.sources import GROUP, VERSION
 from controller.events import EventRecorder
 from internal.artifacts.storage import Storage
 from internal.helm import Engine
+from internal.kube import rest
+from internal.kube.client import ApiClient, ApiException
+from internal.kube.resources import (
+    BUCKETS,
+    GIT_REPOSITORIES,
+    HELM_CHARTS,
+    HELM_REPOSITORIES,
+    OCI_REPOSITORIES,
+    SECRETS,
+    Resource,
+)
 from internal.sources.chart import Limits
 from internal.sources.helmindex import DEFAULT_MAX_INDEX_SIZE, IndexCache
 
 COMPONENT = "source-controller"
 """The reporting component of the sources' events, as Flux names it."""
 
-PLURALS = {
-    "HelmRepository": "helmrepositories",
-    "GitRepository": "gitrepositories",
-    "Bucket": "buckets",
-    "HelmChart": "helmcharts",
-    "OCIRepository": "ocirepositories",
+RESOURCES: dict[str, Resource] = {
+    "HelmRepository": HELM_REPOSITORIES,
+    "GitRepository": GIT_REPOSITORIES,
+    "Bucket": BUCKETS,
+    "HelmChart": HELM_CHARTS,
+    "OCIRepository": OCI_REPOSITORIES,
 }
 
 
@@ -71,7 +78,7 @@ class Outcome:
 
 @dataclass
 class Context:
-    kube: client.ApiClient
+    kube: ApiClient
     storage: Storage
     indexes: IndexCache = field(default_factory=IndexCache)
     max_index_size: int = DEFAULT_MAX_INDEX_SIZE
@@ -94,16 +101,15 @@ class Context:
 
     async def secret(self, namespace: str, name: str) -> dict[str, bytes]:
         """The data of a Secret, decoded; a Failure naming it when it cannot be read."""
-        core = client.CoreV1Api(self.kube)
         try:
-            secret = await core.read_namespaced_secret(name, namespace)
+            secret = await rest.request(self.kube, "GET", SECRETS.path(namespace, name))
         except ApiException as exc:
             raise Failure(
                 "FetchFailed",
                 "AuthenticationFailed",
                 f"failed to get secret '{namespace}/{name}': {exc.reason}",
             ) from None
-        return {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
+        return {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
 
     async def source(self, kind: str, namespace: str, name: str) -> api.FluxObject | None:
         """A source object: from the informer cache when one is wired and holds it, else from
@@ -112,13 +118,5 @@ class Context:
         raw_cached = cached(f"{namespace}/{name}") if cached is not None else None
         if raw_cached is not None:
             return api.parse(raw_cached)  # parse reads through JSON; the cache is untouched
-        custom = client.CustomObjectsApi(self.kube)
-        try:
-            raw = await custom.get_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURALS[kind], name
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return api.parse(raw)
+        raw = await rest.get_optional(self.kube, RESOURCES[kind].path(namespace, name))
+        return None if raw is None else api.parse(raw)

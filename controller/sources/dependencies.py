@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes_asyncio import client
 
 import api
-from api.sources import GROUP, VERSION
 from controller.sources import helmrepository
 from controller.sources.context import Context, Failure
+from internal.kube import rest
+from internal.kube.resources import HELM_REPOSITORIES
 from internal.sources import chart as charts
 from internal.sources import httpfetch
 from internal.sources.helmindex import ChartNotFoundError, parse_index
@@ -142,10 +142,7 @@ async def _from_repository(
 
 
 async def _repository_for(ctx: Context, namespace: str, url: str) -> api.HelmRepository | None:
-    custom = client.CustomObjectsApi(ctx.kube)
-    listed = await custom.list_namespaced_custom_object(
-        GROUP, VERSION, namespace, "helmrepositories"
-    )
+    listed = await rest.request(ctx.kube, "GET", HELM_REPOSITORIES.path(namespace))
     for item in listed.get("items", []):
         if str(item.get("spec", {}).get("url", "")).rstrip("/") == url.rstrip("/"):
             parsed = api.parse(item)

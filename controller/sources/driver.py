@@ -7,17 +7,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
-
 import api
 from api.duration import parse_duration
 from api.meta import FINALIZER, RECONCILE_REQUEST_ANNOTATION
-from api.sources import GROUP, VERSION
 from controller.sources import bucket, gitrepository, helmchart, helmrepository, ocirepository
-from controller.sources.context import PLURALS, Context, Failure, Outcome
+from controller.sources.context import RESOURCES, Context, Failure, Outcome
 from controller.sources.status import failure_status, success_status
 from internal.artifacts import storage as st
+from internal.kube import rest
+from internal.kube.client import ApiClient, ApiException
 
 log = logging.getLogger("helmward.sources")
 
@@ -31,9 +29,6 @@ RECONCILERS: dict[str, Reconciler] = {
     "OCIRepository": ocirepository.reconcile,
 }
 
-MERGE = "application/merge-patch+json"
-_MERGE_KW: dict[str, Any] = {"_content_type": MERGE}
-
 
 async def reconcile_object(ctx: Context, raw: dict[str, Any]) -> float | None:
     """One reconcile of a source given as it came from the API server. Returns the delay
@@ -41,26 +36,21 @@ async def reconcile_object(ctx: Context, raw: dict[str, Any]) -> float | None:
     kind = raw["kind"]
     meta = raw["metadata"]
     ns, name = meta["namespace"], meta["name"]
-    custom = client.CustomObjectsApi(ctx.kube)
-    plural = PLURALS[kind]
+    resource = RESOURCES[kind]
 
     if meta.get("deletionTimestamp"):
         await asyncio.to_thread(ctx.storage.remove_all, st.artifact_dir(kind, ns, name))
         finalizers = [f for f in meta.get("finalizers", []) if f != FINALIZER]
         await _patch(
-            custom,
-            ns,
-            plural,
-            name,
+            ctx.kube,
+            resource.path(ns, name),
             {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
         )
         return None
     if FINALIZER not in (meta.get("finalizers") or []):
         await _patch(
-            custom,
-            ns,
-            plural,
-            name,
+            ctx.kube,
+            resource.path(ns, name),
             {"metadata": {"finalizers": [*(meta.get("finalizers") or []), FINALIZER]}},
         )
 
@@ -70,7 +60,6 @@ async def reconcile_object(ctx: Context, raw: dict[str, Any]) -> float | None:
         failure = Failure("FetchFailed", "InvalidSpec", str(exc), stalled=True)
         await _write_status(
             ctx,
-            custom,
             raw,
             failure_status(raw.get("status") or {}, failure, meta.get("generation", 0)),
         )
@@ -93,30 +82,26 @@ async def reconcile_object(ctx: Context, raw: dict[str, Any]) -> float | None:
     except Failure as failure:
         log.info("%s %s/%s: %s", kind, ns, name, failure.message)
         status = failure_status(old, failure, generation)
-        await _write_status(ctx, custom, raw, status)
+        await _write_status(ctx, raw, status)
         await ctx.events.emit(raw, "Warning", failure.reason, failure.message)
         return None if failure.stalled else min(interval, 30.0)
     except Exception as exc:  # a bug or an unexpected API error: report it, retry later
         log.exception("%s %s/%s: reconcile failed", kind, ns, name)
         unexpected = Failure("FetchFailed", "Failed", f"reconcile error: {exc}")
-        await _write_status(ctx, custom, raw, failure_status(old, unexpected, generation))
+        await _write_status(ctx, raw, failure_status(old, unexpected, generation))
         return min(interval, 30.0)
     status = success_status(old, outcome, generation)
-    await _write_status(ctx, custom, raw, status)
+    await _write_status(ctx, raw, status)
     for type_, reason, message in outcome.events:
         await ctx.events.emit(raw, type_, reason, message)
     return interval
 
 
-async def _patch(
-    custom: client.CustomObjectsApi, ns: str, plural: str, name: str, body: dict[str, Any]
-) -> None:
-    await custom.patch_namespaced_custom_object(GROUP, VERSION, ns, plural, name, body, **_MERGE_KW)
+async def _patch(kube: ApiClient, path: str, body: dict[str, Any]) -> None:
+    await rest.request(kube, "PATCH", path, body=body, content_type=rest.MERGE_PATCH)
 
 
-async def _write_status(
-    ctx: Context, custom: client.CustomObjectsApi, raw: dict[str, Any], status: dict[str, Any]
-) -> None:
+async def _write_status(ctx: Context, raw: dict[str, Any], status: dict[str, Any]) -> None:
     meta = raw["metadata"]
     if {k: v for k, v in status.items() if v is not None} == (raw.get("status") or {}):
         return  # an unchanged source costs no write
@@ -125,9 +110,8 @@ async def _write_status(
     for key in raw.get("status") or {}:
         body["status"].setdefault(key, None)
     try:
-        await custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, meta["namespace"], PLURALS[raw["kind"]], meta["name"], body, **_MERGE_KW
-        )
+        path = RESOURCES[raw["kind"]].path(meta["namespace"], meta["name"], "status")
+        await rest.request(ctx.kube, "PATCH", path, body=body, content_type=rest.MERGE_PATCH)
     except ApiException as exc:
         if exc.status != 404:
             raise

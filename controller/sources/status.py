@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.meta import timestamp as now
+from api import conditions as ac
+from api.meta import Condition
 from controller.sources.context import Failure, Outcome
 
 FAILURE_CONDITIONS = ("FetchFailed", "BuildFailed", "StorageOperationFailed")
@@ -18,34 +19,11 @@ def set_condition(
     message: str,
     generation: int,
 ) -> list[dict[str, Any]]:
-    """Conditions with `type_` set; the transition time moves only when the status changes."""
-    out = []
-    found = False
-    for c in conditions:
-        if c.get("type") == type_:
-            found = True
-            changed = c.get("status") != status
-            c = {
-                "type": type_,
-                "status": status,
-                "reason": reason,
-                "message": message[:32768],
-                "observedGeneration": generation,
-                "lastTransitionTime": now() if changed else c.get("lastTransitionTime") or now(),
-            }
-        out.append(c)
-    if not found:
-        out.append(
-            {
-                "type": type_,
-                "status": status,
-                "reason": reason,
-                "message": message[:32768],
-                "observedGeneration": generation,
-                "lastTransitionTime": now(),
-            }
-        )
-    return out
+    """Conditions with `type_` set, through the one typed `api.conditions.set_condition`; the
+    sources keep their status as wire dicts."""
+    typed = [Condition.model_validate(c) for c in conditions]
+    out = ac.set_condition(typed, type_, status, reason, message, generation=generation)
+    return [c.to_wire(exclude_unset=False) for c in out]
 
 
 def remove_condition(conditions: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from api.kustomize import Selector as Selector  # the ignore rules' target, re-exported
+from api.kustomize import Selector
 from internal.release.inventory import ObjectRef
 
 OPT_OUT_KEY = "helm.toolkit.fluxcd.io/driftDetection"

@@ -14,6 +14,7 @@ from hack.testkit.paths import REPO_ROOT
 from hack.testkit.plane import ControlPlane
 from internal.helm import Engine, library
 from internal.helm.models import ClusterTarget
+from tests.engine.releases import releases_fixture as releases_fixture  # the fixture
 
 
 @pytest.fixture(scope="session")

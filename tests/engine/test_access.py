@@ -9,7 +9,7 @@ from hack.testkit import charts
 from internal.helm import Engine, ForbiddenError
 from internal.helm.models import ClusterTarget, InstallRequest
 from tests.engine.identities import acting_as, service_account_with_role
-from tests.engine.releases import Releases, releases_fixture  # noqa: F401 (its fixture)
+from tests.engine.releases import Releases
 
 pytestmark = pytest.mark.engine
 

@@ -26,7 +26,7 @@ from internal.helm.models import (
     InstallRequest,
 )
 from tests.engine.helpers import statuses
-from tests.engine.releases import Releases, releases_fixture  # noqa: F401 (its fixture)
+from tests.engine.releases import Releases
 
 pytestmark = pytest.mark.engine
 

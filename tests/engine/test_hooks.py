@@ -15,7 +15,7 @@ from internal.helm.models import (
     TestFilter,
 )
 from tests.engine.helpers import gone
-from tests.engine.releases import Releases, releases_fixture  # noqa: F401 (its fixture)
+from tests.engine.releases import Releases
 
 pytestmark = pytest.mark.engine
 

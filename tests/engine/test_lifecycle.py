@@ -16,7 +16,7 @@ from hack.testkit.plane import ControlPlane
 from hack.testkit.wait import eventually
 from internal.helm import ConflictError
 from tests.engine.helpers import gone, statuses
-from tests.engine.releases import Releases, releases_fixture  # noqa: F401 (its fixture)
+from tests.engine.releases import Releases
 
 pytestmark = pytest.mark.engine
 

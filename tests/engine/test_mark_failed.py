@@ -15,7 +15,7 @@ from internal.helm.models import (
     Response,
 )
 from tests.engine.identities import acting_as, service_account_with_role
-from tests.engine.releases import Releases, releases_fixture  # noqa: F401 (its fixture)
+from tests.engine.releases import Releases
 
 pytestmark = pytest.mark.engine
 

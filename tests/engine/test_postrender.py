@@ -25,7 +25,7 @@ from internal.helm.models import (
     Selector,
     UpgradeRequest,
 )
-from tests.engine.releases import Releases, releases_fixture  # noqa: F401 (its fixture)
+from tests.engine.releases import Releases
 
 pytestmark = pytest.mark.engine
 

@@ -13,7 +13,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from api.sources import GROUP, VERSION
-from controller.sources.context import PLURALS, Context
+from controller.sources.context import RESOURCES, Context
 from hack.testkit.kube import drop_finalizers
 from hack.testkit.launcher import running_source_controllers
 from hack.testkit.wait import eventually
@@ -44,24 +44,24 @@ class Sources:
         }
         try:
             current = await custom.get_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURALS[kind], name
+                GROUP, VERSION, self.namespace, RESOURCES[kind].plural, name
             )
         except ApiException as exc:
             if exc.status != 404:
                 raise
             await custom.create_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURALS[kind], body
+                GROUP, VERSION, self.namespace, RESOURCES[kind].plural, body
             )
             return
         current["spec"] = spec
         await custom.replace_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURALS[kind], name, current
+            GROUP, VERSION, self.namespace, RESOURCES[kind].plural, name, current
         )
 
     async def get(self, kind: str, name: str) -> dict[str, Any]:
         custom = client.CustomObjectsApi(self.kube)
         obj: dict[str, Any] = await custom.get_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURALS[kind], name
+            GROUP, VERSION, self.namespace, RESOURCES[kind].plural, name
         )
         return obj
 

@@ -19,6 +19,7 @@ from api.helmrelease import HelmRelease
 from api.meta import FINALIZER
 from controller.events import EventRecorder
 from controller.helmrelease import inputs
+from controller.helmrelease.access import enforce_access
 from controller.helmrelease.actions import Request
 from controller.helmrelease.artifacts import ArtifactCache
 from controller.helmrelease.atomic import run_atomic
@@ -26,10 +27,12 @@ from controller.helmrelease.chart import ChartArtifact, Charts, ChartUnavailable
 from controller.helmrelease.cluster import release_cluster
 from controller.helmrelease.dependencies import check_dependencies
 from controller.helmrelease.finalizer import Finalizer
+from controller.helmrelease.invalid import REASON as INVALID
+from controller.helmrelease.invalid import InvalidReporter, clear_stall
 from controller.helmrelease.moved import uninstall_if_moved
 from controller.helmrelease.references import ReferenceIndex
 from controller.helmrelease.status import StatusWriter, event_annotations
-from controller.helmrelease.template import apply_chart_template
+from controller.helmrelease.template import apply_chart_template, delete_stale_chart
 from controller.helmrelease.values import compose_values
 from controller.helmrelease.work import Retry, Settings, Work
 from controller.metrics import Recorder
@@ -84,6 +87,7 @@ class HelmReleaseReconciler:
         )
         self.managers = ManagerFactory(engine, Clusters(local))
         self.writer = StatusWriter(api_client, releases)
+        self.invalid = InvalidReporter(api_client, releases, events, metrics)
         self.finalizer = Finalizer(
             api_client, self.managers, self.writer, settings.default_service_account
         )
@@ -107,10 +111,11 @@ class HelmReleaseReconciler:
         try:
             hr = api.parse(raw)
         except api.ParseError as exc:
-            log.error("%s: %s", key, exc)
+            await self.invalid.report(raw, exc)
             return Result()
         assert isinstance(hr, HelmRelease)
         work = Work.of(raw, hr)
+        clear_stall(work, INVALID)
         try:
             return await self._reconcile(work)
         finally:
@@ -157,14 +162,25 @@ class HelmReleaseReconciler:
             return result
         return Result(requeue_after=parse_duration(hr.spec.interval).total_seconds())
 
+    async def _chart_template(self, work: Work) -> Result | None:
+        """Flux's HelmChart template step: the stale HelmChart deleted, the source's namespace
+        checked against --no-cross-namespace-refs, then the HelmChart applied."""
+        await delete_stale_chart(self.api, work)
+        denied = enforce_access(work, self.settings.no_cross_namespace_refs)
+        if denied is not None or work.hr.spec.chart is None:
+            return denied
+        field_manager = self.managers.clusters.local.field_manager
+        work.status.helm_chart = await apply_chart_template(
+            self.api, self.chart_informer, work.hr, field_manager
+        )
+        return None
+
     async def _pipeline(self, work: Work) -> Result | None:
         hr = work.hr
         wait = Result(requeue_after=self.settings.requeue_dependency, jitter=False)
-        if hr.spec.chart is not None:
-            field_manager = self.managers.clusters.local.field_manager
-            work.status.helm_chart = await apply_chart_template(
-                self.api, self.chart_informer, hr, field_manager
-            )
+        stopped = await self._chart_template(work)
+        if stopped is not None:
+            return stopped
         blocked = check_dependencies(
             work, self.index.graph(), self.releases.get, self.settings.requeue_dependency
         )
@@ -197,7 +213,8 @@ class HelmReleaseReconciler:
         except KubeConfigError as exc:
             work.not_ready("RESTClientError", str(exc))
             raise Retry(str(exc)) from None
-        moved = await uninstall_if_moved(work, self.managers, target, cluster)
+        chart_name = str(info.metadata.get("name", ""))
+        moved = await uninstall_if_moved(work, self.managers, target, cluster, chart_name)
         if moved is not None:
             return moved
         config_digest = digest(values)
@@ -228,5 +245,3 @@ def record_attempt(work: Work, revision: str, config_digest: str, artifact: Char
     status.last_attempted_config_digest = config_digest
     if artifact.oci_digest:
         status.last_attempted_revision_digest = artifact.oci_digest
-    if hr.spec.chart is None:
-        status.helm_chart = None

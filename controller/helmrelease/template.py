@@ -1,16 +1,21 @@
 """The HelmChart a HelmRelease's `spec.chart` template asks for, applied server side only when
-the cached object lacks a field of it (an in-sync release costs no write for its chart)."""
+the cached object lacks a field of it (an in-sync release costs no write for its chart); and
+the one made before, deleted once the spec no longer asks for it."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from api.helmrelease import HelmRelease
 from api.naming import chart_source_namespace, helm_chart_name
+from controller.helmrelease.work import Work
 from controller.runtime.informer import Informer
 from internal.kube import rest
 from internal.kube.client import ApiClient
 from internal.kube.resources import HELM_CHARTS
+
+log = logging.getLogger(__name__)
 
 
 def chart_key(hr: HelmRelease) -> str:
@@ -71,3 +76,16 @@ async def apply_chart_template(
             query={"fieldManager": field_manager, "force": True},
         )
     return key
+
+
+async def delete_stale_chart(api: ApiClient, work: Work) -> None:
+    """Delete the HelmChart `status.helmChart` names when the spec no longer makes that one:
+    the sourceRef's namespace moved it, or spec.chartRef replaced spec.chart. As Flux does."""
+    old = work.status.helm_chart
+    wanted = chart_key(work.hr) if work.hr.spec.chart is not None else None
+    if not old or old == wanted:
+        return
+    namespace, _, name = old.partition("/")
+    await rest.delete_optional(api, HELM_CHARTS.path(namespace, name))
+    log.info("%s: deleted HelmChart %s", work.key, old)
+    work.status.helm_chart = None

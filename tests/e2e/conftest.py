@@ -39,6 +39,7 @@ class Harness:
     kubeconfig: Path
     work_dir: Path
     controller: Controller | None = None
+    flags: tuple[str, ...] = ()
 
     async def apply_release(self, name: str, spec: dict[str, Any]) -> None:
         body = {
@@ -105,7 +106,7 @@ class Harness:
     def restart(self) -> AbstractAsyncContextManager[Controller]:
         """A second controller, started when entered (after the first one was killed)."""
         return e2e_controller(
-            self.kubeconfig, self.namespace, self.work_dir, log_name="controller-2.log"
+            self.kubeconfig, self.namespace, self.work_dir, *self.flags, log_name="controller-2.log"
         )
 
     async def config(self, release: str) -> dict[str, str]:
@@ -129,17 +130,26 @@ def e2e_controller(
 
 
 @pytest.fixture
+def controller_flags() -> tuple[str, ...]:
+    """Extra flags of the harness's controller; a test module overrides this fixture."""
+    return ()
+
+
+@pytest.fixture
 async def harness(
     control_plane: ControlPlane,
     kube: client.ApiClient,
     namespace: str,
     flux_crds: list[str],
     tmp_path: Path,
+    controller_flags: tuple[str, ...],
 ) -> AsyncIterator[Harness]:
     chart_dirs = [
         write_message_chart(tmp_path / "src", "demo", version, test_hook=True)
         for version in ("1.0.0", "1.1.0")
     ]
+    # A chart of another name, for a release whose chart is replaced.
+    chart_dirs.append(write_message_chart(tmp_path / "src", "other", "1.0.0"))
     async with chart_repository(control_plane.helm, chart_dirs, tmp_path / "repo") as charts:
         h = Harness(
             kube,
@@ -148,10 +158,13 @@ async def harness(
             control_plane.helm,
             control_plane.kubeconfig,
             tmp_path,
+            flags=controller_flags,
         )
         try:
             await create_helm_repository(kube, namespace, charts.url)
-            async with e2e_controller(control_plane.kubeconfig, namespace, tmp_path) as controller:
+            async with e2e_controller(
+                control_plane.kubeconfig, namespace, tmp_path, *controller_flags
+            ) as controller:
                 h.controller = controller
                 yield h
                 await _delete_releases(h)

@@ -61,7 +61,7 @@ class FakeLibrary:
         return False
 
     def version(self) -> dict[str, Any]:
-        return {"abi": 1}
+        return {"abi": 1, "go": "fake"}
 
     # --- storage -----------------------------------------------------------------------------
 

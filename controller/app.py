@@ -41,6 +41,7 @@ from internal.kube.resources import (
     SECRETS,
     key_of,
 )
+from internal.manager.clusters import KubeConfigOptions
 from internal.sources.chart import Limits
 from internal.sources.helmindex import DEFAULT_MAX_INDEX_SIZE, IndexCache
 
@@ -113,7 +114,22 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--requeue-dependency", type=float, default=30.0, help="seconds")
     parser.add_argument("--graceful-shutdown-timeout", type=float, default=600.0, help="seconds")
     parser.add_argument("--interval-jitter-percentage", type=float, default=5.0)
-    parser.add_argument("--default-service-account", default="")
+    parser.add_argument(
+        "--default-service-account",
+        default="",
+        help="impersonate this service account of the release's namespace when "
+        "spec.serviceAccountName is empty",
+    )
+    parser.add_argument(
+        "--insecure-kubeconfig-exec",
+        action="store_true",
+        help="let kubeConfig Secrets use the user.exec section (the controller runs it)",
+    )
+    parser.add_argument(
+        "--insecure-kubeconfig-tls",
+        action="store_true",
+        help="let kubeConfig Secrets disable TLS verification (insecure-skip-tls-verify)",
+    )
     parser.add_argument(
         "--kube-api-qps",
         type=float,
@@ -335,6 +351,10 @@ async def run(args: argparse.Namespace) -> None:
             default_service_account=args.default_service_account or None,
             requeue_dependency=args.requeue_dependency,
             no_cross_namespace_refs=args.no_cross_namespace_refs,
+            kubeconfig=KubeConfigOptions(
+                allow_exec=args.insecure_kubeconfig_exec,
+                allow_insecure_tls=args.insecure_kubeconfig_tls,
+            ),
         )
         releases_informer = manager.informer(HELM_RELEASES)
         charts_informer = manager.informer(HELM_CHARTS)

@@ -14,6 +14,7 @@ from controller.helmrelease.actions.common import set_inventory
 from controller.helmrelease.actions.drift import Drifted
 from controller.helmrelease.work import Retry, Work
 from internal.drift.diff import summarize
+from internal.kube.client import ApiException
 from internal.release import conditions as cond
 from internal.release.actions import Action, ActionFamily, family_of
 from internal.release.plan import (
@@ -51,7 +52,12 @@ async def observe(req: Request, desired: Desired, drift_checked: bool) -> tuple[
     state = determine_state(mgr.stored(), desired, inputs.observed(work.hr))
     drifted: Drifted = []
     if state.needs_drift_check and not drift_checked:
-        drifted = await mgr.detect_drift(inputs.ignore_rules(work.hr))
+        try:
+            drifted = await mgr.detect_drift(inputs.ignore_rules(work.hr))
+        except ApiException as exc:  # e.g. the service account may not read an object
+            return State(
+                ReleaseState.UNKNOWN, f"unable to determine cluster state: {exc.reason}"
+            ), []
         state = with_drift(state, bool(drifted), summarize([c for c, _ in drifted]))
         if not drifted:
             drift.no_drift(work)

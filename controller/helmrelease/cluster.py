@@ -1,5 +1,7 @@
 """The cluster a release lives on: this one, or the one spec.kubeConfig's Secret reaches; as
-spec.serviceAccountName (or the controller's default account) when one is set."""
+spec.serviceAccountName (or the controller's default account) when one is set, for the
+engine's calls and the controller's own reads alike; built afresh for each call when
+spec.persistentClient is false."""
 
 from __future__ import annotations
 
@@ -11,6 +13,10 @@ from internal.kube import rest
 from internal.kube.client import ApiClient, ApiException
 from internal.manager.clusters import Cluster, Clusters, KubeConfigError
 
+UNSUPPORTED_KUBECONFIG = "UnsupportedKubeConfig"
+"""Ready=False and Stalled: the object asks for what this controller cannot do; only a change
+to it helps."""
+
 
 async def release_cluster(
     api: ApiClient, clusters: Clusters, hr: HelmRelease, default_account: str | None
@@ -19,7 +25,8 @@ async def release_cluster(
     account = hr.spec.service_account_name or default_account
     impersonate = hm.ServiceAccountRef(namespace=ns, name=account) if account else None
     kubeconfig = await kubeconfig_of(api, hr) if hr.spec.kube_config is not None else None
-    return await clusters.get(kubeconfig, impersonate)
+    persistent = hr.spec.effective_persistent_client()
+    return await clusters.get(kubeconfig, impersonate, persistent=persistent)
 
 
 async def kubeconfig_of(api: ApiClient, hr: HelmRelease) -> str:
@@ -29,8 +36,10 @@ async def kubeconfig_of(api: ApiClient, hr: HelmRelease) -> str:
     ns = hr.metadata.namespace or "default"
     if kc.secret_ref is None:
         raise KubeConfigError(
-            "spec.kubeConfig.configMapRef (workload identity) is not supported; "
-            "use spec.kubeConfig.secretRef"
+            "spec.kubeConfig.configMapRef (workload identity) is not supported by this "
+            "controller; use spec.kubeConfig.secretRef",
+            reason=UNSUPPORTED_KUBECONFIG,
+            stalled=True,
         )
     name = kc.secret_ref.name
     try:

@@ -10,6 +10,7 @@ from typing import Any
 from api.helmrelease import HelmRelease, HelmReleaseStatus
 from api.meta import ConditionStatus
 from internal.helm import models as hm
+from internal.manager.clusters import KubeConfigOptions
 from internal.release import conditions as cond
 
 
@@ -20,6 +21,8 @@ class Settings:
     default_service_account: str | None = None
     requeue_dependency: float = 30.0
     no_cross_namespace_refs: bool = False
+    kubeconfig: KubeConfigOptions = field(default_factory=KubeConfigOptions)
+    """What kubeConfig Secrets may ask (--insecure-kubeconfig-exec, --insecure-kubeconfig-tls)."""
 
 
 class Retry(Exception):

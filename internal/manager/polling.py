@@ -49,6 +49,8 @@ async def wait_healthy(
             try:
                 live = await rest.request(cluster.api, "GET", path)
             except ApiException as exc:
+                if exc.status in (401, 403):  # the release's identity may not read it
+                    return f"{name} could not be read: {exc.reason}"
                 if exc.status != 404:
                     raise
                 waiting.append((check, path, name, "not found"))

@@ -85,7 +85,7 @@ class HelmReleaseReconciler:
             Discovery(api_client),
             engine.version().field_manager or DEFAULT_FIELD_MANAGER,
         )
-        self.managers = ManagerFactory(engine, Clusters(local))
+        self.managers = ManagerFactory(engine, Clusters(local, settings.kubeconfig))
         self.writer = StatusWriter(api_client, releases)
         self.invalid = InvalidReporter(api_client, releases, events, metrics)
         self.finalizer = Finalizer(
@@ -211,7 +211,11 @@ class HelmReleaseReconciler:
                 self.api, self.managers.clusters, hr, self.settings.default_service_account
             )
         except KubeConfigError as exc:
-            work.not_ready("RESTClientError", str(exc))
+            if exc.stalled:  # Flux's terminal error: no retry until the object changes
+                work.stalled(exc.reason, str(exc))
+                work.status.observed_generation = work.generation
+                return Result()
+            work.not_ready(exc.reason, str(exc))
             raise Retry(str(exc)) from None
         chart_name = str(info.metadata.get("name", ""))
         moved = await uninstall_if_moved(work, self.managers, target, cluster, chart_name)

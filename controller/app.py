@@ -17,6 +17,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from api.digests import digest
 from controller.events import EventRecorder
 from controller.helmrelease.reconciler import HelmReleaseReconciler, Settings
 from controller.metrics import Recorder
@@ -101,9 +102,21 @@ def advertised(storage_addr: str, adv: str) -> str:
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
     _source_flags(parser)
-    parser.add_argument("--leader-elect", action="store_true", help="elect a leader (Lease)")
     parser.add_argument(
-        "--leader-election-namespace", default=os.environ.get("RUNTIME_NAMESPACE", "flux-system")
+        "--leader-elect",
+        "--enable-leader-election",
+        dest="leader_elect",
+        nargs="?",
+        const="true",
+        default="true",
+        help="elect a leader (a Lease per watch scope), so a second controller for the same "
+        "objects waits as a standby; =false turns it off",
+    )
+    parser.add_argument(
+        "--leader-election-namespace",
+        default=os.environ.get("RUNTIME_NAMESPACE", ""),
+        help="where the Lease lives (default: $RUNTIME_NAMESPACE, else the watched namespace, "
+        "else default)",
     )
     parser.add_argument(
         "--watch-all-namespaces",
@@ -292,6 +305,18 @@ def _wire_wakeups(
     releases.informer.add_handler(on_release)
 
 
+LEASE_ID = "helmward-leader-election"
+
+
+def lease_of(namespace: str, watch_namespace: str | None, selector: str) -> tuple[str, str]:
+    """The leader-election Lease's namespace and name. Controllers of the same scope (watched
+    namespace and shard selector) share one Lease, so two of them never reconcile the same
+    objects at once; controllers of different scopes do not wait for each other."""
+    scope = f"{watch_namespace or ''}\0{selector}"
+    name = LEASE_ID if scope == "\0" else f"{LEASE_ID}-{digest(scope)[7:17]}"
+    return namespace or watch_namespace or "default", name
+
+
 async def run(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     configuration = await kube_client.configuration(args.kubeconfig)
@@ -311,15 +336,18 @@ async def run(args: argparse.Namespace) -> None:
     _limit_malloc_arenas()
     engine = Engine()
     watch_all = str(args.watch_all_namespaces).lower() not in ("false", "0", "no")
+    watch_namespace = None if watch_all and not args.watch_namespace else args.watch_namespace
+    lease_namespace, lease_id = lease_of(
+        args.leader_election_namespace, watch_namespace or None, args.watch_label_selector
+    )
     options = Options(
         health_addr=args.health_addr,
         metrics_addr=args.metrics_addr,
-        leader_elect=args.leader_elect,
-        leader_election_namespace=args.leader_election_namespace,
+        leader_elect=str(args.leader_elect).lower() not in ("false", "0", "no"),
+        leader_election_namespace=lease_namespace,
+        leader_election_id=lease_id,
         graceful_shutdown_timeout=args.graceful_shutdown_timeout,
-        watch_namespace=None
-        if watch_all and not args.watch_namespace
-        else (args.watch_namespace or None),
+        watch_namespace=watch_namespace or None,
         watch_label_selector=args.watch_label_selector or None,
     )
     stop = asyncio.Event()

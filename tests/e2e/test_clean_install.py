@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from hack.testkit.kube import create_helm_repository
 from internal.kube import rest
 from tests.e2e.conftest import Harness
 from tests.e2e.test_release import helm_json
@@ -27,13 +28,20 @@ async def events_of(h: Harness, name: str) -> list[dict[str, Any]]:
     return list(listed.get("items") or [])
 
 
+@pytest.mark.parametrize("fresh", [False, True], ids=["repository-ready", "repository-new"])
 @pytest.mark.parametrize("attempt", [1, 2, 3])
 async def test_a_clean_install_is_one_revision_one_event_and_no_warning(
-    harness: Harness, attempt: int
+    harness: Harness, attempt: int, fresh: bool
 ) -> None:
+    """Also with a HelmRepository created together with the release, as a new user does."""
     h = harness
     name = f"clean{attempt}"
-    await h.apply_release(name, {**h.chart_spec(version="1.0.0"), "values": {"message": "hi"}})
+    spec = {**h.chart_spec(version="1.0.0"), "values": {"message": "hi"}}
+    if fresh:
+        repository = f"fresh{attempt}"
+        await create_helm_repository(h.kube, h.namespace, h.repo_url, name=repository)
+        spec["chart"]["spec"]["sourceRef"]["name"] = repository
+    await h.apply_release(name, spec)
     obj = await h.wait(name, "Ready", "True")
     await asyncio.sleep(SETTLE_SECONDS)  # anything racing the install has happened by now
     history = helm_json(h, "history", name)
@@ -45,3 +53,25 @@ async def test_a_clean_install_is_one_revision_one_event_and_no_warning(
         (e["reason"], e["message"]) for e in events
     ]
     assert [(e["reason"], e.get("count", 1)) for e in events] == [("InstallSucceeded", 1)]
+
+
+async def test_a_second_controller_for_the_same_namespace_waits_as_a_standby(
+    harness: Harness,
+) -> None:
+    """Two `helmward run` for one scope (the demo's controller left running, say): the second
+    waits on the scope's Lease, so the install is still exactly one revision and no Warning.
+    Without leader election both installed: a Warning InstallFailed 'already exists', and the
+    loser saw the winner's release as unmanaged and upgraded it to a second revision."""
+    h = harness
+    async with h.restart():
+        await h.apply_release(
+            "twice", {**h.chart_spec(version="1.0.0"), "values": {"message": "x"}}
+        )
+        await h.wait("twice", "Ready", "True")
+        await asyncio.sleep(SETTLE_SECONDS)
+        history = helm_json(h, "history", "twice")
+        assert [(r["revision"], r["status"]) for r in history] == [(1, "deployed")]
+        events = await events_of(h, "twice")
+        assert [(e["type"], e["reason"], e.get("count", 1)) for e in events] == [
+            ("Normal", "InstallSucceeded", 1)
+        ]

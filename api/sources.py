@@ -105,6 +105,13 @@ class SourceReason(StrEnum):
     CHART_PACKAGE_SUCCEEDED = "ChartPackageSucceeded"
     OCI_PULL_FAILED = "OCIArtifactPullFailed"
     OCI_LAYER_OPERATION_FAILED = "OCIArtifactLayerOperationFailed"
+    # Helmward's own: a spec field it cannot act on (docs/fields.md lists them).
+    VERIFICATION_NOT_SUPPORTED = "VerificationNotSupported"
+    """spec.verify is set; the source fails closed: no artifact."""
+    PROVIDER_NOT_SUPPORTED = "ProviderNotSupported"
+    """A cloud provider or workload identity (provider, sts, serviceAccountName)."""
+    UNSUPPORTED_FIELD = "UnsupportedField"
+    """Any other field Helmward does not implement yet."""
 
 
 HelmRepositoryProvider = Literal["generic", "aws", "azure", "gcp"]

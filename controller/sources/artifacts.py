@@ -8,10 +8,8 @@ from collections.abc import Awaitable
 from typing import Any
 
 from api.meta import Artifact, FluxObject, timestamp
-from controller.sources.context import Context, Event, Failure, Outcome
+from controller.sources.context import Context, Failure, Notice, Outcome
 from internal.artifacts import storage as st
-
-NEW_ARTIFACT = "NewArtifact"
 
 
 def storage_failure(exc: Exception, verb: str = "save") -> Failure:
@@ -57,10 +55,6 @@ async def store(
     }
 
 
-def new_artifact(message: str) -> Event:
-    return ("Normal", NEW_ARTIFACT, message)
-
-
 def directory(obj: FluxObject) -> str:
     """Where the object's artifacts are stored."""
     return st.artifact_dir(obj.kind, obj.metadata.namespace or "default", obj.metadata.name or "")
@@ -76,18 +70,19 @@ async def finish(
     artifact: dict[str, Any],
     keep: str,
     message: str,
-    events: list[Event],
+    notice: str,
     *,
     link: str = "latest.tar.gz",
     status: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Collect the artifacts other than `keep` and report `artifact`, Ready with `message`;
-    `status.url` is the address of `link` to the latest, which never changes."""
+    """Collect the artifacts other than `keep` and report `artifact`, Ready with `message`,
+    announced with `notice` when it is new; `status.url` is the address of `link` to the
+    latest, which never changes."""
     await collect_garbage(ctx, obj, keep)
     url = ctx.storage.url(f"{directory(obj)}/{link}")
     return Outcome(
         ready_message=message,
         artifact=artifact,
         status={"url": url, **(status or {})},
-        events=events,
+        notice=Notice(notice),
     )

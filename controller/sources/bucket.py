@@ -10,7 +10,7 @@ from pathlib import Path
 import api
 from api.duration import parse_duration
 from controller.sources import artifacts
-from controller.sources.context import Context, Event, Failure, Outcome, invalid_secret
+from controller.sources.context import Context, Failure, Outcome, invalid_secret
 from internal.artifacts import storage as st
 from internal.sources import bucket as buckets
 from internal.sources.revisions import bucket_revision, digest_of_revision
@@ -21,13 +21,6 @@ KIND = "Bucket"
 async def reconcile(ctx: Context, obj: api.Bucket) -> Outcome:
     ns, name = obj.metadata.namespace or "default", obj.metadata.name or ""
     spec = obj.spec
-    if spec.provider not in ("generic", "aws"):
-        raise Failure(
-            "FetchFailed",
-            "InvalidProviderConfiguration",
-            f"provider '{spec.provider}' is not supported by Helmward yet",
-            stalled=True,
-        )
     access = secret = None
     if spec.secret_ref is not None:
         data = await ctx.secret(ns, spec.secret_ref.name)
@@ -46,6 +39,7 @@ async def reconcile(ctx: Context, obj: api.Bucket) -> Outcome:
         access_key=access,
         secret_key=secret,
         timeout=timeout,
+        anonymous=spec.provider == "generic" and access is None,
     )
     with tempfile.TemporaryDirectory(prefix="helmward-bucket-", dir=ctx.work_dir) as tmp:
         tree = Path(tmp)
@@ -63,18 +57,12 @@ async def reconcile(ctx: Context, obj: api.Bucket) -> Outcome:
         revision = bucket_revision(etags)
         path = st.artifact_path(KIND, ns, name, f"{digest_of_revision(revision)}.tar.gz")
         artifact = artifacts.reusable(ctx, obj.status.artifact if obj.status else None, revision)
-        events: list[Event] = []
         if artifact is None:
             write = asyncio.to_thread(ctx.storage.archive, path, tree)
             artifact = await artifacts.store(
                 ctx, path, revision, write, "latest.tar.gz", verb="archive"
             )
-            events.append(
-                artifacts.new_artifact(
-                    f"stored artifact with {len(etags)} fetched files "
-                    f"from '{spec.bucket_name}' bucket"
-                )
-            )
     message = f"stored artifact: revision '{revision}'"
+    notice = f"stored artifact with {len(etags)} fetched files from '{spec.bucket_name}' bucket"
     observed = {} if spec.ignore is None else {"observedIgnore": spec.ignore}
-    return await artifacts.finish(ctx, obj, artifact, path, message, events, status=observed)
+    return await artifacts.finish(ctx, obj, artifact, path, message, notice, status=observed)

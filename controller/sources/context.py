@@ -40,14 +40,25 @@ RESOURCES: dict[str, Resource] = {
 
 class Failure(Exception):
     """A reconcile step failed. `condition` is FetchFailed, BuildFailed or
-    StorageOperationFailed; `stalled` means retrying cannot help until the spec changes."""
+    StorageOperationFailed; `stalled` means retrying cannot help until the spec changes;
+    `withdraw` takes the current artifact out of status and storage, so that nothing builds on
+    one that does not honour the spec."""
 
-    def __init__(self, condition: str, reason: str, message: str, *, stalled: bool = False) -> None:
+    def __init__(
+        self,
+        condition: str,
+        reason: str,
+        message: str,
+        *,
+        stalled: bool = False,
+        withdraw: bool = False,
+    ) -> None:
         super().__init__(message)
         self.condition = condition
         self.reason = reason
         self.message = message
         self.stalled = stalled
+        self.withdraw = withdraw
 
 
 def invalid_secret(name: str, detail: str) -> Failure:
@@ -60,8 +71,15 @@ def invalid_secret(name: str, detail: str) -> Failure:
     )
 
 
-Event = tuple[str, str, str]
-"""(type, reason, message) of an event to record."""
+@dataclass(frozen=True)
+class Notice:
+    """What source-controller says about the artifact of a successful reconcile, as a Normal
+    event: `reason` when the artifact is new (its digest is not the one the status had), or
+    `recovery` when it is the same one but the object was failing before; never otherwise."""
+
+    message: str
+    reason: str = "NewArtifact"
+    recovery: str = "Succeeded"
 
 
 @dataclass
@@ -72,7 +90,7 @@ class Outcome:
     ready_message: str = ""
     artifact: dict[str, Any] | None = None
     status: dict[str, Any] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
+    notice: Notice | None = None
     artifact_in_storage: bool = True
 
 
@@ -89,10 +107,34 @@ class Context:
     without one, loaded on first use."""
     cache: dict[str, Callable[[str], dict[str, Any] | None]] = field(default_factory=dict)
     """Per source kind, a lookup of 'namespace/name' in that kind's informer."""
+    written: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The objects as this process last wrote them (the API server's answers), by
+    'kind/namespace/name', kept until the informer's copy is as new."""
     events: EventRecorder = field(init=False)
 
     def __post_init__(self) -> None:
         self.events = EventRecorder(self.kube, COMPONENT)
+
+    def wrote(self, obj: dict[str, Any]) -> None:
+        """Remember an object as the API server answered a write of it."""
+        if obj.get("kind") and obj.get("metadata"):
+            self.written[_key(obj)] = obj
+
+    def forget(self, obj: dict[str, Any]) -> None:
+        self.written.pop(_key(obj), None)
+
+    def newest(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """`raw` (from an informer), or the object as this process last wrote it when that is
+        newer: the informer has not seen the write yet. Without this, a reconcile queued while
+        the previous one ran would start from the status before it, and fetch, store and
+        announce the same artifact again."""
+        mine = self.written.get(_key(raw))
+        if mine is None:
+            return raw
+        if _uid(mine) == _uid(raw) and _newer(mine, raw):
+            return mine
+        self.forget(raw)  # the informer has caught up (or the object was recreated)
+        return raw
 
     def engine(self) -> Engine:
         if self.helm is None:
@@ -117,6 +159,25 @@ class Context:
         cached = self.cache.get(kind)
         raw_cached = cached(f"{namespace}/{name}") if cached is not None else None
         if raw_cached is not None:
-            return api.parse(raw_cached)  # parse reads through JSON; the cache is untouched
+            # parse reads through JSON; the cache is untouched
+            return api.parse(self.newest(raw_cached))
         raw = await rest.get_optional(self.kube, RESOURCES[kind].path(namespace, name))
         return None if raw is None else api.parse(raw)
+
+
+def _key(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{obj.get('kind')}/{meta.get('namespace')}/{meta.get('name')}"
+
+
+def _uid(obj: dict[str, Any]) -> str | None:
+    uid = (obj.get("metadata") or {}).get("uid")
+    return str(uid) if uid else None
+
+
+def _newer(obj: dict[str, Any], than: dict[str, Any]) -> bool:
+    """Whether `obj` is a later state than `than`. Resource versions are opaque, but the API
+    server's are etcd revisions: numeric ones are compared as numbers, others never are."""
+    a = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+    b = str((than.get("metadata") or {}).get("resourceVersion", ""))
+    return a.isdigit() and b.isdigit() and int(a) > int(b)

@@ -1,4 +1,8 @@
-"""Applies a reconciler's outcome to the cluster: finalizer, status patch, events."""
+"""Applies a reconciler's outcome to the cluster: finalizer, status patch, events.
+
+A reconcile starts from the object as this process last wrote it when the informer has not
+caught up with that write yet (`Context.newest`), and an artifact is announced only when its
+digest is not the one the status had, as source-controller does: one change, one event."""
 
 from __future__ import annotations
 
@@ -10,9 +14,17 @@ from typing import Any
 import api
 from api.duration import parse_duration
 from api.meta import FINALIZER, RECONCILE_REQUEST_ANNOTATION
-from controller.sources import bucket, gitrepository, helmchart, helmrepository, ocirepository
+from api.sources import GROUP
+from controller.sources import (
+    bucket,
+    gitrepository,
+    helmchart,
+    helmrepository,
+    ocirepository,
+    unsupported,
+)
 from controller.sources.context import RESOURCES, Context, Failure, Outcome
-from controller.sources.status import failure_status, success_status
+from controller.sources.status import failing, failure_status, success_status
 from internal.artifacts import storage as st
 from internal.kube import rest
 from internal.kube.client import ApiClient, ApiException
@@ -20,6 +32,11 @@ from internal.kube.client import ApiClient, ApiException
 log = logging.getLogger("helmward.sources")
 
 Reconciler = Callable[[Context, Any], Awaitable[Outcome]]
+
+REVISION_ANNOTATION = f"{GROUP}/revision"
+DIGEST_ANNOTATION = f"{GROUP}/digest"
+"""The annotations of source-controller's artifact events: the artifact's revision and
+digest."""
 
 RECONCILERS: dict[str, Reconciler] = {
     "HelmRepository": helmrepository.reconcile,
@@ -33,6 +50,7 @@ RECONCILERS: dict[str, Reconciler] = {
 async def reconcile_object(ctx: Context, raw: dict[str, Any]) -> float | None:
     """One reconcile of a source given as it came from the API server. Returns the delay
     before the next one, or None when nothing should follow (suspended, deleted)."""
+    raw = ctx.newest(raw)
     kind = raw["kind"]
     meta = raw["metadata"]
     ns, name = meta["namespace"], meta["name"]
@@ -46,13 +64,15 @@ async def reconcile_object(ctx: Context, raw: dict[str, Any]) -> float | None:
             resource.path(ns, name),
             {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
         )
+        ctx.forget(raw)
         return None
     if FINALIZER not in (meta.get("finalizers") or []):
-        await _patch(
+        patched = await _patch(
             ctx.kube,
             resource.path(ns, name),
             {"metadata": {"finalizers": [*(meta.get("finalizers") or []), FINALIZER]}},
         )
+        ctx.wrote(patched)
 
     try:
         obj = api.parse(raw)
@@ -78,9 +98,12 @@ async def reconcile_object(ctx: Context, raw: dict[str, Any]) -> float | None:
     if requested:
         old["lastHandledReconcileAt"] = requested
     try:
+        unsupported.check(kind, spec)
         outcome = await RECONCILERS[kind](ctx, obj)
     except Failure as failure:
         log.info("%s %s/%s: %s", kind, ns, name, failure.message)
+        if failure.withdraw:
+            await asyncio.to_thread(ctx.storage.remove_all, st.artifact_dir(kind, ns, name))
         status = failure_status(old, failure, generation)
         await _write_status(ctx, raw, status)
         await ctx.events.emit(raw, "Warning", failure.reason, failure.message)
@@ -92,13 +115,35 @@ async def reconcile_object(ctx: Context, raw: dict[str, Any]) -> float | None:
         return min(interval, 30.0)
     status = success_status(old, outcome, generation)
     await _write_status(ctx, raw, status)
-    for type_, reason, message in outcome.events:
-        await ctx.events.emit(raw, type_, reason, message)
+    announced = announcement(old, outcome)
+    if announced is not None:
+        reason, annotations = announced
+        assert outcome.notice is not None
+        await ctx.events.emit(raw, "Normal", reason, outcome.notice.message, annotations)
     return interval
 
 
-async def _patch(kube: ApiClient, path: str, body: dict[str, Any]) -> None:
-    await rest.request(kube, "PATCH", path, body=body, content_type=rest.MERGE_PATCH)
+def announcement(old: dict[str, Any], outcome: Outcome) -> tuple[str, dict[str, str]] | None:
+    """The reason and annotations of the event a successful reconcile records, if any: the
+    notice's reason for an artifact whose digest is not the one `old` (the status before) had,
+    its recovery reason for the same artifact after a failure; nothing otherwise. Annotated
+    with the artifact's revision and digest, as source-controller does."""
+    artifact, notice = outcome.artifact, outcome.notice
+    if artifact is None or notice is None:
+        return None
+    annotations = {
+        REVISION_ANNOTATION: str(artifact.get("revision", "")),
+        DIGEST_ANNOTATION: str(artifact.get("digest", "")),
+    }
+    if (old.get("artifact") or {}).get("digest") != artifact.get("digest"):
+        return notice.reason, annotations
+    if failing(old):
+        return notice.recovery, annotations
+    return None
+
+
+async def _patch(kube: ApiClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    return await rest.request(kube, "PATCH", path, body=body, content_type=rest.MERGE_PATCH)
 
 
 async def _write_status(ctx: Context, raw: dict[str, Any], status: dict[str, Any]) -> None:
@@ -111,7 +156,10 @@ async def _write_status(ctx: Context, raw: dict[str, Any], status: dict[str, Any
         body["status"].setdefault(key, None)
     try:
         path = RESOURCES[raw["kind"]].path(meta["namespace"], meta["name"], "status")
-        await rest.request(ctx.kube, "PATCH", path, body=body, content_type=rest.MERGE_PATCH)
+        written = await rest.request(
+            ctx.kube, "PATCH", path, body=body, content_type=rest.MERGE_PATCH
+        )
+        ctx.wrote(written)
     except ApiException as exc:
         if exc.status != 404:
             raise

@@ -10,7 +10,7 @@ from pathlib import Path
 import api
 from api.duration import parse_duration
 from controller.sources import artifacts
-from controller.sources.context import Context, Event, Failure, Outcome
+from controller.sources.context import Context, Failure, Outcome
 from internal.artifacts import storage as st
 from internal.sources import git, ignore
 from internal.sources.revisions import git_revision
@@ -40,17 +40,16 @@ async def reconcile(ctx: Context, obj: api.GitRepository) -> Outcome:
         artifact = None
         if obj.status is not None and obj.status.observed_ignore == spec.ignore:
             artifact = artifacts.reusable(ctx, obj.status.artifact, revision)
-        events: list[Event] = []
         if artifact is None:
             rules = await asyncio.to_thread(ignore.load_rules, tree, spec.ignore)
             write = asyncio.to_thread(ctx.storage.archive, path, tree, rules.excluded)
             artifact = await artifacts.store(
                 ctx, path, revision, write, "latest.tar.gz", verb="archive"
             )
-            events.append(artifacts.new_artifact(f"stored artifact for commit '{revision}'"))
     observed = {} if spec.ignore is None else {"observedIgnore": spec.ignore}
     message = f"stored artifact for revision '{revision}'"
-    return await artifacts.finish(ctx, obj, artifact, path, message, events, status=observed)
+    notice = f"stored artifact for commit '{revision}'"
+    return await artifacts.finish(ctx, obj, artifact, path, message, notice, status=observed)
 
 
 def _is_auth(message: str) -> bool:

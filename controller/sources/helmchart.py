@@ -11,7 +11,7 @@ from typing import Any
 import api
 from api.meta import ConditionStatus
 from controller.sources import artifacts, helmrepository, oci
-from controller.sources.context import Context, Failure, Outcome
+from controller.sources.context import Context, Failure, Notice, Outcome
 from internal.artifacts import storage as st
 from internal.sources import chart as charts
 from internal.sources import httpfetch
@@ -137,10 +137,9 @@ def _built(
     version: str,
     artifact: dict[str, Any],
     status: dict[str, Any],
-    *,
-    new: bool,
 ) -> Outcome:
-    """Ready with the chart `how` was made (pulled or packaged); a new artifact is an event."""
+    """Ready with the chart `how` was made (pulled or packaged), announced with the same reason
+    when the artifact is new, as source-controller does."""
     reason, verb = how
     message = f"{verb} '{name}' chart with version '{version}'"
     return Outcome(
@@ -148,7 +147,7 @@ def _built(
         ready_message=message,
         artifact=artifact,
         status=status,
-        events=[("Normal", reason, message)] if new else [],
+        notice=Notice(message, reason=reason, recovery=reason),
     )
 
 
@@ -166,7 +165,7 @@ async def _from_helm_repository(
     version = _version(obj, cv.version, "HelmRepository", repo_artifact.revision)
     observed = _observed(obj, cv.name, repo_artifact.revision)
     if (reused := _reusable(obj, ctx, version, None)) is not None:
-        return _built(_PULLED, cv.name, version, reused, observed, new=False)
+        return _built(_PULLED, cv.name, version, reused, observed)
     if not cv.urls:
         raise _build_error(
             "ChartPullError", "chart pull error", f"chart '{cv.name}' has no downloadable URLs"
@@ -207,7 +206,7 @@ async def _finish_pull(
         data = charts.package(files, metadata.name)
         how = _PACKAGED
     artifact = await _store(ctx, obj, metadata.name, version, data)
-    return _built(how, metadata.name, version, artifact, observed, new=True)
+    return _built(how, metadata.name, version, artifact, observed)
 
 
 async def _from_oci_repository(
@@ -231,7 +230,7 @@ async def _from_oci_repository(
     version = _version(obj, chart_version, "HelmRepository", "")
     observed = _observed(obj, obj.spec.chart, None)
     if (reused := _reusable(obj, ctx, version, None)) is not None:
-        return _built(_PULLED, obj.spec.chart, version, reused, observed, new=False)
+        return _built(_PULLED, obj.spec.chart, version, reused, observed)
     pulled = await oci.pull_chart(ctx, ref, chart_version, access, ctx.chart_limits.chart)
     assert pulled.data is not None
     return await _finish_pull(ctx, obj, pulled.data, version, observed)
@@ -351,7 +350,7 @@ async def _from_tarball(ctx: Context, obj: api.HelmChart, source: api.FluxObject
         version = _version(obj, metadata.version, kind, artifact.revision)
         observed = _observed(obj, metadata.name, artifact.revision)
         if (reused := _reusable(obj, ctx, version, artifact.revision)) is not None:
-            return _built(_PACKAGED, metadata.name, version, reused, observed, new=False)
+            return _built(_PACKAGED, metadata.name, version, reused, observed)
         if values_files:
             docs = await asyncio.to_thread(charts.read_values_files, root, values_files)
             files = _apply_values_files(files, docs, obj)
@@ -370,4 +369,4 @@ async def _from_tarball(ctx: Context, obj: api.HelmChart, source: api.FluxObject
                 f"packaged chart exceeds the maximum chart size of {ctx.chart_limits.chart} bytes",
             )
     stored = await _store(ctx, obj, metadata.name, version, data)
-    return _built(_PACKAGED, metadata.name, version, stored, observed, new=True)
+    return _built(_PACKAGED, metadata.name, version, stored, observed)

@@ -9,7 +9,7 @@ import hashlib
 import api
 from api.duration import parse_duration
 from controller.sources import artifacts, oci
-from controller.sources.context import Context, Event, Failure, Outcome, invalid_secret
+from controller.sources.context import Context, Failure, Outcome, invalid_secret
 from internal.artifacts import storage as st
 from internal.sources import httpfetch
 from internal.sources.credentials import LEGACY_TLS_KEYS, TLSMaterial, basic_auth, tls_material
@@ -88,15 +88,12 @@ async def reconcile(ctx: Context, obj: api.HelmRepository) -> Outcome:
 
     path = st.artifact_path(KIND, ns, name, f"index-{hexdigest}.yaml")
     artifact = artifacts.reusable(ctx, obj.status.artifact if obj.status else None, revision)
-    events: list[Event] = []
     if artifact is None:
         write = asyncio.to_thread(ctx.storage.write_bytes, path, data)
         artifact = await artifacts.store(ctx, path, revision, write, "index.yaml")
-        events.append(
-            artifacts.new_artifact(
-                f"stored fetched index of size {artifact['size']} with {len(index)} chart "
-                f"versions from '{obj.spec.url}'"
-            )
-        )
+    notice = (
+        f"stored fetched index of size {artifact['size']} with {len(index)} chart "
+        f"versions from '{obj.spec.url}'"
+    )
     message = f"stored artifact: revision '{revision}'"
-    return await artifacts.finish(ctx, obj, artifact, path, message, events, link="index.yaml")
+    return await artifacts.finish(ctx, obj, artifact, path, message, notice, link="index.yaml")

@@ -88,14 +88,8 @@ def access_fields(access: RegistryAccess) -> dict[str, Any]:
 async def spec_access(
     ctx: Context, namespace: str, spec: HelmRepositorySpec | OCIRepositorySpec
 ) -> RegistryAccess:
-    """Registry access from a source's spec; only the generic provider is supported."""
-    if spec.provider not in (None, "generic"):
-        raise Failure(
-            "FetchFailed",
-            "AuthenticationFailed",
-            f"provider '{spec.provider}' is not supported; use 'generic' with a secretRef",
-            stalled=True,
-        )
+    """Registry access from a source's spec (the generic provider: other providers are refused
+    before, see `controller.sources.unsupported`)."""
     return await registry_access(
         ctx,
         namespace,

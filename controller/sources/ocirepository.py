@@ -12,7 +12,7 @@ from typing import Any
 import api
 from api.sources import OCIRepositorySpec
 from controller.sources import artifacts, oci
-from controller.sources.context import Context, Event, Failure, Outcome
+from controller.sources.context import Context, Failure, Notice, Outcome
 from internal.artifacts import storage as st
 from internal.helm import HelmError, RegistryNotFoundError, TooLargeError
 from internal.helm.models import PullRequest, TagsRequest
@@ -53,13 +53,6 @@ async def _resolve_tag(ctx: Context, obj: api.OCIRepository, access: Any) -> str
 async def reconcile(ctx: Context, obj: api.OCIRepository) -> Outcome:
     ns, name = obj.metadata.namespace or "default", obj.metadata.name or ""
     spec = obj.spec
-    if spec.verify is not None:
-        raise Failure(
-            "FetchFailed",
-            "VerificationError",
-            "signature verification (spec.verify) is not supported yet",
-            stalled=True,
-        )
     access = await oci.spec_access(ctx, ns, spec)
     tag = await _resolve_tag(ctx, obj, access)
     digest = spec.ref.digest if spec.ref is not None and tag is None else None
@@ -105,7 +98,6 @@ async def reconcile(ctx: Context, obj: api.OCIRepository) -> Outcome:
             and obj.status.observed_layer_selector == selector
         ):
             artifact = artifacts.reusable(ctx, obj.status.artifact, revision)
-        events: list[Event] = []
         if artifact is None:
             hexdigest = digest_of_revision(pulled.manifest_digest)
             path = st.artifact_path(KIND, ns, name, f"{hexdigest}.tar.gz")
@@ -122,17 +114,12 @@ async def reconcile(ctx: Context, obj: api.OCIRepository) -> Outcome:
             annotations = pulled.manifest.get("annotations")
             if isinstance(annotations, dict) and annotations:
                 artifact["metadata"] = {str(k): str(v) for k, v in annotations.items()}
-            events.append(
-                artifacts.new_artifact(
-                    f"stored artifact with revision '{revision}' from '{spec.url}'"
-                )
-            )
     status["url"] = artifact["url"]
     return Outcome(
         ready_message=f"stored artifact for digest '{revision}'",
         artifact=artifact,
         status=status,
-        events=events,
+        notice=Notice(f"stored artifact with revision '{revision}' from '{spec.url}'"),
     )
 
 

@@ -58,7 +58,8 @@ def success_status(old: dict[str, Any], outcome: Outcome, generation: int) -> di
 
 def failure_status(old: dict[str, Any], failure: Failure, generation: int) -> dict[str, Any]:
     """Status after a failed reconcile: the failure condition and Ready=False carry its reason
-    and message; a stalled failure also sets Stalled, a transient one Reconciling."""
+    and message; a stalled failure also sets Stalled, a transient one Reconciling; a withdrawing
+    one leaves no artifact."""
     conditions = list(old.get("conditions") or [])
     for t in FAILURE_CONDITIONS:
         if t != failure.condition:
@@ -85,9 +86,21 @@ def failure_status(old: dict[str, Any], failure: Failure, generation: int) -> di
             generation,
         )
     status = dict(old)
+    if failure.withdraw:
+        conditions = remove_condition(conditions, "ArtifactInStorage")
+        status.pop("artifact", None)
+        status.pop("url", None)
     status["conditions"] = _ordered(conditions)
     status["observedGeneration"] = generation
     return status
+
+
+def failing(status: dict[str, Any]) -> bool:
+    """Whether a failure condition is True in `status`."""
+    return any(
+        c.get("type") in FAILURE_CONDITIONS and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
 
 
 _ORDER = {t: i for i, t in enumerate(("Ready", "Reconciling", "Stalled"))}

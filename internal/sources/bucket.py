@@ -10,6 +10,7 @@ from typing import Any
 
 from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
 from aiobotocore.session import get_session  # type: ignore[import-untyped]
+from botocore import UNSIGNED  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 from internal.sources import ignore
@@ -30,6 +31,10 @@ class BucketOptions:
     secret_key: str | None = None
     timeout: float = 60.0
     ca_file: str | None = None
+    anonymous: bool = False
+    """Send unsigned requests (no access key): the generic provider without a Secret, as Flux's
+    minio client does. Otherwise, without a key, the AWS credential chain applies (provider
+    aws: environment, web identity, instance metadata)."""
 
 
 def endpoint_url(endpoint: str, insecure: bool) -> str:
@@ -43,11 +48,13 @@ async def fetch(options: BucketOptions, dest: Path, spec_ignore: str | None) -> 
     """Download the bucket's objects (under `prefix`, minus ignored keys) into `dest`; returns
     key → etag of what was downloaded."""
     session = get_session()
+    unsigned = {"signature_version": UNSIGNED} if options.anonymous else {}
     config = AioConfig(
         s3={"addressing_style": "path"},
         connect_timeout=options.timeout,
         read_timeout=options.timeout,
         retries={"max_attempts": 2},
+        **unsigned,
     )
     kwargs: dict[str, Any] = {
         "endpoint_url": endpoint_url(options.endpoint, options.insecure),

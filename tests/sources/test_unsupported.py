@@ -1,0 +1,217 @@
+"""Spec fields Helmward cannot act on make the source say so: Ready=False, Stalled=True, one
+reason per kind of gap and a message naming each field path, and no artifact. A requested
+signature verification fails closed, also for an artifact made before it was asked for."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from kubernetes_asyncio import client
+
+from hack.testkit.chart_server import ChartServer
+from hack.testkit.charts import write_chart
+from hack.testkit.cli import helm_index, helm_package
+from hack.testkit.plane import ControlPlane
+from tests.sources.conftest import Sources, cond
+from tests.sources.specs import chart_spec, source_spec
+
+pytestmark = pytest.mark.sources
+
+VERIFICATION = "VerificationNotSupported"
+PROVIDER = "ProviderNotSupported"
+UNSUPPORTED = "UnsupportedField"
+
+GIT = "https://git.example.invalid/app.git"
+OCI = "oci://registry.example.invalid/app"
+REF = {"name": "some-secret"}
+BUCKET = {"bucketName": "b", "endpoint": "s3.example.invalid", "interval": "10m"}
+
+# (kind, name, spec, reason, the field paths the message names)
+CASES: list[tuple[str, str, dict[str, object], str, tuple[str, ...]]] = [
+    (
+        "HelmChart",
+        "chart-verify",
+        chart_spec("podinfo", "HelmRepository", "charts", verify={"provider": "cosign"}),
+        VERIFICATION,
+        ("spec.verify",),
+    ),
+    (
+        "GitRepository",
+        "git-verify",
+        source_spec(GIT, verify={"mode": "HEAD", "secretRef": REF}),
+        VERIFICATION,
+        ("spec.verify",),
+    ),
+    (
+        "OCIRepository",
+        "oci-verify",
+        # verification outranks the other gaps: the reason is the most severe one's
+        source_spec(OCI, verify={"provider": "notation"}, proxySecretRef=REF),
+        VERIFICATION,
+        ("spec.verify", "spec.proxySecretRef"),
+    ),
+    (
+        "HelmRepository",
+        "oci-provider",
+        source_spec(OCI, type="oci", provider="aws"),
+        PROVIDER,
+        ("spec.provider",),
+    ),
+    (
+        "OCIRepository",
+        "oci-provider",
+        source_spec(OCI, provider="azure"),
+        PROVIDER,
+        ("spec.provider",),
+    ),
+    (
+        "GitRepository",
+        "git-github",
+        source_spec(GIT, provider="github"),
+        PROVIDER,
+        ("spec.provider",),
+    ),
+    (
+        "GitRepository",
+        "git-identity",
+        source_spec(GIT, provider="azure", serviceAccountName="sa"),
+        PROVIDER,
+        ("spec.provider", "spec.serviceAccountName"),
+    ),
+    ("Bucket", "bucket-gcp", {**BUCKET, "provider": "gcp"}, PROVIDER, ("spec.provider",)),
+    (
+        "Bucket",
+        "bucket-sts",
+        {**BUCKET, "sts": {"provider": "ldap", "endpoint": "https://sts.example.invalid"}},
+        PROVIDER,
+        ("spec.sts",),
+    ),
+    (
+        "Bucket",
+        "bucket-identity",
+        {**BUCKET, "provider": "aws", "serviceAccountName": "sa"},
+        PROVIDER,
+        ("spec.serviceAccountName",),
+    ),
+    (
+        "OCIRepository",
+        "oci-pull-secrets",
+        source_spec(OCI, serviceAccountName="sa"),
+        UNSUPPORTED,
+        ("spec.serviceAccountName",),
+    ),
+    (
+        "GitRepository",
+        "git-proxy",
+        source_spec(GIT, proxySecretRef=REF),
+        UNSUPPORTED,
+        ("spec.proxySecretRef",),
+    ),
+    (
+        "Bucket",
+        "bucket-proxy",
+        {**BUCKET, "proxySecretRef": REF},
+        UNSUPPORTED,
+        ("spec.proxySecretRef",),
+    ),
+    (
+        "Bucket",
+        "bucket-tls",
+        {**BUCKET, "certSecretRef": REF},
+        UNSUPPORTED,
+        ("spec.certSecretRef",),
+    ),
+    (
+        "GitRepository",
+        "git-include",
+        source_spec(GIT, include=[{"repository": {"name": "other"}, "toPath": "other"}]),
+        UNSUPPORTED,
+        ("spec.include",),
+    ),
+    (
+        "GitRepository",
+        "git-submodules",
+        source_spec(GIT, recurseSubmodules=True),
+        UNSUPPORTED,
+        ("spec.recurseSubmodules",),
+    ),
+    (
+        "GitRepository",
+        "git-sparse",
+        source_spec(GIT, sparseCheckout=["charts/"]),
+        UNSUPPORTED,
+        ("spec.sparseCheckout",),
+    ),
+]
+
+
+async def test_fields_helmward_cannot_act_on_stall_the_source(sources: Sources) -> None:
+    """Nothing is fetched: the addresses do not even resolve."""
+    for kind, name, spec, _, _ in CASES:
+        await sources.apply(kind, name, spec)
+    for kind, name, _, reason, paths in CASES:
+        obj = await sources.wait(kind, name, "Stalled", "True")
+        for type_ in ("Stalled", "Ready", "FetchFailed"):
+            c = cond(obj, type_)
+            assert c["reason"] == reason, (kind, name, c)
+            for path in paths:
+                assert path in c["message"], (kind, name, c)
+        assert cond(obj, "Ready")["status"] == "False"
+        assert "artifact" not in obj["status"], (kind, name)
+        assert "not supported by Helmward" in cond(obj, "Ready")["message"]
+    core = client.CoreV1Api(sources.kube)
+    warnings = await core.list_namespaced_event(
+        sources.namespace, field_selector="involvedObject.name=chart-verify"
+    )
+    assert [e.reason for e in warnings.items] == [VERIFICATION]
+    assert "nothing unverified is used" in warnings.items[0].message
+
+
+@pytest.fixture
+async def chart_repo(tmp_path: Path, control_plane: ControlPlane) -> AsyncIterator[ChartServer]:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    helm_package(control_plane.helm, write_chart(tmp_path / "src", "podinfo", "6.0.3"), repo)
+    server = ChartServer(repo)
+    await server.start()
+    helm_index(control_plane.helm, repo, server.url)
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def _served(url: str) -> int:
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        return resp.status
+
+
+async def test_verify_added_later_withdraws_the_artifact(
+    sources: Sources, chart_repo: ChartServer
+) -> None:
+    """A HelmChart with an artifact that is then asked to verify it: the artifact leaves the
+    status and the storage (its URL answers 404), so nothing installs the unverified chart;
+    without verify again, the chart is built anew."""
+    await sources.apply("HelmRepository", "charts", source_spec(chart_repo.url))
+    plain = chart_spec("podinfo", "HelmRepository", "charts")
+    await sources.apply("HelmChart", "podinfo", plain)
+    obj = await sources.ready("HelmChart", "podinfo")
+    url = obj["status"]["artifact"]["url"]
+    assert await _served(url) == 200
+
+    await sources.apply("HelmChart", "podinfo", {**plain, "verify": {"provider": "cosign"}})
+    obj = await sources.wait("HelmChart", "podinfo", "Stalled", "True")
+    assert cond(obj, "Stalled")["reason"] == VERIFICATION
+    assert "artifact" not in obj["status"]
+    assert "url" not in obj["status"]
+    assert not any(c["type"] == "ArtifactInStorage" for c in obj["status"]["conditions"])
+    assert await _served(url) == 404
+
+    await sources.apply("HelmChart", "podinfo", plain)
+    obj = await sources.ready("HelmChart", "podinfo")
+    assert obj["status"]["artifact"]["revision"] == "6.0.3"
+    assert not any(c["type"] == "Stalled" for c in obj["status"]["conditions"])
+    assert await _served(obj["status"]["artifact"]["url"]) == 200

@@ -17,8 +17,16 @@ COPY api/ api/
 COPY controller/ controller/
 COPY internal/ internal/
 COPY --from=shim /out/ /usr/local/lib/helmward/
-RUN pip install --no-cache-dir . && useradd --uid 65532 --no-create-home helmward
-ENV HELMWARD_SHIM_PATH=/usr/local/lib/helmward/libhelmward.so
-USER 65532:65532
+RUN pip install --no-cache-dir . \
+ && install -d -o 65534 -g 65534 -m 0755 /data \
+ && chmod 1777 /tmp
+# config/manager runs the image as 65534:65534 (nobody, as Flux's images) with a read-only
+# root file system and emptyDir volumes on /data (--storage-path) and /tmp; without those
+# volumes (docker run) the same two directories are writable for that user. HOME is /tmp so
+# anything that writes under $HOME finds a writable directory.
+ENV HELMWARD_SHIM_PATH=/usr/local/lib/helmward/libhelmward.so \
+    STORAGE_PATH=/data \
+    HOME=/tmp
+USER 65534:65534
 ENTRYPOINT ["helmward"]
 CMD ["run"]

@@ -109,6 +109,17 @@ def test_manager_args_are_flags_helmward_run_accepts(control_plane: ControlPlane
     assert str(args.watch_all_namespaces).lower() == "true"
 
 
+def test_the_image_runs_as_the_user_the_deployment_names(control_plane: ControlPlane) -> None:
+    """The Dockerfile's USER is the Deployment's runAsUser:runAsGroup, and it makes /data (the
+    --storage-path) that user's, so the image works without the emptyDir volumes too."""
+    (deployment,) = (d for d in _rendered(control_plane) if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]["securityContext"]
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
+    assert users[-1] == f"{pod['runAsUser']}:{pod['runAsGroup']}"
+    assert f"install -d -o {pod['runAsUser']} -g {pod['runAsGroup']} -m 0755 /data" in dockerfile
+
+
 def test_config_default_installs_and_becomes_available(installed: ControlPlane) -> None:
     plane = installed
     _kubectl(

@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from api.duration import format_duration
+from controller.logs import reconciling
 from controller.runtime.informer import Informer, Obj
 from controller.runtime.ratelimit import jittered
 from controller.runtime.workqueue import ShutDown, WorkQueue
@@ -82,28 +84,42 @@ class Controller:
             self.in_flight.add(key)
             start = time.monotonic()
             error: BaseException | None = None
-            try:
-                result = await self.reconcile(key)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                error = exc
-                delay = self.queue.add_rate_limited(key)
-                log.warning(
-                    "%s %s: reconcile failed, retrying in %.2fs: %s", self.name, key, delay, exc
-                )
-            else:
-                self.queue.forget(key)
-                if result.requeue_after is not None:
-                    after = result.requeue_after
-                    if result.jitter:
-                        after = jittered(after, self.jitter_percentage)
-                    self.queue.add_after(key, after)
-            finally:
-                self.in_flight.discard(key)
-                self.queue.done(key)
+            with reconciling(self.name, key, self.informer.resource.group):
+                try:
+                    result = await self.reconcile(key)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    error = exc
+                    self._failed(key, exc)
+                else:
+                    self.queue.forget(key)
+                    if result.requeue_after is not None:
+                        after = result.requeue_after
+                        if result.jitter:
+                            after = jittered(after, self.jitter_percentage)
+                        self.queue.add_after(key, after)
+                finally:
+                    self.in_flight.discard(key)
+                    self.queue.done(key)
             if self.observe:
                 self.observe(self.name, key, time.monotonic() - start, error)
+
+    def _failed(self, key: str, exc: Exception) -> None:
+        """One line per failure, as controller-runtime's "Reconciler error": the error's
+        message, no traceback (that is written only at --log-level=debug or trace)."""
+        delay = self.queue.add_rate_limited(key)
+        log.error(
+            "Reconciler error",
+            exc_info=exc if log.isEnabledFor(logging.DEBUG) else None,
+            extra={
+                "fields": {
+                    "error": str(exc) or type(exc).__name__,
+                    "requeueAfter": format_duration(int(delay * 1e9)),
+                },
+                "human": f"reconcile failed, retrying in {delay:.2f}s: {exc}",
+            },
+        )
 
 
 def spec_changed() -> Callable[[str, Obj], bool]:

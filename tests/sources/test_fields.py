@@ -54,16 +54,31 @@ async def chart_repo(tmp_path: Path, control_plane: ControlPlane) -> AsyncIterat
 async def test_interval_is_the_next_reconcile_and_suspend_stops_it(
     sources: Sources, chart_repo: ChartServer
 ) -> None:
-    """A successful reconcile comes again after spec.interval, a failed one after at most 30s
-    (the interval when shorter); a suspended source is not reconciled: no status, no fetch."""
+    """A successful reconcile comes again after spec.interval, a failed one after the interval
+    or 30s, whichever is shorter; a suspended source is not reconciled: no status, no fetch."""
     await sources.apply("HelmRepository", "charts", source_spec(chart_repo.url, interval="7m"))
-    await sources.ready("HelmRepository", "charts")
-    after = await reconcile_object(sources.ctx, await sources.get("HelmRepository", "charts"))
-    assert after == 420.0
-    unreachable = source_spec("http://127.0.0.1:9/app.git", interval="9s")
-    await sources.apply("GitRepository", "down", unreachable)
-    await sources.failed("GitRepository", "down", "FetchFailed")
-    assert await reconcile_object(sources.ctx, await sources.get("GitRepository", "down")) == 9.0
+    chart = chart_spec("podinfo", "HelmRepository", "charts", interval="3m")
+    await sources.apply("HelmChart", "podinfo", chart)
+    for kind, name, seconds in (
+        ("HelmRepository", "charts", 420.0),
+        ("HelmChart", "podinfo", 180.0),
+    ):
+        await sources.ready(kind, name)
+        assert await reconcile_object(sources.ctx, await sources.get(kind, name)) == seconds
+    unreachable = {
+        "GitRepository": (source_spec("http://127.0.0.1:9/app.git", interval="9s"), 9.0),
+        "Bucket": (
+            {"bucketName": "b", "endpoint": "127.0.0.1:9", "insecure": True, "interval": "8s"},
+            8.0,
+        ),
+        "OCIRepository": (source_spec("oci://127.0.0.1:9/app", insecure=True, interval="6s"), 6.0),
+        "HelmRepository": (source_spec("http://127.0.0.1:9", interval="10m"), 30.0),
+    }
+    for kind, (spec, _) in unreachable.items():
+        await sources.apply(kind, "down", spec)
+    for kind, (_, seconds) in unreachable.items():
+        await sources.failed(kind, "down", "FetchFailed")
+        assert await reconcile_object(sources.ctx, await sources.get(kind, "down")) == seconds
 
     hits = chart_repo.hits.get("index.yaml", 0)
     suspended = {

@@ -27,6 +27,7 @@ UNSUPPORTED = "UnsupportedField"
 GIT = "https://git.example.invalid/app.git"
 OCI = "oci://registry.example.invalid/app"
 REF = {"name": "some-secret"}
+KEYLESS = [{"issuer": "^https://token.actions.githubusercontent.com$", "subject": ".*"}]
 BUCKET = {"bucketName": "b", "endpoint": "s3.example.invalid", "interval": "10m"}
 
 # (kind, name, spec, reason, the field paths the message names)
@@ -34,7 +35,12 @@ CASES: list[tuple[str, str, dict[str, object], str, tuple[str, ...]]] = [
     (
         "HelmChart",
         "chart-verify",
-        chart_spec("podinfo", "HelmRepository", "charts", verify={"provider": "cosign"}),
+        chart_spec(
+            "podinfo",
+            "HelmRepository",
+            "charts",
+            verify={"provider": "cosign", "secretRef": REF, "matchOIDCIdentity": KEYLESS},
+        ),
         VERIFICATION,
         ("spec.verify",),
     ),
@@ -49,7 +55,16 @@ CASES: list[tuple[str, str, dict[str, object], str, tuple[str, ...]]] = [
         "OCIRepository",
         "oci-verify",
         # verification outranks the other gaps: the reason is the most severe one's
-        source_spec(OCI, verify={"provider": "notation"}, proxySecretRef=REF),
+        source_spec(
+            OCI,
+            verify={
+                "provider": "cosign",
+                "secretRef": REF,
+                "trustedRootSecretRef": REF,
+                "matchOIDCIdentity": KEYLESS,
+            },
+            proxySecretRef=REF,
+        ),
         VERIFICATION,
         ("spec.verify", "spec.proxySecretRef"),
     ),
@@ -85,7 +100,15 @@ CASES: list[tuple[str, str, dict[str, object], str, tuple[str, ...]]] = [
     (
         "Bucket",
         "bucket-sts",
-        {**BUCKET, "sts": {"provider": "ldap", "endpoint": "https://sts.example.invalid"}},
+        {
+            **BUCKET,
+            "sts": {
+                "provider": "ldap",
+                "endpoint": "https://sts.example.invalid",
+                "secretRef": REF,
+                "certSecretRef": REF,
+            },
+        },
         PROVIDER,
         ("spec.sts",),
     ),
@@ -127,7 +150,10 @@ CASES: list[tuple[str, str, dict[str, object], str, tuple[str, ...]]] = [
     (
         "GitRepository",
         "git-include",
-        source_spec(GIT, include=[{"repository": {"name": "other"}, "toPath": "other"}]),
+        source_spec(
+            GIT,
+            include=[{"repository": {"name": "other"}, "fromPath": "deploy", "toPath": "other"}],
+        ),
         UNSUPPORTED,
         ("spec.include",),
     ),

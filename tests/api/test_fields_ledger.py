@@ -1,0 +1,767 @@
+"""docs/fields.md, the ledger of every spec field: each field path of every generated CRD has
+a row that says either `acts as Flux`, naming the tests that show it, or `differs: <Reason>`,
+naming the condition reason Helmward sets instead and its tests. A field added to the API with
+no row, a row naming a test that does not exist, or a difference without a reason fails here,
+so no field can be silently ignored.
+
+Below the ledger's checks: the evidence for the HelmRelease fields that only travel into an
+engine request, the release plan or the generated HelmChart (pure functions, checked field by
+field); the engine, e2e and sources tests the ledger also names show what those requests do."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import api
+from api.helmrelease import HelmRelease, HelmReleaseStatus
+from controller.helmrelease import inputs
+from controller.helmrelease.chart import source_of
+from controller.helmrelease.template import desired_chart
+from internal.drift.diff import ChangeType, compare
+from internal.manager import options
+from internal.release.actions import Action
+from internal.release.plan import Remediation, RollbackTarget, Strategy
+from tests.helmrelease.conftest import release_object
+from tests.helmrelease.test_pipeline import KEY, Pipeline, with_finalizer, without_chart
+from tests.helmrelease.test_pipeline import pipeline as pipeline  # the fixture, reused
+
+ROOT = Path(__file__).resolve().parents[2]
+LEDGER = ROOT / "docs" / "fields.md"
+CRDS = ROOT / "config" / "crd" / "bases"
+
+PENDING_ALLOWED = frozenset(
+    {
+        "spec.serviceAccountName",
+        "spec.persistentClient",
+        "spec.kubeConfig.configMapRef",
+        "spec.kubeConfig.configMapRef.name",
+        "spec.upgrade.chartNameChangeStrategy",
+        "spec.chart.spec.sourceRef.namespace",
+        "spec.chartRef.namespace",
+        "spec.dependsOn[].namespace",
+    }
+)
+"""Fields another change was wiring while the ledger was written: only these may name a test
+as `(test pending: <name>)`."""
+
+ROW = re.compile(r"^\|\s*`(?P<path>spec[^`]*)`\s*\|(?P<verdict>[^|]*)\|(?P<tests>[^|]*)\|")
+TEST_ID = re.compile(r"`(tests/[\w/]+\.py)::(\w+)(?:::(\w+))?`")
+PENDING = re.compile(r"\(test pending: (\w+)\)")
+REASON = re.compile(r"^differs:\s*`([A-Z][A-Za-z]+)`$")
+
+
+@dataclass(frozen=True)
+class Row:
+    kind: str
+    path: str
+    verdict: str
+    tests: tuple[tuple[str, str, str | None], ...]
+    pending: tuple[str, ...]
+    line: int
+
+
+def _walk(schema: dict[str, Any], prefix: str, out: list[str]) -> None:
+    if schema.get("type") == "array":
+        _walk(schema.get("items") or {}, prefix + "[]", out)
+        return
+    for name, sub in (schema.get("properties") or {}).items():
+        path = f"{prefix}.{name}"
+        out.append(path)
+        _walk(sub, path, out)
+
+
+@cache
+def crd_fields() -> dict[str, tuple[str, ...]]:
+    """Kind → every spec field path of its served (storage) version, nested, arrays as []."""
+    out: dict[str, tuple[str, ...]] = {}
+    for path in sorted(CRDS.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        version = next(v for v in doc["spec"]["versions"] if v.get("storage"))
+        spec = version["schema"]["openAPIV3Schema"]["properties"].get("spec") or {}
+        fields: list[str] = []
+        _walk(spec, "spec", fields)
+        out[doc["spec"]["names"]["kind"]] = tuple(fields)
+    return out
+
+
+@cache
+def ledger() -> tuple[Row, ...]:
+    rows: list[Row] = []
+    kind = ""
+    for number, line in enumerate(LEDGER.read_text().splitlines(), 1):
+        if line.startswith("## "):
+            kind = line[3:].split()[0]
+            continue
+        match = ROW.match(line)
+        if match is None:
+            continue
+        tests = tuple(
+            (file, first, second) for file, first, second in TEST_ID.findall(match["tests"])
+        )
+        rows.append(
+            Row(
+                kind,
+                match["path"],
+                match["verdict"].strip(),
+                tuple((f, a, b or None) for f, a, b in tests),
+                tuple(PENDING.findall(match["tests"])),
+                number,
+            )
+        )
+    return tuple(rows)
+
+
+def _defined(file: str, name: str, method: str | None) -> bool:
+    path = ROOT / file
+    if not path.is_file():
+        return False
+    tree = ast.parse(path.read_text())
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+    for node in tree.body:
+        if method is None and isinstance(node, functions) and node.name == name:
+            return True
+        if method is not None and isinstance(node, ast.ClassDef) and node.name == name:
+            return any(isinstance(n, functions) and n.name == method for n in node.body)
+    return False
+
+
+def test_every_crd_field_has_one_row() -> None:
+    rows = ledger()
+    have = {(r.kind, r.path) for r in rows}
+    want = {(kind, path) for kind, paths in crd_fields().items() for path in paths}
+    assert not want - have, f"fields without a row in {LEDGER.name}: {sorted(want - have)}"
+    assert not have - want, f"rows of no CRD field: {sorted(have - want)}"
+    seen: set[tuple[str, str]] = set()
+    twice = [
+        (r.kind, r.path) for r in rows if (r.kind, r.path) in seen or seen.add((r.kind, r.path))
+    ]
+    assert not twice, f"fields with more than one row: {twice}"
+
+
+def test_every_row_names_tests_that_exist() -> None:
+    missing = []
+    for row in ledger():
+        if not row.tests and not row.pending:
+            missing.append(f"line {row.line} {row.kind} {row.path}: no test named")
+        for file, name, method in row.tests:
+            if not _defined(file, name, method):
+                test_id = "::".join(p for p in (file, name, method) if p)
+                missing.append(f"line {row.line} {row.kind} {row.path}: {test_id} does not exist")
+    assert not missing, "\n".join(missing)
+
+
+def test_pending_tests_only_for_the_fields_being_wired() -> None:
+    wrong = [r.path for r in ledger() if r.pending and r.path not in PENDING_ALLOWED]
+    assert not wrong, f"only {sorted(PENDING_ALLOWED)} may have a pending test: {wrong}"
+
+
+@cache
+def _source_text() -> str:
+    files = [*ROOT.glob("api/**/*.py"), *ROOT.glob("controller/**/*.py")]
+    files += [*ROOT.glob("internal/**/*.py")]
+    return "\n".join(p.read_text() for p in files)
+
+
+def test_every_row_is_a_verdict_and_every_difference_a_reason_the_code_sets() -> None:
+    wrong = []
+    for row in ledger():
+        if row.verdict == "acts as Flux":
+            continue
+        match = REASON.match(row.verdict)
+        if match is None:
+            wrong.append(f"line {row.line} {row.path}: '{row.verdict}' is no verdict")
+        elif f'"{match[1]}"' not in _source_text():
+            wrong.append(f"line {row.line} {row.path}: no code sets the reason {match[1]}")
+    assert not wrong, "\n".join(wrong)
+
+
+# --- evidence: the HelmRelease fields that travel into an engine request ----------------------
+
+
+def release(**spec: Any) -> HelmRelease:
+    raw = {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": "app", "namespace": "apps", "generation": 1},
+        "spec": {
+            "interval": "5m",
+            "chart": {
+                "spec": {"chart": "app", "sourceRef": {"kind": "HelmRepository", "name": "r"}}
+            },
+            **spec,
+        },
+    }
+    raw["spec"] = {k: v for k, v in raw["spec"].items() if v is not None}
+    hr = api.parse(raw)
+    assert isinstance(hr, HelmRelease)
+    return hr
+
+
+TARGET = options.Target("app", "apps", "apps")
+CHART = Path("/charts/app")
+
+
+def _request(op: str, hr: HelmRelease) -> Any:
+    if op == "install":
+        return options.install(hr, TARGET, CHART, {})
+    if op == "upgrade":
+        return options.upgrade(hr, TARGET, CHART, {})
+    if op == "rollback":
+        return options.rollback(hr, TARGET, 1)
+    if op == "uninstall":
+        return options.uninstall(hr, TARGET)
+    return options.test(hr, TARGET)
+
+
+PATCH = "- op: add\n  path: /metadata/labels/x\n  value: y\n"
+TARGET_SELECTOR = {
+    "group": "apps",
+    "version": "v1",
+    "kind": "Deployment",
+    "name": "web",
+    "namespace": "apps",
+    "labelSelector": "app=web",
+    "annotationSelector": "tier=front",
+}
+IMAGE = {"name": "nginx", "newName": "mirror/nginx", "newTag": "1.27", "digest": "sha256:ab"}
+
+# (field path, spec fragment, operation, what of the request, expected)
+OPTION_ROWS: list[tuple[str, dict[str, Any], str, Callable[[Any], Any], Any]] = [
+    ("spec.timeout", {"timeout": "7m"}, "install", lambda r: r.timeout, timedelta(minutes=7)),
+    ("spec.maxHistory", {"maxHistory": 3}, "upgrade", lambda r: r.max_history, 3),
+    (
+        "spec.waitStrategy.name",
+        {"waitStrategy": {"name": "legacy"}},
+        "install",
+        lambda r: r.wait_strategy,
+        "legacy",
+    ),
+    (
+        "spec.waitStrategy.name",
+        {"waitStrategy": {"name": "poller"}},
+        "upgrade",
+        lambda r: r.wait_strategy,
+        "watcher",
+    ),
+    (
+        "spec.postRenderStrategy",
+        {"postRenderStrategy": "separate"},
+        "install",
+        lambda r: r.post_render_strategy,
+        "separate",
+    ),
+    (
+        "spec.commonMetadata.labels",
+        {"commonMetadata": {"labels": {"team": "a"}}},
+        "install",
+        lambda r: r.common_metadata.labels,
+        {"team": "a"},
+    ),
+    (
+        "spec.commonMetadata.annotations",
+        {"commonMetadata": {"annotations": {"a": "b"}}},
+        "upgrade",
+        lambda r: r.common_metadata.annotations,
+        {"a": "b"},
+    ),
+    (
+        "spec.postRenderers[].kustomize.patches[].patch",
+        {"postRenderers": [{"kustomize": {"patches": [{"patch": PATCH}]}}]},
+        "install",
+        lambda r: r.post_renderers[0].kustomize.patches[0].patch,
+        PATCH,
+    ),
+    (
+        "spec.postRenderers[].kustomize.patches[].target",
+        {
+            "postRenderers": [
+                {"kustomize": {"patches": [{"patch": PATCH, "target": TARGET_SELECTOR}]}}
+            ]
+        },
+        "upgrade",
+        lambda r: (
+            r.post_renderers[0]
+            .kustomize.patches[0]
+            .target.model_dump(by_alias=True, exclude_none=True)
+        ),
+        TARGET_SELECTOR,
+    ),
+    (
+        "spec.postRenderers[].kustomize.images[]",
+        {"postRenderers": [{"kustomize": {"images": [IMAGE]}}]},
+        "install",
+        lambda r: (
+            r.post_renderers[0].kustomize.images[0].model_dump(by_alias=True, exclude_none=True)
+        ),
+        IMAGE,
+    ),
+    (
+        "spec.install.createNamespace",
+        {"install": {"createNamespace": True}},
+        "install",
+        lambda r: r.create_namespace,
+        True,
+    ),
+    (
+        "spec.install.disableHooks",
+        {"install": {"disableHooks": True}},
+        "install",
+        lambda r: r.disable_hooks,
+        True,
+    ),
+    (
+        "spec.install.disableOpenAPIValidation",
+        {"install": {"disableOpenAPIValidation": True}},
+        "install",
+        lambda r: r.disable_open_api_validation,
+        True,
+    ),
+    (
+        "spec.install.disableSchemaValidation",
+        {"install": {"disableSchemaValidation": True}},
+        "install",
+        lambda r: r.disable_schema_validation,
+        True,
+    ),
+    (
+        "spec.install.disableTakeOwnership",
+        {"install": {"disableTakeOwnership": True}},
+        "install",
+        lambda r: r.take_ownership,
+        False,
+    ),
+    (
+        "spec.install.disableWait",
+        {"install": {"disableWait": True}},
+        "install",
+        lambda r: r.wait_strategy,
+        "hookOnly",
+    ),
+    (
+        "spec.install.disableWaitForJobs",
+        {"install": {"disableWaitForJobs": True}},
+        "install",
+        lambda r: r.wait_for_jobs,
+        False,
+    ),
+    ("spec.install.replace", {"install": {"replace": True}}, "install", lambda r: r.replace, True),
+    (
+        "spec.install.serverSideApply",
+        {"install": {"serverSideApply": False}},
+        "install",
+        lambda r: (r.server_side_apply, r.force_conflicts),
+        (False, False),
+    ),
+    (
+        "spec.install.timeout",
+        {"timeout": "9m", "install": {"timeout": "2m"}},
+        "install",
+        lambda r: r.timeout,
+        timedelta(minutes=2),
+    ),
+    (
+        "spec.install.crds",
+        {"install": {"crds": "CreateReplace"}},
+        "install",
+        lambda r: r.crds,
+        "CreateReplace",
+    ),
+    # Flux v1.6 ignores skipCRDs too (Helm's own SkipCRDs is always set; `crds` decides).
+    (
+        "spec.install.skipCRDs",
+        {"install": {"skipCRDs": True}},
+        "install",
+        lambda r: r.crds,
+        "Create",
+    ),
+    (
+        "spec.upgrade.cleanupOnFail",
+        {"upgrade": {"cleanupOnFail": True}},
+        "upgrade",
+        lambda r: r.cleanup_on_fail,
+        True,
+    ),
+    ("spec.upgrade.crds", {"upgrade": {"crds": "Skip"}}, "upgrade", lambda r: r.crds, "Skip"),
+    (
+        "spec.upgrade.disableHooks",
+        {"upgrade": {"disableHooks": True}},
+        "upgrade",
+        lambda r: r.disable_hooks,
+        True,
+    ),
+    (
+        "spec.upgrade.disableOpenAPIValidation",
+        {"upgrade": {"disableOpenAPIValidation": True}},
+        "upgrade",
+        lambda r: r.disable_open_api_validation,
+        True,
+    ),
+    (
+        "spec.upgrade.disableSchemaValidation",
+        {"upgrade": {"disableSchemaValidation": True}},
+        "upgrade",
+        lambda r: r.disable_schema_validation,
+        True,
+    ),
+    (
+        "spec.upgrade.disableTakeOwnership",
+        {"upgrade": {"disableTakeOwnership": True}},
+        "upgrade",
+        lambda r: r.take_ownership,
+        False,
+    ),
+    (
+        "spec.upgrade.disableWait",
+        {"upgrade": {"disableWait": True}},
+        "upgrade",
+        lambda r: r.wait_strategy,
+        "hookOnly",
+    ),
+    (
+        "spec.upgrade.disableWaitForJobs",
+        {"upgrade": {"disableWaitForJobs": True}},
+        "upgrade",
+        lambda r: r.wait_for_jobs,
+        False,
+    ),
+    (
+        "spec.upgrade.force",
+        {"upgrade": {"force": True, "serverSideApply": "disabled"}},
+        "upgrade",
+        lambda r: r.force,
+        True,
+    ),
+    (
+        "spec.upgrade.preserveValues",
+        {"upgrade": {"preserveValues": True}},
+        "upgrade",
+        lambda r: (r.reuse_values, r.reset_values),
+        (True, False),
+    ),
+    (
+        "spec.upgrade.serverSideApply",
+        {"upgrade": {"serverSideApply": "enabled"}},
+        "upgrade",
+        lambda r: (r.server_side_apply, r.force_conflicts),
+        ("true", True),
+    ),
+    (
+        "spec.upgrade.timeout",
+        {"upgrade": {"timeout": "3m"}},
+        "upgrade",
+        lambda r: r.timeout,
+        timedelta(minutes=3),
+    ),
+    (
+        "spec.rollback.cleanupOnFail",
+        {"rollback": {"cleanupOnFail": True}},
+        "rollback",
+        lambda r: r.cleanup_on_fail,
+        True,
+    ),
+    (
+        "spec.rollback.disableHooks",
+        {"rollback": {"disableHooks": True}},
+        "rollback",
+        lambda r: r.disable_hooks,
+        True,
+    ),
+    (
+        "spec.rollback.disableWait",
+        {"rollback": {"disableWait": True}},
+        "rollback",
+        lambda r: r.wait_strategy,
+        "hookOnly",
+    ),
+    (
+        "spec.rollback.disableWaitForJobs",
+        {"rollback": {"disableWaitForJobs": True}},
+        "rollback",
+        lambda r: r.wait_for_jobs,
+        False,
+    ),
+    (
+        "spec.rollback.force",
+        {"rollback": {"force": True, "serverSideApply": "disabled"}},
+        "rollback",
+        lambda r: r.force,
+        True,
+    ),
+    # Deprecated and without effect in helm-controller v1.6 (Helm 4 removed it): the same.
+    (
+        "spec.rollback.recreate",
+        {"rollback": {"recreate": True}},
+        "rollback",
+        lambda r: r == options.rollback(release(), TARGET, 1),
+        True,
+    ),
+    (
+        "spec.rollback.serverSideApply",
+        {"rollback": {"serverSideApply": "disabled"}},
+        "rollback",
+        lambda r: (r.server_side_apply, r.force_conflicts),
+        ("false", False),
+    ),
+    (
+        "spec.rollback.timeout",
+        {"rollback": {"timeout": "4m"}},
+        "rollback",
+        lambda r: r.timeout,
+        timedelta(minutes=4),
+    ),
+    (
+        "spec.uninstall.deletionPropagation",
+        {"uninstall": {"deletionPropagation": "orphan"}},
+        "uninstall",
+        lambda r: r.deletion_propagation,
+        "orphan",
+    ),
+    (
+        "spec.uninstall.disableHooks",
+        {"uninstall": {"disableHooks": True}},
+        "uninstall",
+        lambda r: r.disable_hooks,
+        True,
+    ),
+    (
+        "spec.uninstall.disableWait",
+        {"uninstall": {"disableWait": True}},
+        "uninstall",
+        lambda r: r.wait_strategy,
+        "hookOnly",
+    ),
+    (
+        "spec.uninstall.keepHistory",
+        {"uninstall": {"keepHistory": True}},
+        "uninstall",
+        lambda r: r.keep_history,
+        True,
+    ),
+    (
+        "spec.uninstall.timeout",
+        {"uninstall": {"timeout": "1m"}},
+        "uninstall",
+        lambda r: r.timeout,
+        timedelta(minutes=1),
+    ),
+    (
+        "spec.test.filters[]",
+        {"test": {"enable": True, "filters": [{"name": "smoke", "exclude": True}]}},
+        "test",
+        lambda r: [(f.name, f.exclude) for f in r.filters],
+        [("smoke", True)],
+    ),
+    (
+        "spec.test.timeout",
+        {"test": {"enable": True, "timeout": "90s"}},
+        "test",
+        lambda r: r.timeout,
+        timedelta(seconds=90),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "spec", "op", "get", "expected"),
+    OPTION_ROWS,
+    ids=[f"{row[0]}-{row[2]}" for row in OPTION_ROWS],
+)
+def test_release_fields_reach_the_engine_requests(
+    path: str, spec: dict[str, Any], op: str, get: Callable[[Any], Any], expected: Any
+) -> None:
+    """Each field, set, changes the engine request as Flux sets Helm's action; unset, it does
+    not (Flux's defaults)."""
+    assert get(_request(op, release(**spec))) == expected, path
+    if path in SAME_AS_THE_DEFAULT:
+        return
+    try:
+        default = get(_request(op, release()))
+    except (AttributeError, IndexError):
+        return  # unset, the request has no such part at all
+    assert default != expected, f"{path}: the default is the same"
+
+
+SAME_AS_THE_DEFAULT = ("spec.rollback.recreate", "spec.install.skipCRDs", "spec.waitStrategy.name")
+
+
+def test_release_fields_reach_the_release_plan() -> None:
+    """Remediation, strategies, tests and drift as the pure plan takes them, with Flux's
+    defaults (an upgrade with retries remediates its last failure unless told not to)."""
+    hr = release(
+        install={
+            "remediation": {"retries": 2, "remediateLastFailure": True, "ignoreTestFailures": True},
+            "strategy": {"name": "RetryOnFailure", "retryInterval": "45s"},
+        },
+        upgrade={
+            "remediation": {"retries": 3, "strategy": "uninstall"},
+            "strategy": {"name": "RetryOnFailure", "retryInterval": "20s"},
+        },
+        driftDetection={"mode": "enabled"},
+        test={"enable": True, "ignoreFailures": False},
+    )
+    ctx = inputs.context(hr, False, RollbackTarget.OK)
+    assert (ctx.install.retries, ctx.install.remediate_last_failure) == (2, True)
+    assert ctx.install.strategy is Strategy.RETRY_ON_FAILURE
+    assert (ctx.upgrade.retries, ctx.upgrade.remediate_last_failure) == (3, True)
+    assert ctx.upgrade.remediation is Remediation.UNINSTALL
+    assert ctx.upgrade.strategy is Strategy.RETRY_ON_FAILURE
+    assert ctx.drift_correct
+    assert inputs.retry_interval(hr) == 20.0
+    hr.status = HelmReleaseStatus.model_validate({"lastAttemptedReleaseAction": "install"})
+    assert inputs.retry_interval(hr) == 45.0
+    assert hr.ignore_test_failures(), "install.remediation.ignoreTestFailures wins"
+    plain = inputs.context(
+        release(upgrade={"remediation": {"retries": 1}}), False, RollbackTarget.OK
+    )
+    assert (plain.install.retries, plain.install.remediate_last_failure) == (0, False)
+    assert plain.upgrade.remediate_last_failure, "Flux's default with retries"
+    assert plain.upgrade.remediation is Remediation.ROLLBACK
+    off = release(upgrade={"remediation": {"retries": 1, "remediateLastFailure": False}})
+    assert not inputs.context(off, False, RollbackTarget.OK).upgrade.remediate_last_failure
+    upgrade_ignores = release(
+        test={"enable": True}, upgrade={"remediation": {"ignoreTestFailures": True}}
+    )
+    upgrade_ignores.status = HelmReleaseStatus.model_validate(
+        {"lastAttemptedReleaseAction": "upgrade"}
+    )
+    assert upgrade_ignores.ignore_test_failures()
+    assert release(test={"enable": True, "ignoreFailures": True}).ignore_test_failures()
+    assert not inputs.context(release(), False, RollbackTarget.OK).drift_correct
+
+
+DEPLOY: dict[str, Any] = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {
+        "name": "web",
+        "namespace": "apps",
+        "labels": {"app": "web"},
+        "annotations": {"tier": "front"},
+    },
+    "spec": {"replicas": 2},
+}
+
+
+@pytest.mark.parametrize(
+    ("target", "ignored"),
+    [
+        (None, True),
+        ({"group": "apps", "version": "v1", "kind": "Deployment"}, True),
+        ({"group": "batch"}, False),
+        ({"version": "v2"}, False),
+        ({"kind": "StatefulSet"}, False),
+        ({"name": "we.*", "namespace": "apps"}, True),
+        ({"namespace": "other"}, False),
+        ({"labelSelector": "app=web"}, True),
+        ({"labelSelector": "app=api"}, False),
+        ({"annotationSelector": "tier=front"}, True),
+        ({"annotationSelector": "tier=back"}, False),
+    ],
+)
+def test_drift_ignore_rules_from_the_spec(target: dict[str, str] | None, ignored: bool) -> None:
+    rule: dict[str, Any] = {"paths": ["/spec/replicas"]}
+    if target is not None:
+        rule["target"] = target
+    hr = release(driftDetection={"mode": "enabled", "ignore": [rule]})
+    live = {**DEPLOY, "spec": {"replicas": 5}}
+    change = compare(DEPLOY, live, inputs.ignore_rules(hr))
+    assert (change.type is ChangeType.NONE) is ignored, change
+
+
+def test_health_check_exprs_from_the_spec() -> None:
+    check = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "current": "status.ready",
+        "inProgress": "status.pending",
+        "failed": "status.broken",
+    }
+    hr = release(healthCheckExprs=[check])
+    [got] = inputs.health_checks(hr)
+    assert (got.api_version, got.kind) == ("example.com/v1", "Widget")
+    assert (got.current, got.in_progress, got.failed) == (
+        "status.ready",
+        "status.pending",
+        "status.broken",
+    )
+    waitless = release(healthCheckExprs=[check], install={"disableWait": True})
+    assert inputs.health_checks(waitless, Action.INSTALL) == [], (
+        "as in Flux, nothing is checked when the action does not wait"
+    )
+
+
+def test_chart_template_fields_reach_the_helm_chart() -> None:
+    """The HelmChart made for spec.chart carries the template's fields as Flux's does: the
+    sourceRef's kind and name (its namespace is where the HelmChart lives; its apiVersion is
+    not copied), the chart interval (the release's when unset) and verify."""
+    hr = release(
+        chart={
+            "metadata": {"labels": {"team": "a"}, "annotations": {"note": "n"}},
+            "spec": {
+                "chart": "podinfo",
+                "version": "6.x",
+                "interval": "2m",
+                "reconcileStrategy": "Revision",
+                "valuesFiles": ["values.yaml", "values-prod.yaml"],
+                "ignoreMissingValuesFiles": True,
+                "sourceRef": {
+                    "apiVersion": "source.toolkit.fluxcd.io/v1",
+                    "kind": "GitRepository",
+                    "name": "repo",
+                    "namespace": "shared",
+                },
+                "verify": {"provider": "cosign", "secretRef": {"name": "keys"}},
+            },
+        }
+    )
+    chart = desired_chart(hr)
+    assert chart["metadata"] == {
+        "name": "apps-app",
+        "namespace": "shared",
+        "labels": {"team": "a"},
+        "annotations": {"note": "n"},
+    }
+    assert chart["spec"] == {
+        "chart": "podinfo",
+        "version": "6.x",
+        "interval": "2m",
+        "reconcileStrategy": "Revision",
+        "valuesFiles": ["values.yaml", "values-prod.yaml"],
+        "ignoreMissingValuesFiles": True,
+        "sourceRef": {"kind": "GitRepository", "name": "repo"},
+        "verify": {"provider": "cosign", "secretRef": {"name": "keys"}},
+    }
+    assert desired_chart(release())["spec"]["interval"] == "5m"
+    by_ref = release(
+        chart=None,
+        chartRef={
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "OCIRepository",
+            "name": "app",
+            "namespace": "shared",
+        },
+    )
+    assert source_of(by_ref) == ("OCIRepository", "shared/app")
+
+
+async def test_a_chart_ref_to_an_external_artifact_is_not_used(pipeline: Pipeline) -> None:
+    """Helmward reads no ExternalArtifact: the release says so, Ready=False ArtifactFailed, and
+    runs no Helm action (helm-controller v1.6 would install its artifact)."""
+    ref = {"kind": "ExternalArtifact", "name": "generated"}
+    pipeline.store(with_finalizer(without_chart(release_object(), chartRef=ref)))
+
+    await pipeline.reconciler().reconcile(KEY)
+
+    ready = pipeline.conditions()["Ready"]
+    assert ready == ("False", "ArtifactFailed", "chartRef kind ExternalArtifact is not supported")
+    assert pipeline.lib.calls == []

@@ -107,6 +107,8 @@ def test_manager_args_are_flags_helmward_run_accepts(control_plane: ControlPlane
     # Strings or booleans, as the parser of the day keeps them.
     assert str(args.leader_elect).lower() == "true"
     assert str(args.watch_all_namespaces).lower() == "true"
+    assert args.log_level == "info"
+    assert args.log_encoding == "json"
 
 
 def test_the_image_runs_as_the_user_the_deployment_names(control_plane: ControlPlane) -> None:

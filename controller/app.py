@@ -24,6 +24,7 @@ from controller import logs
 from controller.events import EventRecorder
 from controller.helmrelease.reconciler import HelmReleaseReconciler, Settings
 from controller.metrics import Recorder
+from controller.notify import ForwardingRecorder
 from controller.runtime.controller import Controller, Result, spec_changed
 from controller.runtime.informer import Informer, Obj
 from controller.runtime.manager import Manager, Options
@@ -209,7 +210,7 @@ def _source_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--events-addr",
         default=os.environ.get("EVENTS_ADDR") or "",
-        help="Flux's notification-controller address (stored; events are not posted to it yet)",
+        help="notification-controller's address: every event is also posted there, as Flux",
     )
     parser.add_argument("--watch-namespace", default="", help="only this namespace (default: all)")
     parser.add_argument("--concurrent", type=int, default=2, help="reconciles in parallel")
@@ -558,8 +559,6 @@ def without_effect(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         notes.append(f"feature gate {gate}={str(enabled).lower()}: {FEATURE_GATES[gate]}")
     if not args.leader_election_release_on_cancel:
         notes.append("--leader-election-release-on-cancel=false: the Lease is released anyway")
-    if args.events_addr:
-        notes.append(f"--events-addr={args.events_addr}: events are not posted to it yet")
     return notes
 
 
@@ -623,6 +622,11 @@ async def run(args: argparse.Namespace) -> None:
             chart_limits=Limits(chart=args.helm_chart_max_size, file=args.helm_chart_file_max_size),
             helm=engine,  # one engine per process: its Go runtime and API budget are shared
         )
+        recorder = EventRecorder(kube)
+        if args.events_addr:
+            # As Flux's: Kubernetes Events, and each posted to notification-controller.
+            ctx.events = ForwardingRecorder(kube, ctx.events.component, args.events_addr)
+            recorder = ForwardingRecorder(kube, recorder.component, args.events_addr)
         source_controllers(manager, ctx, args.concurrent, args.interval_jitter_percentage)
         metrics = Recorder()
         settings = Settings(
@@ -650,7 +654,7 @@ async def run(args: argparse.Namespace) -> None:
             engine,
             releases_informer,
             charts_informer,
-            EventRecorder(kube),
+            recorder,
             metrics,
             settings,
             oci_repositories=oci_informer,
@@ -675,6 +679,10 @@ async def run(args: argparse.Namespace) -> None:
             sampler.cancel()
             await artifacts.stop()
             await reconciler.close()
+            for sink in (recorder, ctx.events):
+                if isinstance(sink, ForwardingRecorder):
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(sink.drain(), 10)
             engine.close()
 
 

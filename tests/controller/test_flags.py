@@ -97,12 +97,11 @@ def test_the_advertised_storage_address_is_used_as_given() -> None:
     assert args.storage_addr == ":9090"
 
 
-def test_the_events_address_is_stored_and_said_to_be_unused() -> None:
+def test_the_events_address_is_acted_on() -> None:
+    # tests/controller/test_notify.py and test_logging.py show the events posted there.
     args = parse(*FLUX2_HELM_CONTROLLER_ARGS)
-    notes = app.without_effect(args, _defaults())
-    assert [n for n in notes if n.startswith("--events-addr=")] == [
-        f"--events-addr={EVENTS}: events are not posted to it yet"
-    ]
+    assert args.events_addr == EVENTS
+    assert app.without_effect(args, _defaults()) == []
 
 
 def _defaults() -> argparse.ArgumentParser:

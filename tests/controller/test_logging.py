@@ -24,6 +24,7 @@ from hack.testkit.wait import eventually
 from internal.kube import rest
 from internal.kube.resources import HELM_RELEASES
 from tests.api.conftest import flux_crds as flux_crds  # the session fixture, reused
+from tests.controller.test_notify import receiver as receiver  # the fixture, reused
 
 OBJECT_KEYS = {
     "controller",
@@ -152,7 +153,9 @@ async def test_json_log_of_a_failing_release_against_the_cluster(
     namespace: str,
     flux_crds: list[str],
     tmp_path: Path,
+    receiver: tuple[str, list[dict[str, Any]], list[int]],
 ) -> None:
+    events_addr, posted, _ = receiver
     (closed,) = free_ports(1)  # nothing listens there
     await create_helm_repository(kube, namespace, f"http://127.0.0.1:{closed}/", interval="1m")
     release = {
@@ -177,7 +180,12 @@ async def test_json_log_of_a_failing_release_against_the_cluster(
             control_plane.kubeconfig,
             tmp_path / "data",
             namespace=namespace,
-            flags=("--log-encoding=json", "--leader-elect=false", "--min-retry-delay=200ms"),
+            flags=(
+                "--log-encoding=json",
+                "--leader-elect=false",
+                "--min-retry-delay=200ms",
+                f"--events-addr={events_addr}",
+            ),
             log=log,
         ):
 
@@ -193,6 +201,17 @@ async def test_json_log_of_a_failing_release_against_the_cluster(
                 return {"HelmRepository", "HelmChart"} <= kinds
 
             await eventually(failed, within=60, what="the repository's and chart's failures")
+
+            async def event_posted() -> bool:
+                return any(
+                    b["involvedObject"]["kind"] == "HelmRepository"
+                    and b["involvedObject"]["namespace"] == namespace
+                    and b["severity"] == "error"
+                    and b["reportingController"] == "source-controller"
+                    for b in posted
+                )
+
+            await eventually(event_posted, within=30, what="the failure posted to --events-addr")
     finally:
         await drop_finalizers(kube, namespace)
     text = log.read_text()

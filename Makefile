@@ -47,7 +47,7 @@ lint: venv ## ruff, mypy and lint-imports
 	$(VENV)/bin/lint-imports
 
 .PHONY: generate
-generate: venv ## write config/crd/bases/*.yaml from the models in api/
+generate: venv ## write config/crd/ (the CRDs and their kustomization) from the models in api/
 	$(VPY) hack/generate.py
 
 .PHONY: demo

@@ -42,7 +42,8 @@ class Failure(Exception):
     """A reconcile step failed. `condition` is FetchFailed, BuildFailed or
     StorageOperationFailed; `stalled` means retrying cannot help until the spec changes;
     `withdraw` takes the current artifact out of status and storage, so that nothing builds on
-    one that does not honour the spec."""
+    one that does not honour the spec. `event_type` is the type of the event it is recorded as:
+    Normal for what source-controller only traces (waiting for a source's artifact)."""
 
     def __init__(
         self,
@@ -52,6 +53,7 @@ class Failure(Exception):
         *,
         stalled: bool = False,
         withdraw: bool = False,
+        event_type: str = "Warning",
     ) -> None:
         super().__init__(message)
         self.condition = condition
@@ -59,6 +61,7 @@ class Failure(Exception):
         self.message = message
         self.stalled = stalled
         self.withdraw = withdraw
+        self.event_type = event_type
 
 
 def invalid_secret(name: str, detail: str) -> Failure:

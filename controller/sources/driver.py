@@ -106,7 +106,7 @@ async def reconcile_object(ctx: Context, raw: dict[str, Any]) -> float | None:
             await asyncio.to_thread(ctx.storage.remove_all, st.artifact_dir(kind, ns, name))
         status = failure_status(old, failure, generation)
         await _write_status(ctx, raw, status)
-        await ctx.events.emit(raw, "Warning", failure.reason, failure.message)
+        await ctx.events.emit(raw, failure.event_type, failure.reason, failure.message)
         return None if failure.stalled else min(interval, 30.0)
     except Exception as exc:  # a bug or an unexpected API error: report it, retry later
         log.exception("%s %s/%s: reconcile failed", kind, ns, name)

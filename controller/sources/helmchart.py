@@ -54,10 +54,12 @@ async def _ready_source(ctx: Context, obj: api.HelmChart) -> api.FluxObject:
             )
         return source
     if status is None or status.artifact is None:
+        # Not a warning: the HelmChart waits for its source, as source-controller traces it.
         raise Failure(
             "FetchFailed",
             "NoSourceArtifact",
             f"no artifact available for {ref.kind} source '{ref.name}'",
+            event_type="Normal",
         )
     return source
 

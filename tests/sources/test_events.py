@@ -158,3 +158,22 @@ async def test_one_change_is_one_event_per_source_with_revision_and_digest(
             DIGEST: artifact["digest"],
         }, _summary(events)
         assert events[0].source.component == "source-controller"
+
+
+async def test_a_chart_waiting_for_its_source_records_no_warning(
+    sources: Sources, slow_repo: SlowServer
+) -> None:
+    """A HelmChart applied with its HelmRepository, before the repository has an artifact,
+    waits for it: the wait is a Normal event, as source-controller records it (a trace), never
+    a Warning that would alert on every new chart."""
+    slow_repo.delay = 2.0  # the index comes after the chart's first reconcile
+    await sources.apply("HelmRepository", "late", source_spec(slow_repo.url))
+    await slow_repo.began("index.yaml").wait()
+    await sources.apply("HelmChart", "early", chart_spec("podinfo", "HelmRepository", "late"))
+    await sources.wait("HelmChart", "early", "FetchFailed", "True")
+    await sources.ready("HelmChart", "early")
+    core = client.CoreV1Api(sources.kube)
+    found = await core.list_namespaced_event(sources.namespace)
+    events = [(e.type, e.reason) for e in found.items]
+    assert ("Normal", "NoSourceArtifact") in events, events
+    assert [e for e in events if e[0] == "Warning"] == [], events

@@ -23,11 +23,13 @@ CHART_INFO_CACHE = 256
 class ChartUnavailable(Exception):
     """The chart cannot be had yet; `reason` is the Ready condition's."""
 
-    def __init__(self, reason: str, message: str, *, retry: bool) -> None:
+    def __init__(self, reason: str, message: str, *, retry: bool, stalled: bool = False) -> None:
         super().__init__(message)
         self.reason = reason
         self.retry = retry
         """Back off (a failure), rather than wait for the source to change."""
+        self.stalled = stalled
+        """Nothing but a change of the spec can help: Stalled, no requeue."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,10 @@ class Charts:
         informer = self.sources.get(kind)
         if informer is None:
             raise ChartUnavailable(
-                "ArtifactFailed", f"chartRef kind {kind} is not supported", retry=False
+                "ArtifactFailed",
+                f"chartRef kind {kind} is not supported",
+                retry=False,
+                stalled=True,
             )
         obj = informer.get(key)
         if obj is None:
@@ -79,7 +84,16 @@ class Charts:
         ready: dict[str, Any] = next(
             (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
         )
+        stalled: dict[str, Any] = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == "Stalled"), {}
+        )
         observed = status.get("observedGeneration") == obj["metadata"].get("generation")
+        # As Flux's isReady: a stalled source's old artifact is not used either.
+        if stalled.get("status") == "True":
+            why = stalled.get("message") or stalled.get("reason") or "stalled"
+            raise ChartUnavailable(
+                "SourceNotReady", f"{kind} '{key}' is not ready: {why}", retry=False
+            )
         if not status.get("artifact") or not observed:
             why = ready.get("message") or "no artifact yet"
             raise ChartUnavailable(

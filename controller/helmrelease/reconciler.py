@@ -190,6 +190,9 @@ class HelmReleaseReconciler:
             artifact = self.charts.artifact(hr)
             path, info = await self.charts.load(artifact)
         except ChartUnavailable as exc:
+            if exc.stalled:
+                work.stalled(exc.reason, str(exc))
+                return Result()
             work.not_ready(exc.reason, str(exc))
             if exc.retry:
                 raise Retry(str(exc)) from None

@@ -755,8 +755,9 @@ def test_chart_template_fields_reach_the_helm_chart() -> None:
 
 
 async def test_a_chart_ref_to_an_external_artifact_is_not_used(pipeline: Pipeline) -> None:
-    """Helmward reads no ExternalArtifact: the release says so, Ready=False ArtifactFailed, and
-    runs no Helm action (helm-controller v1.6 would install its artifact)."""
+    """Helmward reads no ExternalArtifact: the release says so, Ready=False ArtifactFailed and
+    Stalled until the spec changes, and runs no Helm action (helm-controller v1.6 would install
+    its artifact)."""
     ref = {"kind": "ExternalArtifact", "name": "generated"}
     pipeline.store(with_finalizer(without_chart(release_object(), chartRef=ref)))
 
@@ -764,4 +765,9 @@ async def test_a_chart_ref_to_an_external_artifact_is_not_used(pipeline: Pipelin
 
     ready = pipeline.conditions()["Ready"]
     assert ready == ("False", "ArtifactFailed", "chartRef kind ExternalArtifact is not supported")
+    assert pipeline.conditions()["Stalled"] == (
+        "True",
+        "ArtifactFailed",
+        "chartRef kind ExternalArtifact is not supported",
+    )
     assert pipeline.lib.calls == []

@@ -24,7 +24,8 @@ from internal.kube.resources import HELM_CHARTS, HELM_RELEASES, OCI_REPOSITORIES
 from tests.helmrelease.conftest import release_object
 from tests.helmrelease.fakeengine import FakeLibrary
 
-KEY = "apps/app"
+NAMESPACE = "apps"
+KEY = f"{NAMESPACE}/app"
 STATUS_PATH = HELM_RELEASES.path("apps", "app", "status")
 
 
@@ -319,3 +320,48 @@ async def test_an_unchanged_template_deletes_nothing(pipeline: Pipeline) -> None
 
     charts = pipeline.api.writes("/apis/source.toolkit.fluxcd.io")
     assert [m for m, _, _ in charts] == ["PATCH"]
+
+
+async def test_a_stalled_source_is_not_used_even_with_an_old_artifact(pipeline: Pipeline) -> None:
+    """As Flux's isReady: a source that is Stalled (say, verification it cannot do) keeps its
+    old artifact in status at most; the release waits and installs nothing."""
+    pipeline.store(with_finalizer(without_chart(release_object(), chartRef=chart_ref())))
+    reconciler = pipeline.reconciler()
+    reconciler.charts.sources["OCIRepository"].store[f"{NAMESPACE}/app"] = {
+        "metadata": {"name": "app", "namespace": NAMESPACE, "generation": 1},
+        "status": {
+            "observedGeneration": 1,
+            "artifact": {
+                "path": "ocirepository/apps/app/x.tgz",
+                "url": "http://127.0.0.1:1/x.tgz",
+                "revision": "1.0.0@sha256:" + "a" * 64,
+                "digest": "sha256:" + "a" * 64,
+                "lastUpdateTime": "2026-12-02T00:00:00Z",
+            },
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "VerificationNotSupported",
+                    "message": "spec.verify cannot be done",
+                    "lastTransitionTime": "2026-12-02T00:00:00Z",
+                },
+                {
+                    "type": "Stalled",
+                    "status": "True",
+                    "reason": "VerificationNotSupported",
+                    "message": "spec.verify cannot be done",
+                    "lastTransitionTime": "2026-12-02T00:00:00Z",
+                },
+            ],
+        },
+    }
+
+    await reconciler.reconcile(KEY)
+
+    assert pipeline.conditions()["Ready"] == (
+        "False",
+        "SourceNotReady",
+        f"OCIRepository '{NAMESPACE}/app' is not ready: spec.verify cannot be done",
+    )
+    assert pipeline.lib.calls == []

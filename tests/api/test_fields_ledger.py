@@ -11,11 +11,13 @@ field); the engine, e2e and sources tests the ledger also names show what those 
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from internal.drift.diff import ChangeType, compare
 from internal.manager import options
 from internal.release.actions import Action
 from internal.release.plan import Remediation, RollbackTarget, Strategy
+from tests.drift.test_diff import DEPLOY as WEB
 from tests.helmrelease.conftest import release_object
 from tests.helmrelease.test_pipeline import KEY, Pipeline, with_finalizer, without_chart
 from tests.helmrelease.test_pipeline import pipeline as pipeline  # the fixture, reused
@@ -189,18 +192,7 @@ def test_every_row_is_a_verdict_and_every_difference_a_reason_the_code_sets() ->
 
 
 def release(**spec: Any) -> HelmRelease:
-    raw = {
-        "apiVersion": "helm.toolkit.fluxcd.io/v2",
-        "kind": "HelmRelease",
-        "metadata": {"name": "app", "namespace": "apps", "generation": 1},
-        "spec": {
-            "interval": "5m",
-            "chart": {
-                "spec": {"chart": "app", "sourceRef": {"kind": "HelmRepository", "name": "r"}}
-            },
-            **spec,
-        },
-    }
+    raw = release_object(**spec)
     raw["spec"] = {k: v for k, v in raw["spec"].items() if v is not None}
     hr = api.parse(raw)
     assert isinstance(hr, HelmRelease)
@@ -236,7 +228,23 @@ TARGET_SELECTOR = {
 IMAGE = {"name": "nginx", "newName": "mirror/nginx", "newTag": "1.27", "digest": "sha256:ab"}
 
 # (field path, spec fragment, operation, what of the request, expected)
-OPTION_ROWS: list[tuple[str, dict[str, Any], str, Callable[[Any], Any], Any]] = [
+OptionRow = tuple[str, dict[str, Any], str, Callable[[Any], Any], Any]
+
+
+def _option(
+    path: str, value: Any, attr: str | Callable[[Any], Any], expected: Any, **beside: Any
+) -> OptionRow:
+    """The row of spec.<action>.<field> set to `value` (and `beside` set in the same section),
+    read from that action's request as the attribute `attr`, or by `attr` when a callable."""
+    _, action, name = path.split(".")
+    get = attrgetter(attr) if isinstance(attr, str) else attr
+    return (path, {action: {name: value, **beside}}, action, get, expected)
+
+
+SSA = attrgetter("server_side_apply", "force_conflicts")
+REUSE = attrgetter("reuse_values", "reset_values")
+
+OPTION_ROWS: list[OptionRow] = [
     ("spec.timeout", {"timeout": "7m"}, "install", lambda r: r.timeout, timedelta(minutes=7)),
     ("spec.maxHistory", {"maxHistory": 3}, "upgrade", lambda r: r.max_history, 3),
     (
@@ -305,63 +313,7 @@ OPTION_ROWS: list[tuple[str, dict[str, Any], str, Callable[[Any], Any], Any]] = 
         ),
         IMAGE,
     ),
-    (
-        "spec.install.createNamespace",
-        {"install": {"createNamespace": True}},
-        "install",
-        lambda r: r.create_namespace,
-        True,
-    ),
-    (
-        "spec.install.disableHooks",
-        {"install": {"disableHooks": True}},
-        "install",
-        lambda r: r.disable_hooks,
-        True,
-    ),
-    (
-        "spec.install.disableOpenAPIValidation",
-        {"install": {"disableOpenAPIValidation": True}},
-        "install",
-        lambda r: r.disable_open_api_validation,
-        True,
-    ),
-    (
-        "spec.install.disableSchemaValidation",
-        {"install": {"disableSchemaValidation": True}},
-        "install",
-        lambda r: r.disable_schema_validation,
-        True,
-    ),
-    (
-        "spec.install.disableTakeOwnership",
-        {"install": {"disableTakeOwnership": True}},
-        "install",
-        lambda r: r.take_ownership,
-        False,
-    ),
-    (
-        "spec.install.disableWait",
-        {"install": {"disableWait": True}},
-        "install",
-        lambda r: r.wait_strategy,
-        "hookOnly",
-    ),
-    (
-        "spec.install.disableWaitForJobs",
-        {"install": {"disableWaitForJobs": True}},
-        "install",
-        lambda r: r.wait_for_jobs,
-        False,
-    ),
-    ("spec.install.replace", {"install": {"replace": True}}, "install", lambda r: r.replace, True),
-    (
-        "spec.install.serverSideApply",
-        {"install": {"serverSideApply": False}},
-        "install",
-        lambda r: (r.server_side_apply, r.force_conflicts),
-        (False, False),
-    ),
+    _option("spec.install.serverSideApply", False, SSA, (False, False)),
     (
         "spec.install.timeout",
         {"timeout": "9m", "install": {"timeout": "2m"}},
@@ -369,13 +321,7 @@ OPTION_ROWS: list[tuple[str, dict[str, Any], str, Callable[[Any], Any], Any]] = 
         lambda r: r.timeout,
         timedelta(minutes=2),
     ),
-    (
-        "spec.install.crds",
-        {"install": {"crds": "CreateReplace"}},
-        "install",
-        lambda r: r.crds,
-        "CreateReplace",
-    ),
+    _option("spec.install.crds", "CreateReplace", "crds", "CreateReplace"),
     # Flux v1.6 ignores skipCRDs too (Helm's own SkipCRDs is always set; `crds` decides).
     (
         "spec.install.skipCRDs",
@@ -384,119 +330,12 @@ OPTION_ROWS: list[tuple[str, dict[str, Any], str, Callable[[Any], Any], Any]] = 
         lambda r: r.crds,
         "Create",
     ),
-    (
-        "spec.upgrade.cleanupOnFail",
-        {"upgrade": {"cleanupOnFail": True}},
-        "upgrade",
-        lambda r: r.cleanup_on_fail,
-        True,
-    ),
     ("spec.upgrade.crds", {"upgrade": {"crds": "Skip"}}, "upgrade", lambda r: r.crds, "Skip"),
-    (
-        "spec.upgrade.disableHooks",
-        {"upgrade": {"disableHooks": True}},
-        "upgrade",
-        lambda r: r.disable_hooks,
-        True,
-    ),
-    (
-        "spec.upgrade.disableOpenAPIValidation",
-        {"upgrade": {"disableOpenAPIValidation": True}},
-        "upgrade",
-        lambda r: r.disable_open_api_validation,
-        True,
-    ),
-    (
-        "spec.upgrade.disableSchemaValidation",
-        {"upgrade": {"disableSchemaValidation": True}},
-        "upgrade",
-        lambda r: r.disable_schema_validation,
-        True,
-    ),
-    (
-        "spec.upgrade.disableTakeOwnership",
-        {"upgrade": {"disableTakeOwnership": True}},
-        "upgrade",
-        lambda r: r.take_ownership,
-        False,
-    ),
-    (
-        "spec.upgrade.disableWait",
-        {"upgrade": {"disableWait": True}},
-        "upgrade",
-        lambda r: r.wait_strategy,
-        "hookOnly",
-    ),
-    (
-        "spec.upgrade.disableWaitForJobs",
-        {"upgrade": {"disableWaitForJobs": True}},
-        "upgrade",
-        lambda r: r.wait_for_jobs,
-        False,
-    ),
-    (
-        "spec.upgrade.force",
-        {"upgrade": {"force": True, "serverSideApply": "disabled"}},
-        "upgrade",
-        lambda r: r.force,
-        True,
-    ),
-    (
-        "spec.upgrade.preserveValues",
-        {"upgrade": {"preserveValues": True}},
-        "upgrade",
-        lambda r: (r.reuse_values, r.reset_values),
-        (True, False),
-    ),
-    (
-        "spec.upgrade.serverSideApply",
-        {"upgrade": {"serverSideApply": "enabled"}},
-        "upgrade",
-        lambda r: (r.server_side_apply, r.force_conflicts),
-        ("true", True),
-    ),
-    (
-        "spec.upgrade.timeout",
-        {"upgrade": {"timeout": "3m"}},
-        "upgrade",
-        lambda r: r.timeout,
-        timedelta(minutes=3),
-    ),
-    (
-        "spec.rollback.cleanupOnFail",
-        {"rollback": {"cleanupOnFail": True}},
-        "rollback",
-        lambda r: r.cleanup_on_fail,
-        True,
-    ),
-    (
-        "spec.rollback.disableHooks",
-        {"rollback": {"disableHooks": True}},
-        "rollback",
-        lambda r: r.disable_hooks,
-        True,
-    ),
-    (
-        "spec.rollback.disableWait",
-        {"rollback": {"disableWait": True}},
-        "rollback",
-        lambda r: r.wait_strategy,
-        "hookOnly",
-    ),
-    (
-        "spec.rollback.disableWaitForJobs",
-        {"rollback": {"disableWaitForJobs": True}},
-        "rollback",
-        lambda r: r.wait_for_jobs,
-        False,
-    ),
-    (
-        "spec.rollback.force",
-        {"rollback": {"force": True, "serverSideApply": "disabled"}},
-        "rollback",
-        lambda r: r.force,
-        True,
-    ),
+    _option("spec.upgrade.force", True, "force", True, serverSideApply="disabled"),
+    _option("spec.upgrade.preserveValues", True, REUSE, (True, False)),
+    _option("spec.upgrade.serverSideApply", "enabled", SSA, ("true", True)),
+    _option("spec.upgrade.timeout", "3m", "timeout", timedelta(minutes=3)),
+    _option("spec.rollback.force", True, "force", True, serverSideApply="disabled"),
     # Deprecated and without effect in helm-controller v1.6 (Helm 4 removed it): the same.
     (
         "spec.rollback.recreate",
@@ -505,55 +344,10 @@ OPTION_ROWS: list[tuple[str, dict[str, Any], str, Callable[[Any], Any], Any]] = 
         lambda r: r == options.rollback(release(), TARGET, 1),
         True,
     ),
-    (
-        "spec.rollback.serverSideApply",
-        {"rollback": {"serverSideApply": "disabled"}},
-        "rollback",
-        lambda r: (r.server_side_apply, r.force_conflicts),
-        ("false", False),
-    ),
-    (
-        "spec.rollback.timeout",
-        {"rollback": {"timeout": "4m"}},
-        "rollback",
-        lambda r: r.timeout,
-        timedelta(minutes=4),
-    ),
-    (
-        "spec.uninstall.deletionPropagation",
-        {"uninstall": {"deletionPropagation": "orphan"}},
-        "uninstall",
-        lambda r: r.deletion_propagation,
-        "orphan",
-    ),
-    (
-        "spec.uninstall.disableHooks",
-        {"uninstall": {"disableHooks": True}},
-        "uninstall",
-        lambda r: r.disable_hooks,
-        True,
-    ),
-    (
-        "spec.uninstall.disableWait",
-        {"uninstall": {"disableWait": True}},
-        "uninstall",
-        lambda r: r.wait_strategy,
-        "hookOnly",
-    ),
-    (
-        "spec.uninstall.keepHistory",
-        {"uninstall": {"keepHistory": True}},
-        "uninstall",
-        lambda r: r.keep_history,
-        True,
-    ),
-    (
-        "spec.uninstall.timeout",
-        {"uninstall": {"timeout": "1m"}},
-        "uninstall",
-        lambda r: r.timeout,
-        timedelta(minutes=1),
-    ),
+    _option("spec.rollback.serverSideApply", "disabled", SSA, ("false", False)),
+    _option("spec.rollback.timeout", "4m", "timeout", timedelta(minutes=4)),
+    _option("spec.uninstall.deletionPropagation", "orphan", "deletion_propagation", "orphan"),
+    _option("spec.uninstall.timeout", "1m", "timeout", timedelta(minutes=1)),
     (
         "spec.test.filters[]",
         {"test": {"enable": True, "filters": [{"name": "smoke", "exclude": True}]}},
@@ -569,6 +363,46 @@ OPTION_ROWS: list[tuple[str, dict[str, Any], str, Callable[[Any], Any], Any]] = 
         timedelta(seconds=90),
     ),
 ]
+
+# spec.<action>.<switch>: true, and the attribute of that action's request it makes true...
+TURNED_ON: dict[str, str] = {
+    "spec.install.createNamespace": "create_namespace",
+    "spec.install.disableHooks": "disable_hooks",
+    "spec.install.disableOpenAPIValidation": "disable_open_api_validation",
+    "spec.install.disableSchemaValidation": "disable_schema_validation",
+    "spec.install.replace": "replace",
+    "spec.upgrade.cleanupOnFail": "cleanup_on_fail",
+    "spec.upgrade.disableHooks": "disable_hooks",
+    "spec.upgrade.disableOpenAPIValidation": "disable_open_api_validation",
+    "spec.upgrade.disableSchemaValidation": "disable_schema_validation",
+    "spec.rollback.cleanupOnFail": "cleanup_on_fail",
+    "spec.rollback.disableHooks": "disable_hooks",
+    "spec.uninstall.disableHooks": "disable_hooks",
+    "spec.uninstall.keepHistory": "keep_history",
+}
+
+# ... or false.
+TURNED_OFF: dict[str, str] = {
+    "spec.install.disableTakeOwnership": "take_ownership",
+    "spec.install.disableWaitForJobs": "wait_for_jobs",
+    "spec.upgrade.disableTakeOwnership": "take_ownership",
+    "spec.upgrade.disableWaitForJobs": "wait_for_jobs",
+    "spec.rollback.disableWaitForJobs": "wait_for_jobs",
+}
+
+# spec.<action>.disableWait: true, in each action that waits: Helm's hook-only wait.
+NO_WAIT = ("install", "upgrade", "rollback", "uninstall")
+
+
+def _switch(path: str, attr: str, expected: Any) -> OptionRow:
+    """The row of spec.<action>.<switch> set true, read from that action's request."""
+    _, action, switch = path.split(".")
+    return (path, {action: {switch: True}}, action, attrgetter(attr), expected)
+
+
+OPTION_ROWS += [_switch(path, attr, True) for path, attr in TURNED_ON.items()]
+OPTION_ROWS += [_switch(path, attr, False) for path, attr in TURNED_OFF.items()]
+OPTION_ROWS += [_switch(f"spec.{a}.disableWait", "wait_strategy", "hookOnly") for a in NO_WAIT]
 
 
 @pytest.mark.parametrize(
@@ -639,17 +473,9 @@ def test_release_fields_reach_the_release_plan() -> None:
     assert not inputs.context(release(), False, RollbackTarget.OK).drift_correct
 
 
-DEPLOY: dict[str, Any] = {
-    "apiVersion": "apps/v1",
-    "kind": "Deployment",
-    "metadata": {
-        "name": "web",
-        "namespace": "apps",
-        "labels": {"app": "web"},
-        "annotations": {"tier": "front"},
-    },
-    "spec": {"replicas": 2},
-}
+# The drift tests' Deployment web in apps (labels app=web), annotated tier=front.
+DEPLOY: dict[str, Any] = copy.deepcopy(WEB)
+DEPLOY["metadata"]["annotations"] = {"tier": "front"}
 
 
 @pytest.mark.parametrize(
@@ -673,7 +499,8 @@ def test_drift_ignore_rules_from_the_spec(target: dict[str, str] | None, ignored
     if target is not None:
         rule["target"] = target
     hr = release(driftDetection={"mode": "enabled", "ignore": [rule]})
-    live = {**DEPLOY, "spec": {"replicas": 5}}
+    live = copy.deepcopy(DEPLOY)
+    live["spec"]["replicas"] = 5
     change = compare(DEPLOY, live, inputs.ignore_rules(hr))
     assert (change.type is ChangeType.NONE) is ignored, change
 
@@ -704,23 +531,27 @@ def test_chart_template_fields_reach_the_helm_chart() -> None:
     """The HelmChart made for spec.chart carries the template's fields as Flux's does: the
     sourceRef's kind and name (its namespace is where the HelmChart lives; its apiVersion is
     not copied), the chart interval (the release's when unset) and verify."""
+    copied = {  # the template's fields the HelmChart's spec has as they are
+        "chart": "podinfo",
+        "version": "6.x",
+        "interval": "2m",
+        "reconcileStrategy": "Revision",
+        "valuesFiles": ["values.yaml", "values-prod.yaml"],
+        "ignoreMissingValuesFiles": True,
+    }
+    verify = {"provider": "cosign", "secretRef": {"name": "keys"}}
     hr = release(
         chart={
             "metadata": {"labels": {"team": "a"}, "annotations": {"note": "n"}},
             "spec": {
-                "chart": "podinfo",
-                "version": "6.x",
-                "interval": "2m",
-                "reconcileStrategy": "Revision",
-                "valuesFiles": ["values.yaml", "values-prod.yaml"],
-                "ignoreMissingValuesFiles": True,
+                **copied,
                 "sourceRef": {
                     "apiVersion": "source.toolkit.fluxcd.io/v1",
                     "kind": "GitRepository",
                     "name": "repo",
                     "namespace": "shared",
                 },
-                "verify": {"provider": "cosign", "secretRef": {"name": "keys"}},
+                "verify": verify,
             },
         }
     )
@@ -732,14 +563,9 @@ def test_chart_template_fields_reach_the_helm_chart() -> None:
         "annotations": {"note": "n"},
     }
     assert chart["spec"] == {
-        "chart": "podinfo",
-        "version": "6.x",
-        "interval": "2m",
-        "reconcileStrategy": "Revision",
-        "valuesFiles": ["values.yaml", "values-prod.yaml"],
-        "ignoreMissingValuesFiles": True,
+        **copied,
         "sourceRef": {"kind": "GitRepository", "name": "repo"},
-        "verify": {"provider": "cosign", "secretRef": {"name": "keys"}},
+        "verify": verify,
     }
     assert desired_chart(release())["spec"]["interval"] == "5m"
     by_ref = release(

@@ -98,22 +98,23 @@ async def test_the_reconcile_reaches_tasks_and_threads_it_starts() -> None:
     assert lines[0]["controllerGroup"] == "source.toolkit.fluxcd.io"
 
 
-def test_exceptions_are_one_line_unless_debugging() -> None:
-    out, log = _capture("info", "json")
+def _logged_exception(level: str) -> str:
+    """The one line a JSON logger at `level` writes for an exception logged while handled."""
+    out, log = _capture(level, "json")
     try:
         raise ValueError("chart not found")
     except ValueError:
         log.exception("Reconciler error")
     (line,) = out.getvalue().splitlines()
+    return line
+
+
+def test_exceptions_are_one_line_unless_debugging() -> None:
+    line = _logged_exception("info")
     assert json.loads(line)["error"] == "chart not found"
     assert "Traceback" not in line
 
-    out, log = _capture("debug", "json")
-    try:
-        raise ValueError("chart not found")
-    except ValueError:
-        log.exception("Reconciler error")
-    (line,) = out.getvalue().splitlines()
+    line = _logged_exception("debug")
     assert "Traceback" in json.loads(line)["stacktrace"]
 
 

@@ -109,6 +109,22 @@ class Harness:
             self.kubeconfig, self.namespace, self.work_dir, *self.flags, log_name="controller-2.log"
         )
 
+    async def tamper(self, release: str) -> None:
+        """Edit the release's ConfigMap by hand, as drift."""
+        await client.CoreV1Api(self.kube).patch_namespaced_config_map(
+            f"{release}-config", self.namespace, {"data": {"message": "tampered"}}
+        )
+
+    async def request_reconcile(self, name: str, token: str) -> None:
+        """What `flux reconcile` does: `token` as the reconcile request annotation."""
+        await rest.request(
+            self.kube,
+            "PATCH",
+            HELM_RELEASES.path(self.namespace, name),
+            body={"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}},
+            content_type=rest.MERGE_PATCH,
+        )
+
     async def config(self, release: str) -> dict[str, str]:
         cm = await client.CoreV1Api(self.kube).read_namespaced_config_map(
             f"{release}-config", self.namespace
@@ -150,6 +166,23 @@ async def harness(
     ]
     # A chart of another name, for a release whose chart is replaced.
     chart_dirs.append(write_message_chart(tmp_path / "src", "other", "1.0.0"))
+    async with running_harness(
+        control_plane, kube, namespace, tmp_path, chart_dirs, controller_flags
+    ) as h:
+        yield h
+
+
+@contextlib.asynccontextmanager
+async def running_harness(
+    control_plane: ControlPlane,
+    kube: client.ApiClient,
+    namespace: str,
+    tmp_path: Path,
+    chart_dirs: list[Path],
+    flags: tuple[str, ...] = (),
+) -> AsyncIterator[Harness]:
+    """A chart repository of `chart_dirs`, its HelmRepository "charts", and a controller run
+    with `flags`; on leaving, the releases are deleted and the controller's log is printed."""
     async with chart_repository(control_plane.helm, chart_dirs, tmp_path / "repo") as charts:
         h = Harness(
             kube,
@@ -158,12 +191,12 @@ async def harness(
             control_plane.helm,
             control_plane.kubeconfig,
             tmp_path,
-            flags=controller_flags,
+            flags=flags,
         )
         try:
             await create_helm_repository(kube, namespace, charts.url)
             async with e2e_controller(
-                control_plane.kubeconfig, namespace, tmp_path, *controller_flags
+                control_plane.kubeconfig, namespace, tmp_path, *flags
             ) as controller:
                 h.controller = controller
                 yield h
@@ -173,6 +206,16 @@ async def harness(
             log = tmp_path / "controller.log"
             if log.exists():
                 print(log.read_text()[-6000:])
+
+
+@pytest.fixture
+async def elsewhere(kube: client.ApiClient, namespace: str) -> AsyncIterator[str]:
+    """A second namespace, beside the test's own."""
+    core = client.CoreV1Api(kube)
+    name = f"{namespace[:50]}-other"
+    await core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    await core.delete_namespace(name)
 
 
 async def _delete_releases(h: Harness) -> None:

@@ -3,7 +3,6 @@ upgrades); a generated HelmChart the spec no longer makes is deleted."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -75,15 +74,6 @@ async def test_in_place_update_upgrades_to_another_chart_name(harness: Harness) 
         (1, "demo-1.0.0", "superseded"),
         (2, "other-1.0.0", "deployed"),
     ]
-
-
-@pytest.fixture
-async def elsewhere(kube: client.ApiClient, namespace: str) -> AsyncIterator[str]:
-    core = client.CoreV1Api(kube)
-    name = f"{namespace[:50]}-other"
-    await core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    yield name
-    await core.delete_namespace(name)
 
 
 async def chart_exists(h: Harness, namespace: str, name: str) -> bool:

@@ -7,27 +7,9 @@ import pytest
 from kubernetes_asyncio import client
 
 from hack.testkit.wait import eventually
-from internal.kube import rest
-from internal.kube.resources import HELM_RELEASES
 from tests.e2e.conftest import Harness
 
 pytestmark = pytest.mark.e2e
-
-
-async def _tamper(h: Harness, release: str) -> None:
-    await client.CoreV1Api(h.kube).patch_namespaced_config_map(
-        f"{release}-config", h.namespace, {"data": {"message": "tampered"}}
-    )
-
-
-async def _request(h: Harness, name: str, token: str) -> None:
-    await rest.request(
-        h.kube,
-        "PATCH",
-        HELM_RELEASES.path(h.namespace, name),
-        body={"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}},
-        content_type=rest.MERGE_PATCH,
-    )
 
 
 @pytest.mark.parametrize("mode", ["enabled", "warn"])
@@ -41,8 +23,8 @@ async def test_drift_corrected_or_warned(harness: Harness, mode: str) -> None:
     await h.apply_release("drifty", spec)
     await h.wait("drifty", "Ready", "True")
     await h.wait("drifty", "Drifted", "False", reason="NoDriftDetected")
-    await _tamper(h, "drifty")
-    await _request(h, "drifty", "t1")
+    await h.tamper("drifty")
+    await h.request_reconcile("drifty", "t1")
     if mode == "enabled":
 
         async def corrected() -> bool:

@@ -4,8 +4,6 @@ installed; a source in the release's own namespace still installs."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from kubernetes_asyncio import client
 
@@ -20,16 +18,6 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def controller_flags() -> tuple[str, ...]:
     return ("--no-cross-namespace-refs",)
-
-
-@pytest.fixture
-async def elsewhere(kube: client.ApiClient, namespace: str) -> AsyncIterator[str]:
-    """A second namespace, where the refused sources would be."""
-    core = client.CoreV1Api(kube)
-    name = f"{namespace[:50]}-other"
-    await core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    yield name
-    await core.delete_namespace(name)
 
 
 async def warnings(h: Harness, name: str) -> list[str]:

@@ -14,14 +14,10 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 
-from hack.testkit.chart_server import chart_repository
 from hack.testkit.charts import write_message_chart
-from hack.testkit.kube import create_helm_repository, drop_finalizers
 from hack.testkit.plane import ControlPlane
 from hack.testkit.wait import eventually
-from internal.kube import rest
-from internal.kube.resources import HELM_RELEASES
-from tests.e2e.conftest import Harness, _delete_releases, e2e_controller
+from tests.e2e.conftest import Harness, running_harness
 from tests.engine.identities import service_account_with_role
 
 pytestmark = pytest.mark.e2e
@@ -62,27 +58,9 @@ async def defaulting(
 ) -> AsyncIterator[Harness]:
     """The harness's set-up, with a controller run with --default-service-account tenant."""
     chart_dirs = [write_message_chart(tmp_path / "src", "demo", "1.0.0")]
-    async with chart_repository(control_plane.helm, chart_dirs, tmp_path / "repo") as charts:
-        h = Harness(
-            kube, namespace, charts.url, control_plane.helm, control_plane.kubeconfig, tmp_path
-        )
-        try:
-            await create_helm_repository(kube, namespace, charts.url)
-            async with e2e_controller(
-                control_plane.kubeconfig,
-                namespace,
-                tmp_path,
-                "--default-service-account",
-                TENANT,
-            ) as controller:
-                h.controller = controller
-                yield h
-                await _delete_releases(h)
-        finally:
-            await drop_finalizers(kube, namespace)
-            log = tmp_path / "controller.log"
-            if log.exists():
-                print(log.read_text()[-6000:])
+    flags = ("--default-service-account", TENANT)
+    async with running_harness(control_plane, kube, namespace, tmp_path, chart_dirs, flags) as h:
+        yield h
 
 
 def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
@@ -103,22 +81,6 @@ async def _not_ready_saying(h: Harness, name: str, *texts: str) -> dict[str, Any
         return await eventually(probe, within=90, what=f"{name} Ready=False saying {texts}")
     except AssertionError:
         raise AssertionError(f"{name}: {(await h.get(name)).get('status')}") from None
-
-
-async def _request(h: Harness, name: str, token: str) -> None:
-    await rest.request(
-        h.kube,
-        "PATCH",
-        HELM_RELEASES.path(h.namespace, name),
-        body={"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}},
-        content_type=rest.MERGE_PATCH,
-    )
-
-
-async def _tamper(h: Harness, release: str) -> None:
-    await client.CoreV1Api(h.kube).patch_namespaced_config_map(
-        f"{release}-config", h.namespace, {"data": {"message": "tampered"}}
-    )
 
 
 async def _released_configmaps(kube: client.ApiClient, namespace: str) -> list[str]:
@@ -155,8 +117,8 @@ async def test_a_service_account_release_acts_only_with_the_accounts_rights(
     assert obj["status"]["inventory"]["entries"] == [
         {"id": f"{h.namespace}_home-config__ConfigMap", "v": "v1"}
     ]
-    await _tamper(h, "home")
-    await _request(h, "home", "t1")
+    await h.tamper("home")
+    await h.request_reconcile("home", "t1")
 
     async def corrected() -> bool:
         return (await h.config("home"))["message"] == "hello"
@@ -167,8 +129,8 @@ async def test_a_service_account_release_acts_only_with_the_accounts_rights(
     # condition, instead of the controller's own rights putting the object back.
     role = client.V1Role(metadata=client.V1ObjectMeta(name=TENANT), rules=_rules(NO_PATCH))
     await client.RbacAuthorizationV1Api(h.kube).replace_namespaced_role(TENANT, h.namespace, role)
-    await _tamper(h, "home")
-    await _request(h, "home", "t2")
+    await h.tamper("home")
+    await h.request_reconcile("home", "t2")
     user = f'User "system:serviceaccount:{h.namespace}:{TENANT}"'
     ready = await _not_ready_saying(
         h, "home", "unable to determine cluster state", user, 'cannot patch resource "configmaps"'

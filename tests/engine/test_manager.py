@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import pytest
@@ -39,6 +39,23 @@ from internal.release import health
 from tests.engine.identities import service_account_with_role
 
 pytestmark = pytest.mark.engine
+
+
+class Env(NamedTuple):
+    """The fixtures the Manager's tests on the cluster take, together."""
+
+    engine: Engine
+    target: ClusterTarget
+    kube: client.ApiClient
+    namespace: str
+    chart_root: Path
+
+
+@pytest.fixture
+def env(
+    engine: Engine, target: ClusterTarget, kube: client.ApiClient, namespace: str, chart_root: Path
+) -> Env:
+    return Env(engine, target, kube, namespace, chart_root)
 
 
 def _release(namespace: str, **spec: Any) -> HelmRelease:
@@ -74,14 +91,9 @@ async def _manager(
 
 
 async def test_manager_lifecycle(
-    engine: Engine,
-    target: ClusterTarget,
-    kube: client.ApiClient,
-    namespace: str,
-    chart_root: Path,
-    core: client.CoreV1Api,
-    control_plane: ControlPlane,
+    env: Env, core: client.CoreV1Api, control_plane: ControlPlane
 ) -> None:
+    engine, target, kube, namespace, chart_root = env
     chart = charts.make_chart(chart_root, version="0.1.0")
     mgr = await _manager(
         engine,
@@ -273,15 +285,10 @@ async def test_a_service_account_cluster_reads_as_the_account(
     await rest.request(kube, "GET", f"/api/v1/namespaces/{namespace}/configmaps")  # still open
 
 
-async def test_drift_and_health_reads_are_the_accounts(
-    engine: Engine,
-    target: ClusterTarget,
-    kube: client.ApiClient,
-    namespace: str,
-    chart_root: Path,
-) -> None:
+async def test_drift_and_health_reads_are_the_accounts(env: Env) -> None:
     """A release installed by the controller, then read for drift and health as an account
     that may read Helm's storage but not the release's ConfigMap."""
+    engine, target, kube, namespace, chart_root = env
     await service_account_with_role(kube, namespace, "reader", [SECRETS_READER])
     chart = charts.make_chart(chart_root, templates={"cm.yaml": charts.CONFIGMAP})
     clusters = Clusters(Cluster(target, kube, Discovery(kube)))
@@ -392,13 +399,8 @@ async def test_insecure_skip_tls_verify_is_honoured_only_with_insecure_kubeconfi
         await trusting.close()
 
 
-async def test_persistent_client_false_builds_the_engines_clients_per_call(
-    engine: Engine,
-    target: ClusterTarget,
-    kube: client.ApiClient,
-    namespace: str,
-    chart_root: Path,
-) -> None:
+async def test_persistent_client_false_builds_the_engines_clients_per_call(env: Env) -> None:
+    engine, target, kube, namespace, chart_root = env
     chart = charts.make_chart(chart_root, templates={"cm.yaml": charts.CONFIGMAP})
     clusters = Clusters(Cluster(target, kube, Discovery(kube)))
     kept = _release(namespace)
@@ -430,13 +432,8 @@ async def test_persistent_client_false_builds_the_engines_clients_per_call(
     assert targets_after == targets, "and is not kept"
 
 
-async def test_upgrade_after_a_client_side_install_applies_client_side(
-    engine: Engine,
-    target: ClusterTarget,
-    kube: client.ApiClient,
-    namespace: str,
-    chart_root: Path,
-) -> None:
+async def test_upgrade_after_a_client_side_install_applies_client_side(env: Env) -> None:
+    engine, target, kube, namespace, chart_root = env
     chart = charts.make_chart(chart_root, version="0.1.0", templates={"cm.yaml": charts.CONFIGMAP})
     hr = _release(namespace).model_copy(deep=True)
     spec = hr.model_dump(by_alias=True, exclude_none=True, mode="json")
@@ -459,13 +456,9 @@ async def test_upgrade_after_a_client_side_install_applies_client_side(
 
 
 async def test_mark_failed_records_the_newest_release_failed_through_the_engine(
-    engine: Engine,
-    target: ClusterTarget,
-    kube: client.ApiClient,
-    namespace: str,
-    chart_root: Path,
-    core: client.CoreV1Api,
+    env: Env, core: client.CoreV1Api
 ) -> None:
+    engine, target, kube, namespace, chart_root = env
     chart = charts.make_chart(chart_root, templates={"cm.yaml": charts.CONFIGMAP})
     mgr = await _manager(
         engine, target, kube, _release(namespace), Target("mf", namespace, namespace), chart

@@ -11,6 +11,7 @@ import api
 from api.digests import digest
 from api.helmrelease import HelmRelease
 from controller.helmrelease import inputs
+from controller.helmrelease.actions import Request
 from controller.helmrelease.atomic import run_atomic
 from controller.helmrelease.work import Retry, Work
 from tests.helmrelease.conftest import Harness, release_object
@@ -38,6 +39,18 @@ def next_work(work: Work) -> Work:
     return Work.of(raw, hr)
 
 
+async def failed_upgrade(harness: Harness) -> tuple[dict[str, Any], Request]:
+    """A release with one upgrade retry, installed, then upgraded to a new chart version with
+    an upgrade that times out: the object and the request of that failed reconcile."""
+    raw = release_object(upgrade={"remediation": {"retries": 1}})
+    req = harness.request(raw, next_work(await reconcile(harness, raw)))
+    new_chart_version(harness)
+    harness.lib.fail["upgrade"] = Failure("Timeout", "wait timed out")
+    with pytest.raises(Retry):
+        await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
+    return raw, req
+
+
 def reasons(work: Work) -> list[tuple[str, str]]:
     return [(e.type, e.reason) for e in work.events]
 
@@ -63,12 +76,7 @@ async def test_an_in_sync_release_makes_no_call_but_reads(harness: Harness) -> N
 
 
 async def test_a_failed_upgrade_is_rolled_back_on_the_next_reconcile(harness: Harness) -> None:
-    raw = release_object(upgrade={"remediation": {"retries": 1}})
-    req = harness.request(raw, next_work(await reconcile(harness, raw)))
-    new_chart_version(harness)
-    harness.lib.fail["upgrade"] = Failure("Timeout", "wait timed out")
-    with pytest.raises(Retry):
-        await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
+    raw, req = await failed_upgrade(harness)
     assert harness.lib.history("app") == [(1, "deployed"), (2, "failed")]
     assert req.work.status.upgrade_failures == 1
     req = harness.request(raw, next_work(req.work))
@@ -81,12 +89,7 @@ async def test_a_failed_upgrade_is_rolled_back_on_the_next_reconcile(harness: Ha
 async def test_a_rollback_target_changed_in_storage_is_not_rolled_back_to(
     harness: Harness,
 ) -> None:
-    raw = release_object(upgrade={"remediation": {"retries": 1}})
-    req = harness.request(raw, next_work(await reconcile(harness, raw)))
-    new_chart_version(harness)
-    harness.lib.fail["upgrade"] = Failure("Timeout", "wait timed out")
-    with pytest.raises(Retry):
-        await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
+    raw, req = await failed_upgrade(harness)
     harness.lib.releases[("app", 1)]["digest"] = "sha256:tampered"
     req = harness.request(raw, next_work(req.work))
     await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))

@@ -189,19 +189,26 @@ async def test_an_invalid_release_is_stalled_with_its_problems_and_one_warning(
     assert len(pipeline.events.emitted) == 1
 
 
+async def reconcile_generation_2(
+    pipeline: Pipeline, r: HelmReleaseReconciler, **spec: Any
+) -> dict[str, tuple[str, str, str]]:
+    """The stored release edited to generation 2 with `spec` set, reconciled again by `r`:
+    the conditions it then has."""
+    fixed = copy.deepcopy(pipeline.api.release)
+    fixed["spec"].update(spec)
+    fixed["metadata"]["generation"] = 2
+    pipeline.releases.store[KEY] = fixed
+    await r.reconcile(KEY)
+    return pipeline.conditions()
+
+
 async def test_an_invalid_release_made_valid_loses_its_stall(pipeline: Pipeline) -> None:
     pipeline.store(with_finalizer(release_object(interval="99999999h")))
     r = pipeline.reconciler()
     await r.reconcile(KEY)
     assert pipeline.conditions()["Stalled"][:2] == ("True", "InvalidSpec")
 
-    fixed = copy.deepcopy(pipeline.api.release)
-    fixed["spec"]["interval"] = "5m"
-    fixed["metadata"]["generation"] = 2
-    pipeline.releases.store[KEY] = fixed
-    await r.reconcile(KEY)
-
-    conds = pipeline.conditions()
+    conds = await reconcile_generation_2(pipeline, r, interval="5m")
     assert "Stalled" not in conds
     assert conds["Ready"][:2] == ("False", "SourceNotReady")
 
@@ -269,13 +276,7 @@ async def test_a_denied_reference_made_local_clears_the_stall(pipeline: Pipeline
     await r.reconcile(KEY)
     assert "Stalled" in pipeline.conditions()
 
-    fixed = copy.deepcopy(pipeline.api.release)
-    fixed["spec"]["chartRef"] = chart_ref()
-    fixed["metadata"]["generation"] = 2
-    pipeline.releases.store[KEY] = fixed
-    await r.reconcile(KEY)
-
-    conds = pipeline.conditions()
+    conds = await reconcile_generation_2(pipeline, r, chartRef=chart_ref())
     assert "Stalled" not in conds
     assert conds["Ready"][:2] == ("False", "SourceNotReady")
 

@@ -3,10 +3,11 @@ source manager running against the test's namespace."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from kubernetes_asyncio import client
@@ -14,6 +15,8 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from api.sources import GROUP, VERSION
 from controller.sources.context import RESOURCES, Context
+from hack.testkit.chart_server import ChartServer
+from hack.testkit.cli import helm_index, helm_package
 from hack.testkit.kube import drop_finalizers
 from hack.testkit.launcher import running_source_controllers
 from hack.testkit.wait import eventually
@@ -137,6 +140,26 @@ def _cond(obj: dict[str, Any], type_: str) -> dict[str, Any]:
 
 
 cond = _cond
+
+S = TypeVar("S", bound=ChartServer)
+
+
+@asynccontextmanager
+async def chart_repository(
+    tmp_path: Path, helm: Path, chart: Path, server: Callable[[Path], S] = ChartServer
+) -> AsyncIterator[S]:
+    """The chart directory `chart` packaged into tmp_path/repo, served there by `server` (a
+    ChartServer by default) and indexed at its URL; the server stops on leaving."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    helm_package(helm, chart, repo)
+    served = server(repo)
+    await served.start()
+    helm_index(helm, repo, served.url)
+    try:
+        yield served
+    finally:
+        await served.stop()
 
 
 @pytest.fixture

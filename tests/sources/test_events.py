@@ -23,7 +23,7 @@ from hack.testkit.cli import helm_index, helm_package
 from hack.testkit.plane import ControlPlane
 from hack.testkit.wait import eventually
 from internal.kube import rest
-from tests.sources.conftest import Sources
+from tests.sources.conftest import Sources, chart_repository
 from tests.sources.specs import chart_spec, source_spec
 
 pytestmark = pytest.mark.sources
@@ -76,16 +76,9 @@ def lag(monkeypatch: pytest.MonkeyPatch) -> Lag:
 
 @pytest.fixture
 async def slow_repo(tmp_path: Path, control_plane: ControlPlane) -> AsyncIterator[SlowServer]:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    helm_package(control_plane.helm, write_chart(tmp_path / "a", "podinfo", "6.0.3"), repo)
-    server = SlowServer(repo)
-    await server.start()
-    helm_index(control_plane.helm, repo, server.url)
-    try:
+    chart = write_chart(tmp_path / "a", "podinfo", "6.0.3")
+    async with chart_repository(tmp_path, control_plane.helm, chart, SlowServer) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 async def events_of(sources: Sources, name: str, reason: str) -> list[client.CoreV1Event]:

@@ -20,7 +20,7 @@ from hack.testkit.charts import write_chart
 from hack.testkit.cli import helm_index, helm_package
 from hack.testkit.git_server import GitHTTPServer
 from hack.testkit.plane import ControlPlane
-from tests.sources.conftest import Sources, cond
+from tests.sources.conftest import Sources, chart_repository, cond
 from tests.sources.specs import chart_spec, source_spec
 from tests.sources.test_bucket import s3 as s3  # the fixtures, reused
 from tests.sources.test_git import git_http as git_http
@@ -34,18 +34,10 @@ pytestmark = pytest.mark.sources
 @pytest.fixture
 async def chart_repo(tmp_path: Path, control_plane: ControlPlane) -> AsyncIterator[ChartServer]:
     """podinfo 6.0.3 over plain HTTP, without auth; the chart has values-prod.yaml."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
     chart = write_chart(tmp_path / "src", "podinfo", "6.0.3")
     (chart / "values-prod.yaml").write_text("replicas: 3\n")
-    helm_package(control_plane.helm, chart, repo)
-    server = ChartServer(repo)
-    await server.start()
-    helm_index(control_plane.helm, repo, server.url)
-    try:
+    async with chart_repository(tmp_path, control_plane.helm, chart) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 # --- interval and suspend ------------------------------------------------------------------------

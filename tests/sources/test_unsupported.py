@@ -13,9 +13,8 @@ from kubernetes_asyncio import client
 
 from hack.testkit.chart_server import ChartServer
 from hack.testkit.charts import write_chart
-from hack.testkit.cli import helm_index, helm_package
 from hack.testkit.plane import ControlPlane
-from tests.sources.conftest import Sources, cond
+from tests.sources.conftest import Sources, chart_repository, cond
 from tests.sources.specs import chart_spec, source_spec
 
 pytestmark = pytest.mark.sources
@@ -198,16 +197,9 @@ async def test_fields_helmward_cannot_act_on_stall_the_source(sources: Sources) 
 
 @pytest.fixture
 async def chart_repo(tmp_path: Path, control_plane: ControlPlane) -> AsyncIterator[ChartServer]:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    helm_package(control_plane.helm, write_chart(tmp_path / "src", "podinfo", "6.0.3"), repo)
-    server = ChartServer(repo)
-    await server.start()
-    helm_index(control_plane.helm, repo, server.url)
-    try:
+    chart = write_chart(tmp_path / "src", "podinfo", "6.0.3")
+    async with chart_repository(tmp_path, control_plane.helm, chart) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 async def _served(url: str) -> int:

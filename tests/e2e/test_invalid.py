@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from kubernetes_asyncio import client
 
+from hack.testkit.wait import eventually
 from tests.e2e.conftest import Harness
 from tests.e2e.test_release import helm_json
 
@@ -30,11 +31,15 @@ async def test_an_interval_out_of_range_stalls_with_the_validation_message(
     )
     assert "Reconciling" not in conds
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
-    events = await client.CoreV1Api(h.kube).list_namespaced_event(
-        h.namespace, field_selector="involvedObject.name=odd"
-    )
-    warnings = [(e.reason, e.count) for e in events.items if e.type == "Warning"]
-    assert warnings == [("InvalidSpec", 1)]
+
+    async def warnings() -> list[tuple[str, int]] | None:
+        # Events are written after the status, so the Stalled condition can be seen first.
+        events = await client.CoreV1Api(h.kube).list_namespaced_event(
+            h.namespace, field_selector="involvedObject.name=odd"
+        )
+        return [(e.reason, e.count) for e in events.items if e.type == "Warning"] or None
+
+    assert await eventually(warnings, within=10, what="odd's Warning") == [("InvalidSpec", 1)]
     assert helm_json(h, "list") == []
 
     await h.apply_release("odd", h.chart_spec(version="1.0.0"))

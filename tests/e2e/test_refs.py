@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from kubernetes_asyncio import client
 
+from hack.testkit.wait import eventually
 from internal.kube import rest
 from internal.kube.resources import HELM_CHARTS
 from tests.e2e.conftest import Harness
@@ -34,7 +35,13 @@ async def assert_denied(h: Harness, name: str, message: str) -> None:
     assert conds["Ready"]["message"] == message
     assert conds["Stalled"]["message"] == message
     assert "Reconciling" not in conds
-    assert await warnings(h, name) == ["AccessDenied"]
+
+    async def warned() -> list[str] | None:
+        # Events are written after the status, so the Stalled condition can be seen first.
+        found = await warnings(h, name)
+        return found or None
+
+    assert await eventually(warned, within=10, what=f"{name}'s Warning event") == ["AccessDenied"]
 
 
 async def test_a_chart_template_from_another_namespace_is_refused(

@@ -96,7 +96,7 @@ async def run_atomic(req: Request, desired: Desired) -> None:
             work.not_ready("StateError", f"could not determine release state: {state.reason}")
             raise Retry(state.reason)
         step = next_step(state.state, ctx)
-        log.info("%s: state %s (%s) -> %s", work.key, state.state, state.reason, step.action)
+        log.info("state %s (%s) -> %s", state.state, state.reason, step.action)
         if step.action in (Action.NONE, Action.STALL, Action.WARN_DRIFT):
             await settle(req, step, ctx, state, drifted, force_at)
             return

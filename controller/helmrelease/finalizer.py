@@ -49,7 +49,7 @@ class Finalizer:
                 self.api, self.managers.clusters, hr, self.default_account
             )
         except KubeConfigError as exc:
-            log.warning("%s: not uninstalling: %s", work.key, exc)
+            log.warning("not uninstalling: %s", exc)
             return
         done = await self.managers.new_client(hr, target, cluster).uninstall_release()
         if done.error is not None:

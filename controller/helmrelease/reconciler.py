@@ -143,7 +143,7 @@ class HelmReleaseReconciler:
             finalizers = [*(hr.metadata.finalizers or []), FINALIZER]
             await self.writer.patch_metadata(work, {"finalizers": finalizers})
         if hr.spec.suspend:
-            log.info("%s is suspended", work.key)
+            log.info("suspended")
             return Result()
         requested = hr.reconcile_request()
         try:

@@ -87,5 +87,5 @@ async def delete_stale_chart(api: ApiClient, work: Work) -> None:
         return
     namespace, _, name = old.partition("/")
     await rest.delete_optional(api, HELM_CHARTS.path(namespace, name))
-    log.info("%s: deleted HelmChart %s", work.key, old)
+    log.info("deleted HelmChart %s", old)
     work.status.helm_chart = None

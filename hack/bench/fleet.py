@@ -37,7 +37,10 @@ from internal.kube import rest
 from internal.kube.resources import HELM_RELEASES
 
 NAMESPACE = "fleet-bench"
-LOG_LINE = re.compile(r"^(\S+ \S+) INFO controller\.helmrelease\.\w+ \S+/(\S+): state (\S+)")
+# The console log: time, level, logger, then the object the reconcile is about.
+LOG_LINE = re.compile(
+    r"^(\S+)\tINFO\tcontroller\.helmrelease\.\w+\tHelmRelease \S+/(\S+): state (\S+)"
+)
 
 
 def sh(*args: str) -> str:
@@ -313,7 +316,7 @@ async def main() -> int:
         m = LOG_LINE.match(line)
         if not m:
             continue
-        at = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f")
+        at = datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
         if m.group(3) == "InSync":
             done.setdefault(m.group(2), at)
         elif m.group(3) == "Absent":

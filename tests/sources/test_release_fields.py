@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from hack.testkit.wait import eventually
 from internal.kube import rest
 from internal.kube.resources import HELM_CHARTS
 from tests.e2e.conftest import Harness
@@ -25,8 +26,15 @@ async def test_a_release_asking_to_verify_its_chart_installs_nothing(harness: Ha
     spec = h.chart_spec()
     spec["chart"]["spec"]["verify"] = {"provider": "cosign"}
     await h.apply_release("signed", spec)
-    obj = await h.wait("signed", "Ready", "False", reason="SourceNotReady")
-    ready = cond(obj, "Ready")
+
+    async def waiting_on_verify() -> dict[str, str] | None:
+        # First the HelmChart has no artifact yet; once it is reconciled, it says why not.
+        conditions = (await h.get("signed")).get("status", {}).get("conditions", [])
+        ready = next((c for c in conditions if c["type"] == "Ready"), None)
+        return ready if ready and "spec.verify" in ready["message"] else None
+
+    ready = await eventually(waiting_on_verify, within=60, what="signed waits on spec.verify")
+    assert (ready["status"], ready["reason"]) == ("False", "SourceNotReady"), ready
     assert "is not ready" in ready["message"], ready
     assert "spec.verify (signature verification)" in ready["message"], ready
 

@@ -15,9 +15,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the Helmward version")
-    from controller import app
+    from controller import flags
 
-    app.add_flags(
+    flags.add_flags(
         sub.add_parser(
             "run",
             help="run the HelmRelease and source controllers",

@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from controller import app, cli
+from controller import cli, flags
 
 # fluxcd/helm-controller config/manager/deployment.yaml, main at 0f61a8607a62 (identical at
 # tag v1.6.3, 117377b608ce, the release flux2 v2.9 installs): spec.template.spec.containers[0].args
@@ -88,12 +88,12 @@ def test_flux_manifest_args_are_accepted_with_flux_meaning(
 ) -> None:
     args = parse(*argv)
     assert {key: getattr(args, key) for key in expected} == expected
-    assert app.watch_namespace_of(args, {"RUNTIME_NAMESPACE": "flux-system"}) is None
+    assert flags.watch_namespace_of(args, {"RUNTIME_NAMESPACE": "flux-system"}) is None
 
 
 def test_the_advertised_storage_address_is_used_as_given() -> None:
     args = parse(*FLUX2_SOURCE_CONTROLLER_ARGS)
-    assert app.advertised(args.storage_addr, args.storage_adv_addr) == ADV
+    assert flags.advertised(args.storage_addr, args.storage_adv_addr) == ADV
     assert args.storage_addr == ":9090"
 
 
@@ -101,12 +101,12 @@ def test_the_events_address_is_acted_on() -> None:
     # tests/controller/test_notify.py and test_logging.py show the events posted there.
     args = parse(*FLUX2_HELM_CONTROLLER_ARGS)
     assert args.events_addr == EVENTS
-    assert app.without_effect(args, _defaults()) == []
+    assert flags.without_effect(args, _defaults()) == []
 
 
 def _defaults() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
-    app.add_flags(parser)
+    flags.add_flags(parser)
     return parser
 
 
@@ -191,11 +191,11 @@ def test_every_flux_flag_is_accepted_together() -> None:
 
 
 def test_flags_without_effect_are_named_when_set() -> None:
-    notes = app.without_effect(parse(*FLUX_FLAGS), _defaults())
+    notes = flags.without_effect(parse(*FLUX_FLAGS), _defaults())
     assert "--default-kubeconfig-service-account=kube: accepted for Flux, no effect" in notes
     assert "--override-manager=['kubectl']: accepted for Flux, no effect" in notes
     assert any(n.startswith("feature gate OOMWatch=false: no effect") for n in notes)
-    assert app.without_effect(parse(), _defaults()) == []
+    assert flags.without_effect(parse(), _defaults()) == []
 
 
 BOOLEAN_FLAGS = [
@@ -230,10 +230,10 @@ def test_defaults_of_the_booleans() -> None:
 
 def test_watch_all_namespaces_false_watches_the_runtime_namespace() -> None:
     env = {"RUNTIME_NAMESPACE": "flux-system"}
-    assert app.watch_namespace_of(parse("--watch-all-namespaces=false"), env) == "flux-system"
-    assert app.watch_namespace_of(parse("--watch-all-namespaces=false"), {}) is None
-    assert app.watch_namespace_of(parse("--watch-namespace", "apps"), env) == "apps"
-    assert app.watch_namespace_of(parse(), env) is None
+    assert flags.watch_namespace_of(parse("--watch-all-namespaces=false"), env) == "flux-system"
+    assert flags.watch_namespace_of(parse("--watch-all-namespaces=false"), {}) is None
+    assert flags.watch_namespace_of(parse("--watch-namespace", "apps"), env) == "apps"
+    assert flags.watch_namespace_of(parse(), env) is None
 
 
 DURATION_FLAGS = [
@@ -338,7 +338,7 @@ def test_every_gate_flux_knows_is_accepted() -> None:
     ]
     source_controller = ["CacheSecretsAndConfigMaps", "ObjectLevelWorkloadIdentity"]
     gates = sorted({*helm_controller, *source_controller})
-    assert sorted(app.FEATURE_GATES) == gates
+    assert sorted(flags.FEATURE_GATES) == gates
     args = parse("--feature-gates=" + ",".join(f"{g}=true" for g in gates))
     assert args.feature_gates == dict.fromkeys(gates, True)
 

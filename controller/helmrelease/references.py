@@ -45,14 +45,21 @@ class ReferenceIndex:
     _by_source: dict[SourceKey, set[str]] = field(default_factory=dict)
     _by_values: dict[ValuesKey, set[str]] = field(default_factory=dict)
     _graph: Graph | None = None
+    _generations: dict[str, int | None] = field(default_factory=dict)
 
     def on_event(self, event: str, obj: dict[str, Any]) -> None:
         """An informer handler: the release's edges as it now is (none once deleted)."""
         meta = obj.get("metadata") or {}
         key = f"{meta.get('namespace')}/{meta.get('name')}"
         if event == "DELETED":
+            self._generations.pop(key, None)
             self.update(key, None)
             return
+        # Edges live in the spec: a status write (most events) leaves them as they are.
+        generation = meta.get("generation")
+        if generation is not None and self._generations.get(key) == generation:
+            return
+        self._generations[key] = generation
         try:
             hr = api.parse(obj)
         except api.ParseError:

@@ -229,6 +229,7 @@ async def run(args: argparse.Namespace) -> None:
     # The Go runtime reads GOGC when the shim loads. Helm's actions are allocation-heavy and
     # short-lived; a tighter GC keeps the controller's footprint flat across a fleet of them.
     os.environ.setdefault("GOGC", str(args.engine_gogc))
+    os.environ["HELMWARD_FIELD_MANAGER"] = args.field_manager
     _limit_malloc_arenas()
     engine = Engine()
     watch_namespace = watch_namespace_of(args, os.environ)

@@ -138,6 +138,8 @@ def _duration(parser: argparse.ArgumentParser, name: str, default: float | None,
 
 
 NO_EFFECT = "accepted for Flux, no effect in Helmward"
+FIELD_MANAGER = "helm-controller"
+"""Flux's helm-controller's field manager (also the engine's default, internal/helm/shim)."""
 
 
 def _source_flags(parser: argparse.ArgumentParser) -> None:
@@ -271,6 +273,12 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         "spec.serviceAccountName is empty",
     )
     parser.add_argument("--default-kubeconfig-service-account", default="", help=NO_EFFECT)
+    parser.add_argument(
+        "--field-manager",
+        default=FIELD_MANAGER,
+        help="the field manager Helm's applies and drift corrections write as; Flux's "
+        "helm-controller by default, so either can take over the other's releases",
+    )
     _bool(
         parser,
         "--insecure-kubeconfig-exec",

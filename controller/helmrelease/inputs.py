@@ -3,7 +3,6 @@ the loop's context, drift rules and health checks. Pure."""
 
 from __future__ import annotations
 
-from api.digests import common_metadata_digest, post_renderers_digest
 from api.duration import parse_duration
 from api.helmrelease import DEFAULT_RETRY_INTERVAL, DriftDetectionMode, HelmRelease
 from api.naming import release_name, storage_namespace, target_namespace
@@ -25,16 +24,16 @@ def drift_mode(hr: HelmRelease) -> DriftDetectionMode:
     return dd.effective_mode() if dd else DriftDetectionMode.DISABLED
 
 
-def desired(hr: HelmRelease, info: hm.ChartInfo, config_digest: str) -> Desired:
+def desired(hr: HelmRelease, info: hm.ChartInfo, digests: hm.DigestResult) -> Desired:
     test = hr.spec.test
     status = hr.status
     return Desired(
         chart_name=str(info.metadata.get("name", "")),
         chart_version=str(info.metadata.get("version", "")),
-        config_digest=config_digest,
+        config_digest=digests.values,
         generation=hr.metadata.generation or 0,
-        post_renderers_digest=post_renderers_digest(hr.spec.post_renderers or None),
-        common_metadata_digest=common_metadata_digest(hr.spec.common_metadata),
+        post_renderers_digest=digests.post_renderers,
+        common_metadata_digest=digests.common_metadata,
         test_enabled=bool(test and test.enable),
         ignore_test_failures=hr.ignore_test_failures(),
         has_active_remediation=bool(status and status.last_attempted_release_action),

@@ -13,7 +13,6 @@ import logging
 import time
 
 import api
-from api.digests import digest
 from api.duration import parse_duration
 from api.helmrelease import HelmRelease
 from api.meta import FINALIZER
@@ -224,12 +223,13 @@ class HelmReleaseReconciler:
         moved = await uninstall_if_moved(work, self.managers, target, cluster, chart_name)
         if moved is not None:
             return moved
-        config_digest = digest(values)
-        record_attempt(work, revision(info, artifact), config_digest, artifact)
+        digests = await self.managers.digests(hr, values)
+        record_attempt(work, revision(info, artifact), digests.values, artifact)
         work.status.storage_namespace = target.storage_namespace
-        mgr = self.managers.new_manager(hr, target, cluster, Chart(path, info, values))
-        request = Request(work, mgr, self.writer, artifact.oci_digest)
-        await run_atomic(request, inputs.desired(hr, info, config_digest))
+        chart = Chart(path, info, values, artifact.oci_digest or "")
+        mgr = self.managers.new_manager(hr, target, cluster, chart)
+        request = Request(work, mgr, self.writer)
+        await run_atomic(request, inputs.desired(hr, info, digests))
         return None
 
 

@@ -17,7 +17,7 @@ from internal.kube import rest
 from internal.kube.client import ApiClient, ApiException
 from internal.kube.discovery import Discovery
 
-DEFAULT_FIELD_MANAGER = "helmward"
+DEFAULT_FIELD_MANAGER = "helm-controller"
 """Helm's own field manager when the engine names none (HELMWARD_FIELD_MANAGER sets it)."""
 
 

@@ -26,10 +26,13 @@ from internal.helm.models import (
     ClusterTarget,
     DiagnoseRequest,
     DiagnoseResult,
+    DigestRequest,
+    DigestResult,
     Envelope,
     LoadChartRequest,
     LoginRequest,
     Observation,
+    ObserveSpec,
     PullRequest,
     PullResult,
     RenderRequest,
@@ -73,6 +76,7 @@ class _RunsAction(Protocol[RequestT_contra, ResultT_co]):
         *,
         cluster: ClusterTarget,
         storage: StorageSpec | None = None,
+        observe: ObserveSpec | None = None,
         cancel: asyncio.Event | None = None,
     ) -> Coroutine[Any, Any, Outcome[ResultT_co]]: ...
 
@@ -100,9 +104,12 @@ class _Action(Generic[RequestT, ResultT]):
             *,
             cluster: ClusterTarget,
             storage: StorageSpec | None = None,
+            observe: ObserveSpec | None = None,
             cancel: asyncio.Event | None = None,
         ) -> Outcome[ResultT]:
-            return await engine.run(op, request, cluster=cluster, storage=storage, cancel=cancel)
+            return await engine.run(
+                op, request, cluster=cluster, storage=storage, observe=observe, cancel=cancel
+            )
 
         return action
 
@@ -163,6 +170,11 @@ class Engine:
     async def tags(self, request: TagsRequest, *, cancel: asyncio.Event | None = None) -> list[str]:
         return (await self.run(o.TAGS, request, cancel=cancel)).result.tags
 
+    async def digest(self, request: DigestRequest) -> DigestResult:
+        """The digests Flux records of a HelmRelease's values, post-renderers and common
+        metadata, computed as Flux computes them."""
+        return (await self.run(o.DIGEST, request)).result
+
     async def pull(
         self, request: PullRequest, *, cancel: asyncio.Event | None = None
     ) -> PullResult:
@@ -177,10 +189,11 @@ class Engine:
         *,
         cluster: ClusterTarget | None = None,
         storage: StorageSpec | None = None,
+        observe: ObserveSpec | None = None,
         cancel: asyncio.Event | None = None,
     ) -> Outcome[ResultT]:
         """Run one op; its error, if it failed, raised as the exception of its code."""
-        resp = await self.call(op.name, request.wire(), cluster, storage, cancel)
+        resp = await self.call(op.name, request.wire(), cluster, storage, cancel, observe)
         return _outcome(resp, op.result)
 
     async def call(
@@ -190,9 +203,10 @@ class Engine:
         cluster: ClusterTarget | None = None,
         storage: StorageSpec | None = None,
         cancel: asyncio.Event | None = None,
+        observe: ObserveSpec | None = None,
     ) -> Response:
         """Send one request and return the shim's answer, error or not."""
-        envelope = Envelope(op=op, cluster=cluster, storage=storage).wire()
+        envelope = Envelope(op=op, cluster=cluster, storage=storage, observe=observe).wire()
         envelope[op] = dict(body)
         raw = await self.call_raw(json.dumps(envelope).encode(), cancel)
         return Response.model_validate_json(raw)

@@ -105,12 +105,22 @@ class StorageSpec(RequestModel):
     namespace: str | None = None
 
 
+class ObserveSpec(RequestModel):
+    """What goes into the digests of the releases a call reports besides the releases: the OCI
+    digest of the chart artifact, as Flux folds it in. `versions` gives known revisions the
+    digest their snapshots carry; `oci_digest` goes to the rest, the revisions the call makes."""
+
+    oci_digest: str | None = None
+    versions: dict[str, str] = {}
+
+
 class Envelope(RequestModel):
     """What every request holds besides the op's own options, which go under the op's name."""
 
     op: str
     cluster: ClusterTarget | None = None
     storage: StorageSpec | None = None
+    observe: ObserveSpec | None = None
 
 
 # --- post-rendering ------------------------------------------------------------------------------
@@ -289,6 +299,23 @@ class SchemaRequest(RequestModel):
     """Schema takes no options."""
 
 
+class DigestRequest(RequestModel):
+    """The desired state of a HelmRelease whose digests Flux records: its values, and its
+    `spec.postRenderers` and `spec.commonMetadata` as written (absent ones have no digest)."""
+
+    values: dict[str, Any] = {}
+    post_renderers: list[PostRenderer] | None = None
+    common_metadata: CommonMetadata | None = None
+
+
+class DigestResult(ResponseModel):
+    """`sha256:<hex>` digests, or '' for an absent field."""
+
+    values: str
+    post_renderers: str
+    common_metadata: str
+
+
 class DiagnoseRequest(RequestModel):
     """Exercises the call machinery: `panic` panics in Go, `sleep` waits or until cancelled."""
 
@@ -388,6 +415,10 @@ class Release(ResponseModel):
     apply_method: str
     rollback_revision: int
     digest: str
+    """Flux's digest of the release record, with `oci_digest` folded in."""
+    config_digest: str
+    """Flux's digest of `config`."""
+    oci_digest: str = ""
 
 
 class Observation(ResponseModel):

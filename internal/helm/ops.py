@@ -38,6 +38,7 @@ SCHEMA = Op("schema", m.SchemaRequest, m.SchemaResult, offline=True)
 LOGIN = Op("login", m.LoginRequest, m.LoginResult, offline=True)
 TAGS = Op("tags", m.TagsRequest, m.TagsResult, offline=True)
 PULL = Op("pull", m.PullRequest, m.PullResult, offline=True)
+DIGEST = Op("digest", m.DigestRequest, m.DigestResult, offline=True)
 
 OPS: dict[str, Op[Any, Any]] = {
     op.name: op
@@ -58,5 +59,6 @@ OPS: dict[str, Op[Any, Any]] = {
         LOGIN,
         TAGS,
         PULL,
+        DIGEST,
     )
 }

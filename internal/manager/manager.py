@@ -25,7 +25,7 @@ from internal.helm import errors as herr
 from internal.helm import models as hm
 from internal.helm.engine import Engine
 from internal.kube.client import ApiException
-from internal.manager import options, polling
+from internal.manager import digests, options, polling
 from internal.manager.clusters import Cluster, Clusters
 from internal.release import health, inventory
 from internal.release.plan import RollbackTarget
@@ -60,6 +60,8 @@ class Chart:
     path: Path
     info: hm.ChartInfo
     values: dict[str, Any]
+    oci_digest: str = ""
+    """The digest of the OCI artifact the chart came from, recorded in the releases it makes."""
 
     def crds(self) -> list[dict[str, str]]:
         return [c.model_dump(by_alias=True) for c in self.info.crd_objects or []]
@@ -91,6 +93,9 @@ class ReleaseClient:
     def _storage(self) -> hm.StorageSpec:
         return hm.StorageSpec(namespace=self.target.storage_namespace)
 
+    def _observe(self, oci_digest: str = "") -> hm.ObserveSpec:
+        return digests.observe(self.hr, self.target, oci_digest)
+
     async def _get(self, version: int) -> hm.Release | None:
         """The stored release at `version`, the newest when 0; None when there is none."""
         try:
@@ -102,6 +107,7 @@ class ReleaseClient:
                 ),
                 cluster=self.cluster.target,
                 storage=self._storage(),
+                observe=self._observe(),
             )
         except herr.ReleaseNotFoundError:
             return None
@@ -131,6 +137,13 @@ class ReleaseClient:
 
     # --- actions -------------------------------------------------------------------------------
 
+    async def _run(self, action: Any, request: Any, oci_digest: str = "") -> Done:
+        """Run an engine action on this release's cluster and storage."""
+        storage, observe = self._storage(), self._observe(oci_digest)
+        return await self._act(
+            action(request, cluster=self.cluster.target, storage=storage, observe=observe)
+        )
+
     async def _act(self, call: Any) -> Done:
         try:
             out = await call
@@ -140,23 +153,17 @@ class ReleaseClient:
 
     async def test_release(self) -> Done:
         request = options.test(self.hr, self.target)
-        return await self._act(
-            self.engine.test(request, cluster=self.cluster.target, storage=self._storage())
-        )
+        return await self._run(self.engine.test, request)
 
     async def rollback_release(self, version: int) -> Done:
         to = await self._get(version) if version else None
         request = options.rollback(self.hr, self.target, version, to.apply_method if to else None)
-        return await self._act(
-            self.engine.rollback(request, cluster=self.cluster.target, storage=self._storage())
-        )
+        return await self._run(self.engine.rollback, request)
 
     async def uninstall_release(self) -> Done:
         """Uninstall with the object's uninstall options. A release already gone is success."""
         request = options.uninstall(self.hr, self.target)
-        done = await self._act(
-            self.engine.uninstall(request, cluster=self.cluster.target, storage=self._storage())
-        )
+        done = await self._run(self.engine.uninstall, request)
         if isinstance(done.error, herr.ReleaseNotFoundError):
             return Done(done.observations)
         return done
@@ -201,9 +208,7 @@ class ReleaseClient:
             namespace=self.target.namespace,
             description=description,
         )
-        done = await self._act(
-            self.engine.mark_failed(request, cluster=self.cluster.target, storage=self._storage())
-        )
+        done = await self._run(self.engine.mark_failed, request)
         release = getattr(done.result, "release", None)
         if release is not None:
             self._release = release
@@ -263,16 +268,12 @@ class Manager(ReleaseClient):
 
     async def install_release(self) -> Done:
         request = options.install(self.hr, self.target, self.chart.path, self.chart.values)
-        return await self._act(
-            self.engine.install(request, cluster=self.cluster.target, storage=self._storage())
-        )
+        return await self._run(self.engine.install, request, self.chart.oci_digest)
 
     async def upgrade_release(self) -> Done:
         method = self.release.apply_method if self.release else None
         request = options.upgrade(self.hr, self.target, self.chart.path, self.chart.values, method)
-        return await self._act(
-            self.engine.upgrade(request, cluster=self.cluster.target, storage=self._storage())
-        )
+        return await self._run(self.engine.upgrade, request, self.chart.oci_digest)
 
 
 class ManagerFactory:
@@ -286,6 +287,10 @@ class ManagerFactory:
         self, hr: HelmRelease, target: options.Target, cluster: Cluster, chart: Chart
     ) -> Manager:
         return Manager(self.engine, hr, target, cluster, chart)
+
+    async def digests(self, hr: HelmRelease, values: Mapping[str, Any]) -> hm.DigestResult:
+        """What Flux records of the object's desired state, computed as Flux computes it."""
+        return await digests.desired(self.engine, hr, values)
 
     def new_client(
         self, hr: HelmRelease, target: options.Target, cluster: Cluster

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from api.duration import parse_duration
-from api.helmrelease import HelmRelease, Install, Upgrade, WaitStrategyName
+from api.helmrelease import (
+    CommonMetadata,
+    HelmRelease,
+    Install,
+    PostRenderer,
+    Upgrade,
+    WaitStrategyName,
+)
 from internal.helm import models as m
 
 
@@ -35,36 +42,38 @@ def _wait(disable_wait: bool | None, hr: HelmRelease) -> m.WaitStrategy:
     return "legacy" if hr.spec.effective_wait_strategy() == WaitStrategyName.LEGACY else "watcher"
 
 
-def _rendering(hr: HelmRelease) -> dict[str, Any]:
-    renderers = []
-    for pr in hr.spec.post_renderers or []:
-        if pr.kustomize is None:
-            continue
-        k = pr.kustomize
-        renderers.append(
-            m.PostRenderer(
-                kustomize=m.Kustomize(
-                    patches=[
-                        m.Patch(
-                            patch=p.patch,
-                            target=m.Selector(**p.target.model_dump(exclude_none=True))
-                            if p.target
-                            else None,
-                        )
-                        for p in k.patches or []
-                    ],
-                    images=[m.Image(**i.model_dump(exclude_none=True)) for i in k.images or []],
+def post_renderer(pr: PostRenderer) -> m.PostRenderer:
+    k = pr.kustomize
+    if k is None:
+        return m.PostRenderer()
+    return m.PostRenderer(
+        kustomize=m.Kustomize(
+            patches=[
+                m.Patch(
+                    patch=p.patch,
+                    target=m.Selector(**p.target.model_dump(exclude_none=True))
+                    if p.target
+                    else None,
                 )
-            )
+                for p in k.patches or []
+            ],
+            images=[m.Image(**i.model_dump(exclude_none=True)) for i in k.images or []],
         )
-    cm = hr.spec.common_metadata
+    )
+
+
+def common_metadata(cm: CommonMetadata | None) -> m.CommonMetadata | None:
+    if cm is None:
+        return None
+    return m.CommonMetadata(labels=cm.labels or {}, annotations=cm.annotations or {})
+
+
+def _rendering(hr: HelmRelease) -> dict[str, Any]:
     return {
-        "post_renderers": renderers,
-        "common_metadata": m.CommonMetadata(
-            labels=cm.labels or {}, annotations=cm.annotations or {}
-        )
-        if cm
-        else None,
+        "post_renderers": [
+            post_renderer(pr) for pr in hr.spec.post_renderers or [] if pr.kustomize is not None
+        ],
+        "common_metadata": common_metadata(hr.spec.common_metadata),
         "origin": m.Origin(name=hr.metadata.name, namespace=hr.metadata.namespace or "default"),
         "post_render_strategy": str(hr.spec.effective_post_render_strategy()),
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from api.digests import digest
 from api.helmrelease import DEFAULT_MAX_HISTORY, Snapshot, TestHookStatus
 from internal.helm import models as hm
 
@@ -16,8 +15,9 @@ def _time(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(microsecond=0) if value is not None else None
 
 
-def snapshot(release: hm.Release, action: str | None, oci_digest: str | None = None) -> Snapshot:
-    """A snapshot of a release as the engine reported it."""
+def snapshot(release: hm.Release, action: str | None) -> Snapshot:
+    """A snapshot of a release as the engine reported it: its digests are Flux's, with the OCI
+    digest the engine folded in."""
     first = release.first_deployed or release.last_deployed
     last = release.last_deployed or release.first_deployed
     return Snapshot(
@@ -31,11 +31,11 @@ def snapshot(release: hm.Release, action: str | None, oci_digest: str | None = N
         chart_name=release.chart.name,
         chart_version=release.chart.version,
         app_version=release.chart.app_version or None,
-        config_digest=digest(release.config or {}),
+        config_digest=release.config_digest,
         first_deployed=first,
         last_deployed=last,
         deleted=release.deleted,
-        oci_digest=oci_digest or None,
+        oci_digest=release.oci_digest or None,
     )
 
 

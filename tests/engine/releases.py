@@ -19,6 +19,7 @@ from internal.helm.models import (
     HistoryRequest,
     InstallRequest,
     MarkFailedRequest,
+    ObserveSpec,
     RollbackRequest,
     StorageSpec,
     TestRequest,
@@ -51,6 +52,7 @@ class Releases:
         *,
         namespace: str | None = None,
         storage: StorageSpec | None = None,
+        observe: ObserveSpec | None = None,
         **fields: Any,
     ) -> Any:
         """The engine's `op` on the release `name`, in the test's namespace unless `namespace`
@@ -58,7 +60,9 @@ class Releases:
         if chart is not None:
             fields["chart"] = chart
         body = request(release_name=name, namespace=namespace or self.namespace, **fields)
-        return await getattr(self.engine, op)(body, cluster=self.target, storage=storage)
+        return await getattr(self.engine, op)(
+            body, cluster=self.target, storage=storage, observe=observe
+        )
 
     install = partialmethod(_run, "install", InstallRequest)
     upgrade = partialmethod(_run, "upgrade", UpgradeRequest)

@@ -34,7 +34,7 @@ async def test_impersonated_service_account_acts_with_its_own_rights(
     assert out.result.release.status == "deployed"
     assert (await engine.stats()).cached_targets >= before + 1, "a target per identity"
     cm = await core.read_namespaced_config_map("imp-config", namespace)
-    assert cm.metadata.managed_fields[0].manager == "helmward"
+    assert cm.metadata.managed_fields[0].manager == "helm-controller"
 
     # The same chart with a Service: the deployer may not create Services.
     with_service = releases.chart(

@@ -4,7 +4,6 @@ that races the call's start, and the digest of an observed release."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 import subprocess
@@ -18,7 +17,13 @@ import pytest
 from hack.testkit import charts
 from hack.testkit.paths import REPO_ROOT
 from internal.helm import ActionCancelledError, Engine, ShimUnavailableError, library
-from internal.helm.models import ClusterTarget, DiagnoseRequest, InstallRequest, Response
+from internal.helm.models import (
+    ClusterTarget,
+    DiagnoseRequest,
+    DigestRequest,
+    InstallRequest,
+    Response,
+)
 
 pytestmark = pytest.mark.engine
 
@@ -58,7 +63,7 @@ def test_version_reports_the_pinned_sdks(engine: Engine) -> None:
     assert info.helm == shim_pin.group(1) == tools_pin.group(1)
     assert info.kustomize_api is not None
     assert info.kustomize_api.startswith("v0.21.")
-    assert info.field_manager == "helmward"
+    assert info.field_manager == "helm-controller"
 
 
 async def test_calls_run_in_parallel_off_the_event_loop(engine: Engine) -> None:
@@ -107,21 +112,23 @@ async def test_cancel_event_and_a_cancel_that_races_the_start(
     assert resp.error.code == "Cancelled"
 
 
-async def test_an_observed_digest_is_sha256_of_the_canonical_json(
+async def test_an_observation_carries_the_digests_of_the_release_it_wrote(
     engine: Engine, target: ClusterTarget, namespace: str, chart_root: Path
 ) -> None:
     chart = charts.make_chart(chart_root, templates={"configmap.yaml": charts.CONFIGMAP})
+    values = {"message": "héllo <&>"}
     request = {
         "op": "install",
         "cluster": target.wire(),
         "install": InstallRequest(
-            release_name="dig", namespace=namespace, chart=chart, values={"message": "héllo <&>"}
+            release_name="dig", namespace=namespace, chart=chart, values=values
         ).wire(),
     }
     raw = json.loads(await engine.call_raw(json.dumps(request).encode()))
     assert raw["ok"], raw["error"]
+    config = (await engine.digest(DigestRequest(values=values))).values
+    assert [obs["operation"] for obs in raw["observations"]] == ["create", "update"]
     for obs in raw["observations"]:
-        release = dict(obs["release"])
-        assert release.pop("digest") == obs["digest"]
-        canonical = json.dumps(release, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        assert obs["digest"] == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+        assert obs["release"]["digest"] == obs["digest"]
+        assert obs["release"]["configDigest"] == config
+    assert raw["observations"][0]["digest"] != raw["observations"][1]["digest"]

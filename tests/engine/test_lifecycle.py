@@ -183,7 +183,7 @@ async def test_server_side_apply_owns_fields_and_forces_conflicts(
         ]
 
     cm = await core.read_namespaced_config_map(f"{name}-config", namespace)
-    assert owner_of_message(cm) == [("helmward", "Apply")]
+    assert owner_of_message(cm) == [("helm-controller", "Apply")]
 
     # Another field manager takes data.message with its own server-side apply.
     theirs = {
@@ -219,7 +219,7 @@ async def test_server_side_apply_owns_fields_and_forces_conflicts(
     await releases.upgrade(name, chart, values={"message": "b"})
     cm = await core.read_namespaced_config_map(f"{name}-config", namespace)
     assert cm.data == {"message": "b"}
-    assert owner_of_message(cm) == [("helmward", "Apply")]
+    assert owner_of_message(cm) == [("helm-controller", "Apply")]
 
 
 async def test_chart_crds_are_installed_and_usable(

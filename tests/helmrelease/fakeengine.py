@@ -5,12 +5,12 @@ Helm's memory driver). Failures are injected per op."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from api.digests import digest
 from internal.helm import models as hm
 
 MANIFEST = """---
@@ -76,12 +76,8 @@ class FakeLibrary:
         return self.releases[(name, versions[-1])] if versions else None
 
     def _write(self, rel: dict[str, Any], operation: str, obs: list[dict[str, Any]]) -> None:
-        rel["digest"] = (
-            "sha256:"
-            + hashlib.sha256(
-                json.dumps({k: v for k, v in rel.items() if k != "digest"}, sort_keys=True).encode()
-            ).hexdigest()
-        )
+        rel["digest"] = _sha({k: v for k, v in rel.items() if k != "digest"})
+        rel["configDigest"] = _sha(rel["config"])
         self.releases[(rel["name"], rel["version"])] = rel
         key = f"sh.helm.release.v1.{rel['name']}.v{rel['version']}"
         obs.append({"operation": operation, "key": key, "digest": rel["digest"], "release": rel})
@@ -106,12 +102,25 @@ class FakeLibrary:
             apply_method="ssa",
             rollback_revision=0,
             digest="",
+            config_digest="",
         ).model_dump(by_alias=True, mode="json")
 
     def _failing(self, op: str) -> bool:
         return op in self.fail and self.fail[op].store
 
     # --- ops ---------------------------------------------------------------------------------
+
+    def _op_digest(self, body: dict[str, Any], obs: list[dict[str, Any]]) -> dict[str, Any]:
+        # Not Flux's encodings (tests/engine/test_digests.py checks those): the same function
+        # for a release's config and the desired values is what the reconcilers need here.
+        def of(key: str) -> str:
+            return "" if body.get(key) is None else _sha(body[key])
+
+        return {
+            "values": _sha(body.get("values") or {}),
+            "postRenderers": of("postRenderers"),
+            "commonMetadata": of("commonMetadata"),
+        }
 
     def _op_get(self, body: dict[str, Any], obs: list[dict[str, Any]]) -> dict[str, Any]:
         name, version = body["releaseName"], body.get("version") or 0
@@ -214,3 +223,7 @@ def _answer(
             "durationMs": 1.0,
         }
     ).encode()
+
+
+def _sha(value: Any) -> str:
+    return digest(value)

@@ -14,15 +14,16 @@ from controller.helmrelease import inputs
 from controller.helmrelease.actions import Request
 from controller.helmrelease.atomic import run_atomic
 from controller.helmrelease.work import Retry, Work
+from internal.helm import models as hm
 from tests.helmrelease.conftest import Harness, release_object
 from tests.helmrelease.fakeengine import Failure
 
-VALUES_DIGEST = digest({"replicas": 1})
+DIGESTS = hm.DigestResult(values=digest({"replicas": 1}), post_renderers="", common_metadata="")
 
 
 async def reconcile(harness: Harness, raw: dict[str, Any], work: Work | None = None) -> Work:
     req = harness.request(raw, work)
-    await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
+    await run_atomic(req, inputs.desired(req.work.hr, harness.info, DIGESTS))
     return req.work
 
 
@@ -47,7 +48,7 @@ async def failed_upgrade(harness: Harness) -> tuple[dict[str, Any], Request]:
     new_chart_version(harness)
     harness.lib.fail["upgrade"] = Failure("Timeout", "wait timed out")
     with pytest.raises(Retry):
-        await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
+        await run_atomic(req, inputs.desired(req.work.hr, harness.info, DIGESTS))
     return raw, req
 
 
@@ -81,7 +82,7 @@ async def test_a_failed_upgrade_is_rolled_back_on_the_next_reconcile(harness: Ha
     assert req.work.status.upgrade_failures == 1
     req = harness.request(raw, next_work(req.work))
     with pytest.raises(Retry, match="requeue-backoff"):  # a retry left: the upgrade again later
-        await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
+        await run_atomic(req, inputs.desired(req.work.hr, harness.info, DIGESTS))
     assert harness.lib.history("app") == [(1, "superseded"), (2, "superseded"), (3, "deployed")]
     assert reasons(req.work) == [("Normal", "RollbackSucceeded")]
 
@@ -92,6 +93,6 @@ async def test_a_rollback_target_changed_in_storage_is_not_rolled_back_to(
     raw, req = await failed_upgrade(harness)
     harness.lib.releases[("app", 1)]["digest"] = "sha256:tampered"
     req = harness.request(raw, next_work(req.work))
-    await run_atomic(req, inputs.desired(req.work.hr, harness.info, VALUES_DIGEST))
+    await run_atomic(req, inputs.desired(req.work.hr, harness.info, DIGESTS))
     assert harness.lib.history("app")[-1] == (3, "deployed")
     assert ("Normal", "UpgradeSucceeded") in reasons(req.work), "corrupt target: upgrade instead"

@@ -31,7 +31,6 @@ class Request:
     work: Work
     mgr: Manager
     writer: StatusWriter
-    oci_digest: str | None = None
 
     @property
     def chart(self) -> str:
@@ -83,9 +82,7 @@ async def record(req: Request, action: Action, done: Done) -> None:
             continue
         # The action names the release it made; an update of an older one keeps its own.
         made = obs.operation == "create"
-        snap = history.snapshot(
-            obs.release, label if made else None, req.oci_digest if made else None
-        )
+        snap = history.snapshot(obs.release, label if made else None)
         snaps = history.observe(snaps, snap)
     status.history = history.bounded(snaps, req.work.hr.spec.effective_max_history())
     releases = written(done)

@@ -78,10 +78,10 @@ func (p *applyPlan) applyCRDs(st *callState, ssa bool) error {
 }
 
 // actionResult is the result of an action that returns its release.
-func actionResult(reli any, runErr error) (*ActionResult, error) {
+func actionResult(st *callState, reli any, runErr error) (*ActionResult, error) {
 	out := &ActionResult{}
 	if rel, err := toV1(reli); err == nil && rel != nil {
-		w, werr := wireRelease(rel)
+		w, werr := st.wire(rel)
 		if werr != nil && runErr == nil {
 			return out, werr
 		}

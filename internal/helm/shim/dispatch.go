@@ -63,6 +63,7 @@ func init() {
 		"login":      offline(opLogin),
 		"tags":       offline(opTags),
 		"pull":       offline(opPull),
+		"digest":     offline(opDigest),
 	}
 }
 
@@ -103,6 +104,9 @@ func checkOp(req *Request, present map[string]bool) error {
 	}
 	if h.offline && req.Storage != nil {
 		return invalid("storage", "not allowed: %s never reads release storage", req.Op)
+	}
+	if h.offline && req.Observe != nil {
+		return invalid("observe", "not allowed: %s reports no releases", req.Op)
 	}
 	return nil
 }

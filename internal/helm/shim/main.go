@@ -28,14 +28,17 @@ import (
 	"k8s.io/klog/v2"
 
 	"helm.sh/helm/v4/pkg/kube"
+	rspb "helm.sh/helm/v4/pkg/release/v1"
 )
 
 func main() {}
 
 func init() {
-	// The field manager Helm applies and updates objects as. Helm would
-	// otherwise name it after os.Args[0], which inside Python is "python3".
-	kube.ManagedFieldsManager = "helmward"
+	// The field manager Helm applies and updates objects as: Flux's
+	// helm-controller's, so that either controller takes over the other's
+	// releases without conflicts. Helm would otherwise name it after
+	// os.Args[0], which inside Python is "python3".
+	kube.ManagedFieldsManager = "helm-controller"
 	if m := os.Getenv("HELMWARD_FIELD_MANAGER"); m != "" {
 		kube.ManagedFieldsManager = m
 	}
@@ -184,6 +187,17 @@ type callState struct {
 	ctx context.Context
 	log *callLog
 	obs *observer
+	// observe is the request's, for the digests of the releases it reports.
+	observe *ObserveSpec
+}
+
+// wire snapshots a release for the response, with the OCI digest the
+// request gives its revision.
+func (st *callState) wire(rel *rspb.Release) (*WireRelease, error) {
+	if rel == nil {
+		return nil, nil
+	}
+	return wireRelease(rel, st.observe.ociDigestOf(rel.Version))
 }
 
 // handle decodes, runs and answers one request. It never panics: a panic in
@@ -212,6 +226,7 @@ func handle(id uint64, data []byte) []byte {
 			return
 		}
 		resp.Op = c.req.Op
+		st.observe = c.req.Observe
 		result, err = dispatch(st, c)
 	}()
 	if st.obs != nil {

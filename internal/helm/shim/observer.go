@@ -16,7 +16,7 @@ import (
 // validation error before any write). The recorded writes are the truth.
 type observer struct {
 	next driver.Driver
-	log  *callLog
+	st   *callState
 
 	mu     sync.Mutex
 	seen   []Observation
@@ -25,8 +25,8 @@ type observer struct {
 
 var _ driver.Driver = (*observer)(nil)
 
-func newObserver(next driver.Driver, log *callLog) *observer {
-	return &observer{next: next, log: log}
+func newObserver(next driver.Driver, st *callState) *observer {
+	return &observer{next: next, st: st}
 }
 
 func (o *observer) Name() string { return o.next.Name() }
@@ -73,15 +73,15 @@ func (o *observer) record(op, key string, rls ri.Releaser) {
 	rel, err := toV1(rls)
 	var w *WireRelease
 	if err == nil {
-		w, err = wireRelease(rel)
+		w, err = o.st.wire(rel)
 	}
 	if err != nil || w == nil {
-		o.log.Printf("observer: cannot snapshot %s of %s: %v", op, key, err)
+		o.st.log.Printf("observer: cannot snapshot %s of %s: %v", op, key, err)
 		obs.Release = json.RawMessage("null")
 	} else {
 		raw, err := canonicalJSON(w)
 		if err != nil {
-			o.log.Printf("observer: cannot encode %s of %s: %v", op, key, err)
+			o.st.log.Printf("observer: cannot encode %s of %s: %v", op, key, err)
 			raw = []byte("null")
 		}
 		obs.Release, obs.Digest = raw, w.Digest

@@ -41,5 +41,5 @@ func opInstall(st *callState, req *Request, o *InstallOptions) (*ActionResult, e
 		// Helm refreshed discovery for the new CRDs; keep its view.
 		ses.t.storeCapabilities(ses.cfg.Capabilities)
 	}
-	return actionResult(reli, runErr)
+	return actionResult(st, reli, runErr)
 }

@@ -26,6 +26,6 @@ func opMarkFailed(st *callState, req *Request, o *MarkFailedOptions) (*ActionRes
 	if err := ses.cfg.Releases.Update(rel); err != nil {
 		return nil, err
 	}
-	w, err := wireRelease(rel)
+	w, err := st.wire(rel)
 	return &ActionResult{Release: w}, err
 }

@@ -18,7 +18,7 @@ func opGet(st *callState, req *Request, o *GetQuery) (*ReleaseResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := wireRelease(rel)
+	w, err := st.wire(rel)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func opHistory(st *callState, req *Request, o *HistoryQuery) (*HistoryResult, er
 		if err != nil {
 			return nil, err
 		}
-		w, err := wireRelease(rel)
+		w, err := st.wire(rel)
 		if err != nil {
 			return nil, err
 		}

@@ -50,7 +50,7 @@ func opTest(st *callState, req *Request, o *TestOptions) (*TestResult, error) {
 	if rel == nil {
 		return out, runErr
 	}
-	w, werr := wireRelease(rel)
+	w, werr := st.wire(rel)
 	if werr != nil {
 		return out, werr
 	}

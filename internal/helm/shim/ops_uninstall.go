@@ -37,7 +37,7 @@ func opUninstall(st *callState, req *Request, o *UninstallOptions) (*UninstallRe
 	if resp != nil {
 		out.Info = resp.Info
 		if rel, err := toV1(resp.Release); err == nil && rel != nil {
-			w, werr := wireRelease(rel)
+			w, werr := st.wire(rel)
 			if werr != nil {
 				return out, werr
 			}

@@ -45,7 +45,7 @@ func opUpgrade(st *callState, req *Request, o *UpgradeOptions) (*ActionResult, e
 	up.PostRenderer, up.PostRenderStrategy = p.renderer, p.strategy
 	up.Devel = true
 	reli, runErr := up.RunWithContext(helmRunContext(st.ctx), o.ReleaseName, p.chart, values(o.Values))
-	return actionResult(reli, runErr)
+	return actionResult(st, reli, runErr)
 }
 
 // upgradeSSA is whether an upgrade applies with server-side apply, decided

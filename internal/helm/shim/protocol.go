@@ -17,6 +17,7 @@ type Request struct {
 	Op      string       `json:"op"`
 	Cluster *ClusterSpec `json:"cluster,omitempty"`
 	Storage *StorageSpec `json:"storage,omitempty"`
+	Observe *ObserveSpec `json:"observe,omitempty"`
 }
 
 // ClusterSpec says how to reach the Kubernetes API for one call.
@@ -73,10 +74,10 @@ type SelectorSpec struct {
 	Group              string `json:"group,omitempty"`
 	Version            string `json:"version,omitempty"`
 	Kind               string `json:"kind,omitempty"`
-	Name               string `json:"name,omitempty"`
 	Namespace          string `json:"namespace,omitempty"`
-	LabelSelector      string `json:"labelSelector,omitempty"`
+	Name               string `json:"name,omitempty"`
 	AnnotationSelector string `json:"annotationSelector,omitempty"`
+	LabelSelector      string `json:"labelSelector,omitempty"`
 }
 
 // ImageSpec overrides the name, tag or digest of an image.
@@ -89,8 +90,8 @@ type ImageSpec struct {
 
 // CommonMetadata is added to every rendered object.
 type CommonMetadata struct {
-	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
 }
 
 // Origin names the object a release belongs to; it becomes the origin labels.

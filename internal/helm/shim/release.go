@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -33,8 +31,11 @@ type WireRelease struct {
 	Labels           map[string]string `json:"labels"`
 	ApplyMethod      string            `json:"applyMethod"`
 	RollbackRevision int               `json:"rollbackRevision"`
-	// Digest is sha256 over the canonical JSON of all the fields above.
-	Digest string `json:"digest"`
+	// Digest is Flux's digest of the release record, and ConfigDigest
+	// Flux's digest of its values (see digest.go).
+	Digest       string `json:"digest"`
+	ConfigDigest string `json:"configDigest"`
+	OCIDigest    string `json:"ociDigest,omitempty"`
 }
 
 // WireChartMeta is the chart a release was made from.
@@ -85,9 +86,10 @@ func toV1(r ri.Releaser) (*rspb.Release, error) {
 	}
 }
 
-// wireRelease snapshots a release. The copy shares nothing mutable with the
-// input, because Helm keeps changing its release after it was stored.
-func wireRelease(rel *rspb.Release) (*WireRelease, error) {
+// wireRelease snapshots a release, its digest holding ociDigest. The copy
+// shares nothing mutable with the input, because Helm keeps changing its
+// release after it was stored.
+func wireRelease(rel *rspb.Release, ociDigest string) (*WireRelease, error) {
 	if rel == nil {
 		return nil, nil
 	}
@@ -141,11 +143,14 @@ func wireRelease(rel *rspb.Release) (*WireRelease, error) {
 		}
 		w.Hooks = append(w.Hooks, wireHook(h))
 	}
-	d, err := releaseDigest(w)
-	if err != nil {
-		return nil, err
+	var err error
+	w.OCIDigest = ociDigest
+	if w.Digest, err = releaseDigest(rel, ociDigest); err != nil {
+		return nil, fmt.Errorf("release digest: %w", err)
 	}
-	w.Digest = d
+	if w.ConfigDigest, err = valuesDigest(w.Config); err != nil {
+		return nil, fmt.Errorf("release config digest: %w", err)
+	}
 	return w, nil
 }
 
@@ -201,28 +206,4 @@ func canonicalJSON(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
-}
-
-// releaseDigest is "sha256:" + hex sha256 of the release's canonical JSON,
-// computed without the digest field itself.
-func releaseDigest(w *WireRelease) (string, error) {
-	c := *w
-	c.Digest = ""
-	raw, err := canonicalJSON(digestView(&c))
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(raw)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
-}
-
-// digestView is the release without its digest field.
-func digestView(w *WireRelease) map[string]any {
-	raw, _ := json.Marshal(w)
-	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	_ = dec.Decode(&m)
-	delete(m, "digest")
-	return m
 }

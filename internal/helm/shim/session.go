@@ -43,7 +43,7 @@ func openSession(st *callState, req *Request, namespace string) (*session, error
 	if err != nil {
 		return nil, err
 	}
-	st.obs = newObserver(d, st.log)
+	st.obs = newObserver(d, st)
 
 	kc := kube.New(t.getter(namespace))
 	kc.Factory = t.factory

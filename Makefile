@@ -31,9 +31,10 @@ build: shim ## build (or reuse) the control-plane binaries in ~/.cache/helmward/
 	bash hack/lib/build.sh
 
 .PHONY: test-deps
-test-deps: ## Debian packages and the OCI registry the sources tests need
+test-deps: ## Debian packages, the OCI registry and Flux's controllers the tests need
 	bash hack/lib/install-debs.sh
 	bash hack/lib/build-registry.sh >/dev/null
+	bash hack/lib/build-flux.sh >/dev/null
 
 .PHONY: test
 test: venv build test-deps ## set everything up, then run the tests (not the slow ones)

@@ -174,6 +174,21 @@ async def _check_taken_over(
     assert acted == [], f"{component} acted on releases it took over"
 
 
+async def _upgrade(h: Harness, name: str) -> None:
+    await h.apply_release(name, {**h.chart_spec(), **DRIFT, "values": {"message": "upgraded"}})
+    await h.wait(name, "Ready", "True", reason="UpgradeSucceeded", within=120)
+
+
+async def _message_owners(h: Harness, release: str) -> list[str]:
+    """The field managers that own the release ConfigMap's data.message."""
+    cm = await client.CoreV1Api(h.kube).read_namespaced_config_map(f"{release}-config", h.namespace)
+    return sorted(
+        f.manager
+        for f in cm.metadata.managed_fields or []
+        if "f:message" in ((f.fields_v1 or {}).get("f:data") or {})
+    )
+
+
 @contextlib.asynccontextmanager
 async def _harness(
     control_plane: ControlPlane, kube: client.ApiClient, namespace: str, url: str, tmp: Path
@@ -237,6 +252,12 @@ async def test_helmward_takes_over_what_flux_installed(
 
         await _with_helmward(h, lambda: _reconciled_by_the_new_controller(h, "takeover-1"))
         await _check_taken_over(h, before, "helmward", "Flux → Helmward")
+
+        # Helm's objects have one field manager whichever controller applied them, so the
+        # first upgrade after a takeover is one revision and leaves no second owner.
+        await _with_helmward(h, lambda: _upgrade(h, "plain"))
+        assert (await _revisions(h))["plain"] == [(1, "superseded"), (2, "deployed")]
+        assert await _message_owners(h, "plain") == ["helm-controller"]
 
 
 async def test_flux_takes_over_what_helmward_installed(

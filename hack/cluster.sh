@@ -15,6 +15,9 @@ LOGS="${STATE_DIR}/logs"
 PIDS="${STATE_DIR}/pids"
 KUBECONFIG_PATH="${STATE_DIR}/kubeconfig"
 WAIT_TIMEOUT="${HELMWARD_WAIT_TIMEOUT:-60}"
+# Opt-in: an audit policy file makes kube-apiserver write its audit log to logs/audit.log
+# (tests/rbac reads it to prove the controller's RBAC by use). Unset, nothing is audited.
+AUDIT_POLICY="${HELMWARD_AUDIT_POLICY:-}"
 
 ETCD_PORT="${HELMWARD_ETCD_PORT:-23791}"
 ETCD_PEER_PORT="${HELMWARD_ETCD_PEER_PORT:-23801}"
@@ -260,6 +263,11 @@ cmd_up() {
   fi
   wait_for etcd "etcd /health" curl -fsS --max-time 2 "http://127.0.0.1:${ETCD_PORT}/health"
 
+  local audit=()
+  if [[ -n "${AUDIT_POLICY}" ]]; then
+    [[ -r "${AUDIT_POLICY}" ]] || die "HELMWARD_AUDIT_POLICY=${AUDIT_POLICY} is not a readable file."
+    audit=(--audit-policy-file "${AUDIT_POLICY}" --audit-log-path "${LOGS}/audit.log")
+  fi
   start kube-apiserver kube-apiserver \
     --etcd-servers "http://127.0.0.1:${ETCD_PORT}" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "${APISERVER_PORT}" \
@@ -271,7 +279,7 @@ cmd_up() {
     --service-cluster-ip-range 10.0.0.0/24 \
     --authorization-mode RBAC --allow-privileged=true \
     --enable-priority-and-fairness=false --profiling=false \
-    --endpoint-reconciler-type none
+    --endpoint-reconciler-type none "${audit[@]}"
   wait_for kube-apiserver "kube-apiserver /readyz" https_ok "https://127.0.0.1:${APISERVER_PORT}/readyz"
 
   start kube-controller-manager kube-controller-manager \

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,10 +86,12 @@ async def running_controller(
     metrics_port: int = 0,
     health_port: int = 0,
     grace: float = 30.0,
+    env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Controller]:
     """`helmward run` (this interpreter's `controller.cli`) against `kubeconfig`, watching
     `namespace` (all when None), with its artifacts in `storage_path` and its output in `log`
-    (inherited when None). A port of 0 is a free one. Stopped on exit, see Controller.stop."""
+    (inherited when None); `env` adds to this process's environment (RUNTIME_NAMESPACE, say).
+    A port of 0 is a free one. Stopped on exit, see Controller.stop."""
     free = iter(free_ports(3))
     storage = storage_port or next(free)
     metrics = metrics_port or next(free)
@@ -113,7 +116,14 @@ async def running_controller(
     with contextlib.ExitStack() as files:
         out = files.enter_context(log.open("w")) if log is not None else None
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "controller.cli", *argv, cwd=REPO_ROOT, stdout=out, stderr=out
+            sys.executable,
+            "-m",
+            "controller.cli",
+            *argv,
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=out,
+            env=None if env is None else {**os.environ, **env},
         )
         controller = Controller(proc, storage, metrics, health, log)
         try:

@@ -84,10 +84,13 @@ PORT_VARIABLES = (
 
 
 @contextlib.contextmanager
-def second_control_plane(state_dir: Path, *, timeout: float = 180) -> Iterator[Path]:
+def second_control_plane(
+    state_dir: Path, *, timeout: float = 180, env: Mapping[str, str] | None = None
+) -> Iterator[Path]:
     """Another control plane, on free ports with its state in `state_dir`, stopped after;
-    yields its kubeconfig. The shared one is left alone."""
-    env = {**os.environ, "HELMWARD_CLUSTER_DIR": str(state_dir)}
+    yields its kubeconfig. `env` adds to hack/cluster.sh's environment (HELMWARD_AUDIT_POLICY,
+    say). The shared one is left alone."""
+    env = {**os.environ, **(env or {}), "HELMWARD_CLUSTER_DIR": str(state_dir)}
     env.update(zip(PORT_VARIABLES, map(str, free_ports(len(PORT_VARIABLES))), strict=True))
     _cluster_sh("up", env=env, timeout=timeout)
     try:

@@ -16,6 +16,7 @@ __all__ = [
     "Configuration",
     "client_for",
     "configuration",
+    "configuration_of",
     "impersonating",
 ]
 
@@ -27,6 +28,16 @@ async def configuration(kubeconfig: str | None) -> Configuration:
         await config.load_kube_config(config_file=kubeconfig, client_configuration=conf)
     else:
         config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
+    return conf
+
+
+async def configuration_of(kubeconfig: str, context: str | None = None) -> Configuration:
+    """The client configuration of a kubeconfig file and one of its contexts (its current one
+    when None), as kubectl's `--kubeconfig` and `--context` choose."""
+    conf = Configuration()
+    await config.load_kube_config(
+        config_file=kubeconfig, context=context, client_configuration=conf
+    )
     return conf
 
 

@@ -1,10 +1,30 @@
-"""The `helmward` console script."""
+"""The `helmward` console script: `run` starts the controllers; the other commands are for the
+people who operate them (`get`, `tree`, `why`, `diff`, `approve`, `reconcile`, `suspend`,
+`resume`, `events`, `history`), each in a module of this package with its `COMMANDS`."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib
+import importlib.util
 import sys
 from importlib.metadata import version
+
+from controller.cli.command import Command, Exit, cluster_flags
+
+# The modules whose COMMANDS `helmward` offers, in the order `--help` lists them.
+COMMAND_MODULES = ("get", "tree", "why", "diff", "approve", "control", "events", "history")
+
+
+def commands() -> list[Command]:
+    found: list[Command] = []
+    for name in COMMAND_MODULES:
+        module = f"{__name__}.{name}"
+        if importlib.util.find_spec(module) is None:  # not written yet
+            continue
+        found.extend(importlib.import_module(module).COMMANDS)
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the Helmward version")
+    for cmd in commands():
+        p = sub.add_parser(cmd.name, help=cmd.help, allow_abbrev=False)
+        if cmd.cluster:
+            cluster_flags(p)
+        cmd.configure(p)
+        p.set_defaults(handler=cmd.run)
     from controller import flags
 
     flags.add_flags(
@@ -57,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         from controller import app
 
         return app.main(args)
-    return 2
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        return Exit.USAGE
+    return int(asyncio.run(handler(args)))
 
 
 if __name__ == "__main__":

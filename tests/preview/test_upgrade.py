@@ -12,14 +12,15 @@ from kubernetes_asyncio import client
 import api
 from api.helmrelease import HelmRelease
 from hack.testkit import charts
+from hack.testkit.wait import eventually
 from internal.helm import Engine
-from internal.helm.models import ClusterTarget
+from internal.helm.models import ClusterTarget, ServiceAccountRef
 from internal.kube import rest
 from internal.kube.discovery import Discovery
 from internal.manager import options
-from internal.manager.clusters import Cluster
+from internal.manager.clusters import Cluster, Clusters
 from internal.manager.manager import Chart, Manager
-from internal.preview import Change, Plan, plan_upgrade
+from internal.preview import Change, Plan, PreviewError, plan_upgrade
 from internal.preview.plan import change_of, without_allocated
 from tests.engine.conftest import engine as engine  # the session fixtures, reused
 from tests.engine.conftest import shim as shim
@@ -195,3 +196,47 @@ async def test_an_install_plan_and_a_stable_digest(
     assert not done.failed, done.error
     after = await live_objects(cluster, first)
     assert observed(first, before, after) == list(first.changes)
+
+
+async def test_the_dry_runs_act_as_the_releases_service_account(
+    engine: Engine,
+    cluster: Cluster,
+    kube: client.ApiClient,
+    namespace: str,
+    chart_dir: Path,
+    installed: Manager,
+) -> None:
+    clusters = Clusters(cluster)
+    account = ServiceAccountRef(namespace=namespace, name="default")
+    mgr = await manager(engine, cluster, release("web", namespace), chart_dir, {"message": "x"})
+    mgr.cluster = await clusters.get(None, account)  # synced as admin; planned as the account
+    try:
+        with pytest.raises(PreviewError) as refused:
+            await plan_upgrade(mgr)
+        assert f"system:serviceaccount:{namespace}:default" in str(refused.value)
+        assert "forbidden" in str(refused.value)
+
+        rules = [{"apiGroups": [""], "resources": RESOURCES, "verbs": ["get", "patch"]}]
+        role = {"metadata": {"name": "preview"}, "rules": rules}
+        binding = {
+            "metadata": {"name": "preview"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "preview"},
+            "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": namespace}],
+        }
+        rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}"
+        await rest.request(kube, "POST", f"{rbac}/roles", body=role)
+        await rest.request(kube, "POST", f"{rbac}/rolebindings", body=binding)
+
+        async def granted() -> Plan | None:
+            try:
+                return await plan_upgrade(mgr)
+            except PreviewError:
+                return None
+
+        plan = await eventually(granted, within=10, what="the account's role to take effect")
+        assert [c.ref for c in plan.changes] == [f"ConfigMap/{namespace}/web-config"]
+    finally:
+        await clusters.close()
+
+
+RESOURCES = ["configmaps", "secrets", "services"]

@@ -12,6 +12,7 @@ from controller.helmrelease import inputs
 from controller.helmrelease.actions import RECONCILERS, Request, drift
 from controller.helmrelease.actions.common import set_inventory
 from controller.helmrelease.actions.drift import Drifted
+from controller.helmrelease.approval import Planner, holds, open_gate
 from controller.helmrelease.work import Retry, Work
 from internal.drift.diff import summarize
 from internal.kube.client import ApiException
@@ -83,11 +84,15 @@ async def settle(
     work.finish(observed=True)
 
 
-async def run_atomic(req: Request, desired: Desired) -> None:
+async def run_atomic(req: Request, desired: Desired, planner: Planner | None = None) -> None:
+    """`planner` makes the plans the approval gate holds (`approval_plans.plan_action`)."""
     work = req.work
     hr = work.hr
     force_at = hr.force_request()
     done: set[ActionFamily] = set()
+    gate = open_gate(work, planner)
+    if gate is None:
+        return
     while True:
         state, drifted = await observe(req, desired, ActionFamily.DRIFT in done)
         target = await rollback_target(req, state)
@@ -101,12 +106,16 @@ async def run_atomic(req: Request, desired: Desired) -> None:
             await settle(req, step, ctx, state, drifted, force_at)
             return
         if step.action is Action.CORRECT_DRIFT:
+            if await holds(gate, req, state.state, step, desired, drifted):
+                return
             await drift.correct(work, req.mgr, drifted, state.reason)
             done.add(ActionFamily.DRIFT)
             continue
         verdict = may_run(step.action, frozenset(done), ctx)
         if verdict is not Outcome.CONTINUE:
             finish(work, verdict, ctx)
+            return
+        if await holds(gate, req, state.state, step, desired, drifted):
             return
         if step.clear_history:
             work.status.history = []

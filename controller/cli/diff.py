@@ -261,8 +261,8 @@ async def _chart(
 
 
 async def _artifact(session: Session, hr: api.HelmRelease) -> ChartArtifact:
-    """The artifact the controller would upgrade with: its chart source's, as the controller
-    finds it. One not yet built for the source's current spec is used with a note."""
+    """The artifact the controller would upgrade with: its chart source's. One not yet built
+    for the source's current spec (the controller waits for it) is used, with a note."""
     kind, key = source_of(hr)
     resource = SOURCES.get(kind)
     if resource is None:
@@ -276,7 +276,8 @@ async def _artifact(session: Session, hr: api.HelmRelease) -> ChartArtifact:
         raise Failed(f"{kind} '{key}' has no artifact yet")
     if status.get("observedGeneration") != (obj.get("metadata") or {}).get("generation"):
         print(
-            f"note: {kind} '{key}' has not built its current spec yet; its last artifact is used",
+            f"note: {kind} '{key}' has not built its current spec yet (the controller waits "
+            "for it); the plan uses its last artifact",
             file=sys.stderr,
         )
     return ChartArtifact(kind, Artifact.model_validate(status["artifact"]))

@@ -47,7 +47,18 @@ data: {a: b}
 {{- end }}
 """
 
+CAPABILITIES = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-caps
+data:
+  kube: {{ .Capabilities.KubeVersion.Version | quote }}
+  pdb: {{ .Capabilities.APIVersions.Has "policy/v1/PodDisruptionBudget" | quote }}
+"""
+
 TEMPLATES = {
+    "caps.yaml": CAPABILITIES,
     "configmap.yaml": charts.CONFIGMAP,
     "service.yaml": charts.SERVICE,
     "secret.yaml": SECRET,
@@ -148,9 +159,10 @@ async def test_the_plan_is_what_the_upgrade_does(
     mgr = await manager(engine, cluster, hr, chart_dir, values)
     plan = await plan_upgrade(mgr)
 
-    assert plan.summary == "+0 ~3 -1", plan.as_dict()
+    assert plan.summary == "+0 ~4 -1", plan.as_dict()
     actions = {c.ref: c.action for c in plan.changes}
     assert actions == {
+        f"ConfigMap/{namespace}/web-caps": "change",  # commonMetadata's label
         f"ConfigMap/{namespace}/web-config": "change",
         f"ConfigMap/{namespace}/web-extra": "remove",
         f"Secret/{namespace}/web-creds": "change",
@@ -183,7 +195,10 @@ async def test_an_install_plan_and_a_stable_digest(
 ) -> None:
     mgr = await manager(engine, cluster, release("fresh", namespace), chart_dir, {})
     first = await plan_upgrade(mgr)
-    assert first.summary == "+4 ~0 -0"
+    assert first.summary == "+5 ~0 -0"
+    caps = next(c for c in first.changes if c.name == "fresh-caps").diff.splitlines()
+    assert "+  pdb: 'true'" in caps
+    assert any(line.startswith("+  kube: v1.") for line in caps), caps
     assert {c.action for c in first.changes} == {"add"}
     service = next(c for c in first.changes if c.kind == "Service")
     assert "clusterIP:" not in service.diff

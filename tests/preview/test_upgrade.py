@@ -255,3 +255,15 @@ async def test_the_dry_runs_act_as_the_releases_service_account(
 
 
 RESOURCES = ["configmaps", "secrets", "services"]
+
+
+async def test_preserve_values_plans_with_the_stored_values(
+    engine: Engine, cluster: Cluster, namespace: str, chart_dir: Path
+) -> None:
+    first = await manager(engine, cluster, release("keep", namespace), chart_dir, {"message": "m1"})
+    assert not (await first.install_release()).failed
+    reset = await manager(engine, cluster, release("keep", namespace), chart_dir, {})
+    preserve = release("keep", namespace, upgrade={"preserveValues": True})
+    kept = await manager(engine, cluster, preserve, chart_dir, {})
+    assert [c.name for c in (await plan_upgrade(reset)).changes] == ["keep-config"]
+    assert (await plan_upgrade(kept)).empty

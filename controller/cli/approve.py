@@ -12,14 +12,13 @@ annotation only). Approving needs `--yes` or an answer on a terminal: with neith
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 from api import conditions
 from api.meta import Condition
-from controller.cli import output
+from controller.cli import diff, output
 from controller.cli.command import Command, Exit
 from controller.cli.session import Session, open_session
 from internal.kube import rest
@@ -103,15 +102,10 @@ async def show_diff(session: Session, args: argparse.Namespace, plan: Waiting) -
     when it is not the plan waiting (the live objects moved since the controller planned)."""
     if not plan.message.startswith(DIFFABLE):
         return
-    try:
-        diff = importlib.import_module("controller.cli.diff")
-    except ImportError:  # not there yet: the recorded plan is all there is to show
-        return
-    failures = tuple(getattr(diff, n) for n in ("Failed", "Usage") if hasattr(diff, n))
     opts = argparse.Namespace(**{**vars(args), "chart_version": None, "values": []})
     try:
         planned = await diff.preview(session, opts, [])
-    except failures as exc:
+    except (diff.Failed, diff.Usage) as exc:
         output.line(f"note: the diff cannot be shown: {exc}", sys.stderr)
         return
     output.line()

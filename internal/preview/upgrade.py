@@ -46,11 +46,34 @@ async def plan_upgrade(manager: Manager) -> Plan:
     stored (call `manager.sync()` first), the install's: every object an add or a change of
     what is already there. Raises PreviewError."""
     manifest = await render(manager)
-    stored = manager.release
-    old = stored.manifest if stored is not None and manager.is_installed() else ""
+    current = await current_release(manager)
+    old = current.manifest if current is not None else ""
     return await plan_manifest(
         manager.cluster, manager.target.namespace, manager.target.release_name, manifest, old
     )
+
+
+async def current_release(manager: Manager) -> hm.Release | None:
+    """The release an upgrade replaces, whose objects it deletes when the new manifest drops
+    them: as Helm picks it, the newest when deployed, else the newest deployed one, else the
+    newest (failed or superseded). None when nothing is installed."""
+    newest = manager.release
+    if newest is None or not manager.is_installed():
+        return None
+    if newest.status == "deployed":
+        return newest
+    try:
+        listed = await manager.engine.history(
+            hm.HistoryRequest(
+                release_name=manager.target.release_name, namespace=manager.target.namespace
+            ),
+            cluster=manager.cluster.target,
+            storage=hm.StorageSpec(namespace=manager.target.storage_namespace),
+        )
+    except herr.HelmError as exc:
+        raise PreviewError(f"could not read the release's history: {exc}") from exc
+    deployed = [r for r in listed.result.releases if r.status == "deployed"]
+    return max(deployed, key=lambda r: r.version) if deployed else newest
 
 
 # --- the render --------------------------------------------------------------------------------

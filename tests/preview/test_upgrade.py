@@ -57,8 +57,20 @@ data:
   pdb: {{ .Capabilities.APIVersions.Has "policy/v1/PodDisruptionBudget" | quote }}
 """
 
+INVALID = """\
+{{- if .Values.invalid }}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}-invalid
+spec:
+  ports: [{port: 99999}]
+{{- end }}
+"""
+
 TEMPLATES = {
     "caps.yaml": CAPABILITIES,
+    "invalid.yaml": INVALID,
     "configmap.yaml": charts.CONFIGMAP,
     "service.yaml": charts.SERVICE,
     "secret.yaml": SECRET,
@@ -267,3 +279,18 @@ async def test_preserve_values_plans_with_the_stored_values(
     kept = await manager(engine, cluster, preserve, chart_dir, {})
     assert [c.name for c in (await plan_upgrade(reset)).changes] == ["keep-config"]
     assert (await plan_upgrade(kept)).empty
+
+
+async def test_after_a_failed_upgrade_deletions_are_against_the_deployed_release(
+    engine: Engine, cluster: Cluster, namespace: str, chart_dir: Path, installed: Manager
+) -> None:
+    """As Helm: an upgrade replaces the newest deployed release, not the failed one after it,
+    so what the failed one dropped but never deleted is still deleted by the next upgrade."""
+    hr = release("web", namespace)
+    failing = await manager(engine, cluster, hr, chart_dir, {"extra": False, "invalid": True})
+    assert (await failing.upgrade_release()).failed
+    mgr = await manager(engine, cluster, hr, chart_dir, {"extra": False})
+    assert mgr.release is not None
+    assert (mgr.release.version, mgr.release.status) == (2, "failed")
+    plan = await plan_upgrade(mgr)
+    assert [(c.action, c.name) for c in plan.changes] == [("remove", "web-extra")]

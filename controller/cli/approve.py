@@ -139,6 +139,9 @@ async def approve(session: Session, plan: Waiting) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    if args.all_namespaces:
+        output.line("error: approve approves one release: -A does not apply", sys.stderr)
+        return Exit.USAGE
     async with open_session(args) as session:
         obj = await rest.get_optional(session.api, HELM_RELEASES.path(session.namespace, args.name))
         if obj is None:

@@ -102,3 +102,8 @@ def test_the_plan_as_people_read_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == (
         f"HelmRelease apps/app\n  plan     {DIGEST}\n  summary  +1 ~0 -2\n  message  {MESSAGE}\n"
     )
+
+
+async def test_every_namespace_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert await approve.run(parse(["approve", "app", "-A"])) == 2
+    assert capsys.readouterr().err == "error: approve approves one release: -A does not apply\n"

@@ -53,6 +53,10 @@ class Change:
     diff: str
     """A unified diff of the object's YAML: live now against live after the upgrade (a
     server-side-apply dry run). Secret data is masked."""
+    sealed: str = field(default="", repr=False)
+    """For a Secret, a sha256 of its data after the change: never shown, only folded into the
+    plan's digest, so that a plan whose masked diff is the same but whose Secret values differ
+    has another digest (an approval of one never approves the other)."""
 
     @property
     def ref(self) -> str:
@@ -94,10 +98,12 @@ class Plan:
     @property
     def digest(self) -> str:
         """`sha256:<hex>` of the canonical JSON of the changes (sorted keys, no spaces). Stable
-        for the same changes; made of masked diffs only, so it reveals no Secret data."""
-        canonical = json.dumps(
-            [c.as_dict() for c in self.changes], sort_keys=True, separators=(",", ":")
-        )
+        for the same changes; made of masked diffs and, for Secrets, of a digest of their new
+        data (`Change.sealed`), the kind of digest of values Flux records too."""
+        entries = [
+            {**c.as_dict(), "sealed": c.sealed} if c.sealed else c.as_dict() for c in self.changes
+        ]
+        canonical = json.dumps(entries, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
     @property
@@ -209,7 +215,16 @@ def change_of(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None)
         name=str(meta.get("name", "")),
         diff="",
     )
-    return replace(change, diff=object_diff(b, a, change.ref))
+    return replace(change, diff=object_diff(b, a, change.ref), sealed=_sealed(after))
+
+
+def _sealed(after: Mapping[str, Any] | None) -> str:
+    if not is_secret(after):
+        return ""
+    assert after is not None
+    content = {k: after.get(k) for k in ("data", "stringData", "type")}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 # --- what an upgrade deletes -------------------------------------------------------------------

@@ -138,6 +138,20 @@ def test_secret_values_are_masked_and_changes_still_show() -> None:
     assert "+  added: '***'" in lines
 
 
+def test_two_plans_that_differ_only_in_a_secret_value_have_other_digests() -> None:
+    live = secret("s", {"k": "b2xk"})
+    one, two = (
+        change_of(live, secret("s", {"k": "bmV3"})),
+        change_of(live, secret("s", {"k": "dHdv"})),
+    )
+    assert one is not None
+    assert two is not None
+    assert one.diff == two.diff  # masked alike
+    assert Plan((one,)).digest != Plan((two,)).digest
+    assert "sealed" not in Plan((one,)).as_dict()["changes"][0]
+    assert one.sealed not in repr(one)
+
+
 def test_a_secret_whose_data_does_not_change_is_no_change() -> None:
     assert change_of(secret("s", {"k": "dg=="}), secret("s", {"k": "dg=="})) is None
 

@@ -53,7 +53,7 @@ class Change:
     diff: str
     """A unified diff of the object's YAML: live now against live after the upgrade (a
     server-side-apply dry run). Secret data is masked."""
-    sealed: str = field(default="", repr=False)
+    sealed: str = field(default="", repr=False, compare=False)
     """For a Secret, a sha256 of its data after the change: never shown, only folded into the
     plan's digest, so that a plan whose masked diff is the same but whose Secret values differ
     has another digest (an approval of one never approves the other)."""

@@ -17,9 +17,7 @@ from controller.helmrelease.actions.drift import Drifted
 from internal.drift.diff import ChangeType, mask_secret_patch
 from internal.helm import errors as herr
 from internal.helm import models as hm
-from internal.preview import Change, Plan, PreviewError, plan_upgrade
-from internal.preview.plan import change_of
-from internal.preview.upgrade import plan_manifest
+from internal.preview import Change, Plan, PreviewError, change_of, plan_manifest, plan_upgrade
 from internal.release.actions import Action
 
 __all__ = ["PreviewError", "plan_action"]

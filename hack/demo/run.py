@@ -3,8 +3,14 @@
 Run from the repository root with the project's venv, after `hack/cluster.sh up`. Serves the
 demo charts as a Helm repository (127.0.0.1:18080) and as a git repository over smart HTTP
 (127.0.0.1:18081), runs `helmward run`, applies config/samples/demo.yaml, and shows a table of
-the releases until every one is Ready. Then it keeps serving until Ctrl-C, or exits at once
-with HELMWARD_DEMO_EXIT=1.
+the releases until every one is Ready. Beside them, config/samples/demo-broken.yaml stages one
+release broken on purpose in namespace demo-broken (its valuesFrom names a ConfigMap that does
+not exist), for `helmward why` to explain; the demo waits until it is Ready=False for that
+reason. Then it keeps serving until Ctrl-C, or exits at once with HELMWARD_DEMO_EXIT=1.
+
+Its files (git repository, artifacts, controller log) are in $HELMWARD_DEMO_DIR, by default
+$HELMWARD_CACHE/demo; with HELMWARD_CLUSTER_DIR and the port variables of hack/cluster.sh it
+runs against a control plane of its own.
 """
 
 from __future__ import annotations
@@ -33,9 +39,16 @@ from internal.kube.resources import HELM_RELEASES
 
 ROOT = Path(__file__).resolve().parents[2]
 CHARTS = ROOT / "hack" / "demo" / "charts"
-CACHE = Path(os.environ.get("HELMWARD_CACHE", Path.home() / ".cache" / "helmward")) / "demo"
+CACHE = Path(
+    os.environ.get("HELMWARD_DEMO_DIR")
+    or Path(os.environ.get("HELMWARD_CACHE", Path.home() / ".cache" / "helmward")) / "demo"
+)
 NAMESPACE = "demo"
 RELEASES = ("database", "backend", "frontend")
+# The release broken on purpose, and the reason it is expected to be not Ready for.
+BROKEN_NAMESPACE = "demo-broken"
+BROKEN = ("payments", "ValuesError")
+SAMPLES = ROOT / "config" / "samples"
 
 
 def sh(*args: str, cwd: Path | None = None) -> str:
@@ -67,7 +80,7 @@ def prepare_git() -> Path:
     return git_root
 
 
-async def namespace_settled(kubectl: str, kubeconfig: Path) -> None:
+async def namespace_settled(kubectl: str, kubeconfig: Path, namespace: str) -> None:
     """A demo namespace left Terminating by an earlier run finishes deleting once the
     controller (now running) has uninstalled its releases; wait for that."""
     for _ in range(120):
@@ -77,7 +90,7 @@ async def namespace_settled(kubectl: str, kubeconfig: Path) -> None:
             str(kubeconfig),
             "get",
             "ns",
-            NAMESPACE,
+            namespace,
             "-o",
             "jsonpath={.status.phase}",
             stdout=asyncio.subprocess.PIPE,
@@ -115,12 +128,14 @@ async def watch(
     controller: Controller,
     within: float = 300,
 ) -> bool:
+    """Until every demo release is Ready and the broken one is not Ready for its reason."""
     while True:
         if controller.returncode is not None:
             print(f"the controller exited with code {controller.returncode}")
             return False
         listing = await rest.request(api, "GET", HELM_RELEASES.path(NAMESPACE))
         rows = sorted(row(o) for o in listing.get("items", []))
+        broken = await rest.get_optional(api, HELM_RELEASES.path(BROKEN_NAMESPACE, BROKEN[0]))
         print("\033[2J\033[H" if sys.stdout.isatty() else "", end="")
         print(
             f"Helmward demo: HelmReleases in namespace '{NAMESPACE}' "
@@ -129,8 +144,15 @@ async def watch(
         print(f"{'NAME':<10} {'READY':<7} {'REASON':<22} {'REVISION':<18} MESSAGE")
         for r in rows:
             print(f"{r[0]:<10} {r[1]:<7} {r[2]:<22} {r[3]:<18} {r[4]}")
+        print(f"\nand in namespace '{BROKEN_NAMESPACE}', broken on purpose:")
+        staged = row(broken) if broken else (BROKEN[0], "-", "-", "-", "not applied yet")
+        print(f"{staged[0]:<10} {staged[1]:<7} {staged[2]:<22} {staged[3]:<18} {staged[4]}")
         print(flush=True)
-        if len(rows) == len(RELEASES) and all(r[1] == "True" for r in rows):
+        if (
+            len(rows) == len(RELEASES)
+            and all(r[1] == "True" for r in rows)
+            and staged[1:3] == ("False", BROKEN[1])
+        ):
             return True
         if time.monotonic() - started > within:
             return False
@@ -187,35 +209,47 @@ async def show(
     """Apply the sample releases and watch them until Ready; then keep serving until a
     signal, unless HELMWARD_DEMO_EXIT=1. Whether they all became Ready."""
     # Start from scratch: releases of an earlier run are uninstalled by the controller.
-    sh(
-        kubectl,
-        "--kubeconfig",
-        str(kubeconfig),
-        "delete",
-        "namespace",
-        NAMESPACE,
-        "--ignore-not-found",
-        "--wait=false",
-    )
-    await namespace_settled(kubectl, kubeconfig)
+    for namespace in (NAMESPACE, BROKEN_NAMESPACE):
+        sh(
+            kubectl,
+            "--kubeconfig",
+            str(kubeconfig),
+            "delete",
+            "namespace",
+            namespace,
+            "--ignore-not-found",
+            "--wait=false",
+        )
+    for namespace in (NAMESPACE, BROKEN_NAMESPACE):
+        await namespace_settled(kubectl, kubeconfig, namespace)
     started = time.monotonic()
-    sh(
-        kubectl,
-        "--kubeconfig",
-        str(kubeconfig),
-        "apply",
-        "--server-side",
-        "-f",
-        str(ROOT / "config" / "samples" / "demo.yaml"),
-    )
+    for sample in ("demo.yaml", "demo-broken.yaml"):
+        sh(
+            kubectl,
+            "--kubeconfig",
+            str(kubeconfig),
+            "apply",
+            "--server-side",
+            "-f",
+            str(SAMPLES / sample),
+        )
     ok = await watch(api, started, controller)
-    print("All releases are Ready." if ok else "Not every release became Ready; see the log.")
+    print(
+        f"All releases are Ready, and {BROKEN_NAMESPACE}/{BROKEN[0]} is broken as staged."
+        if ok
+        else "Not every release became Ready (or the broken one is not as staged); see the log."
+    )
     print(
         f"""
 Explore:
   eval "$(hack/cluster.sh env)"
-  kubectl get hr -A
-  kubectl get helmcharts,helmrepositories,gitrepositories -n {NAMESPACE}
+  .venv/bin/helmward get all -n {NAMESPACE}
+  .venv/bin/helmward tree -n {NAMESPACE} backend
+  .venv/bin/helmward get -A
+  .venv/bin/helmward why -n {BROKEN_NAMESPACE} {BROKEN[0]}
+  kubectl -n {BROKEN_NAMESPACE} create configmap payments-values \\
+    --from-literal=values.yaml='replicas: 1'
+  .venv/bin/helmward reconcile -n {BROKEN_NAMESPACE} {BROKEN[0]}
   helm list -A
   curl -s http://127.0.0.1:18091/metrics | grep gotk_
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import importlib.util
 import sys
 from importlib.metadata import version
 
@@ -20,10 +19,7 @@ COMMAND_MODULES = ("get", "tree", "why", "diff", "approve", "control", "events",
 def commands() -> list[Command]:
     found: list[Command] = []
     for name in COMMAND_MODULES:
-        module = f"{__name__}.{name}"
-        if importlib.util.find_spec(module) is None:  # not written yet
-            continue
-        found.extend(importlib.import_module(module).COMMANDS)
+        found.extend(importlib.import_module(f"{__name__}.{name}").COMMANDS)
     return found
 
 

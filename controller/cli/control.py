@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
-import inspect
 import sys
 import time
 from collections.abc import Iterator
@@ -38,7 +36,7 @@ from api.meta import (
     RESET_REQUEST_ANNOTATION,
 )
 from api.naming import chart_source_namespace, helm_chart_name
-from controller.cli import output
+from controller.cli import output, why
 from controller.cli.command import Command, Exit
 from controller.cli.objects import RESOURCES, Item, get_item, one_line
 from controller.cli.session import Session, open_session
@@ -234,17 +232,8 @@ async def request(
 
 
 async def why_lines(session: Session, namespace: str, name: str) -> list[str]:
-    """The `why` answer for the release, if `helmward why` is there to give one."""
-    try:
-        why = importlib.import_module("controller.cli.why")
-    except ImportError:
-        return []
-    explain = getattr(why, "explain", None)
-    if explain is None:
-        return []
-    answer = explain(session, namespace, name)
-    if inspect.isawaitable(answer):
-        answer = await answer
+    """The `why` answer for the release."""
+    answer = await why.explain(session, namespace, name)
     return [str(line) for line in answer.render()]
 
 

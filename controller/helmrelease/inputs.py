@@ -3,12 +3,12 @@ the loop's context, drift rules and health checks. Pure."""
 
 from __future__ import annotations
 
-from api.duration import parse_duration
+from api.duration import format_duration, parse_duration
 from api.helmrelease import DEFAULT_RETRY_INTERVAL, DriftDetectionMode, HelmRelease
 from api.naming import release_name, storage_namespace, target_namespace
 from internal.drift.diff import IgnoreRule
 from internal.helm import models as hm
-from internal.manager.options import Target
+from internal.manager.options import Target, timeout
 from internal.release import health
 from internal.release.actions import Action
 from internal.release.plan import Context, Policy, Remediation, RollbackTarget, Strategy
@@ -17,6 +17,20 @@ from internal.release.state import Desired, Observed
 
 def target(hr: HelmRelease) -> Target:
     return Target(release_name(hr), target_namespace(hr), storage_namespace(hr))
+
+
+def action_timeout(hr: HelmRelease, action: Action) -> str:
+    """The timeout an action runs with, as Go prints it: the action's own, else spec.timeout,
+    else Flux's default (Flux's `timeoutForAction`)."""
+    spec = hr.spec
+    own = {
+        Action.INSTALL: spec.install,
+        Action.UPGRADE: spec.upgrade,
+        Action.TEST: spec.test,
+        Action.ROLLBACK: spec.rollback,
+        Action.UNINSTALL_REMEDIATION: spec.uninstall,
+    }.get(action)
+    return format_duration(timeout(own.timeout if own else None, hr))
 
 
 def drift_mode(hr: HelmRelease) -> DriftDetectionMode:

@@ -60,7 +60,9 @@ async def run(req: Request, action: Action, call: Callable[[], Awaitable[Done]])
 
 async def progress(req: Request, action: Action) -> None:
     work = req.work
-    message = f"Running '{action.value}' action with timeout of {work.hr.spec.effective_timeout()}"
+    message = (
+        f"Running '{action.value}' action with timeout of {inputs.action_timeout(work.hr, action)}"
+    )
     work.condition(cond.RECONCILING, ConditionStatus.TRUE, "Progressing", message)
     work.drop(cond.STALLED)
     if ACTIONS[action].family is ActionFamily.RELEASE:

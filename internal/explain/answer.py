@@ -25,6 +25,7 @@ class Cause(StrEnum):
     CYCLE = "DependencyCycle"
     LOCKED = "ReleaseLocked"
     VALUES = "ValuesError"
+    APPROVAL = "AwaitingApproval"
     ACTION = "ActionFailed"
     HEALTH = "HealthCheckFailed"
     STALLED = "Stalled"

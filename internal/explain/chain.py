@@ -45,6 +45,7 @@ from internal.explain.facts import (
     failed_action,
     storage,
 )
+from internal.release import approval as gate
 from internal.release.state import PENDING_STATUSES
 
 FETCH_FAILED = "FetchFailed"
@@ -273,6 +274,18 @@ def values(f: Facts) -> Answer | None:
     return _answer(f, Cause.VALUES, summary, evidence, hint)
 
 
+def awaiting_approval(f: Facts) -> Answer | None:
+    """The approval gate holds the next action (`helmward.io/approval: required`)."""
+    c = f.condition(READY)
+    if c is None or c.status is ConditionStatus.TRUE or c.reason != gate.AWAITING:
+        return None
+    plan = gate.parse(c.message)
+    what = f"plan {plan.digest} ({plan.summary})" if plan else "a plan"
+    summary = f"{f.ref}: the next action awaits approval of {what}"
+    hint = f"helmward approve {f.ref.name} -n {f.ref.namespace}"
+    return _answer(f, Cause.APPROVAL, summary, condition_lines(str(f.ref), c), hint)
+
+
 def action(f: Facts) -> Answer | None:
     failed = failed_action(f.release)
     if failed is None:
@@ -341,6 +354,7 @@ STEPS: tuple[Step, ...] = (
     dependencies,
     locked,
     values,
+    awaiting_approval,
     action,
     health,
     stalled,

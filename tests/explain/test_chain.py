@@ -213,6 +213,7 @@ def test_the_steps_are_the_documented_order() -> None:
         "dependencies",
         "locked",
         "values",
+        "awaiting_approval",
         "action",
         "health",
         "stalled",
@@ -375,6 +376,21 @@ def test_values_name_the_reference_and_how_to_make_it() -> None:
     )
     assert answer.evidence[0] == "spec.valuesFrom[0]: ConfigMap conf, key extra.yaml"
     assert answer.hint == f"kubectl -n {NS} describe configmap conf"
+
+
+def test_an_upgrade_held_by_the_approval_gate_names_its_plan_and_the_approve_command() -> None:
+    digest = "sha256:" + "5" * 64
+    message = (
+        f"Helm upgrade awaits approval of plan {digest} (+0 ~1 -0) for release {NS}/web with "
+        f"chart demo@1.0.0; approve it with 'helmward approve -n {NS} web'"
+    )
+    hr = release("web", cond("Ready", "False", "AwaitingApproval", message))
+    answer = chain.explain(fx.Facts(hr, GOOD_SOURCES))
+    assert answer.cause is Cause.APPROVAL
+    assert answer.summary == (
+        f"HelmRelease {NS}/web: the next action awaits approval of plan {digest} (+0 ~1 -0)"
+    )
+    assert answer.hint == f"helmward approve web -n {NS}"
 
 
 def test_a_failed_test_names_its_pod_exit_code_and_events() -> None:

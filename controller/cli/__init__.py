@@ -51,18 +51,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub: argparse.ArgumentParser = action.choices[name]
+    return sub
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line; a flag that is neither Flux's nor Helmward's is a usage error
-    (exit code 2) that names it, as Flux's `unknown flag: --x`."""
+    (exit code 2) that names it, as Flux's `unknown flag: --x`. The commands for people take
+    flags among their arguments, as kubectl does (`get hr -n demo web`)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args, unknown = parser.parse_known_args(argv)
+    if args.command not in ("run", "version"):
+        sub = _subparser(parser, args.command)
+        rest = argv[argv.index(args.command) + 1 :]
+        intermixed = sub.parse_intermixed_args(rest)
+        intermixed.command = args.command
+        return intermixed
     if unknown:
         if args.command == "run":
-            parser = next(
-                a.choices["run"]
-                for a in parser._actions
-                if isinstance(a, argparse._SubParsersAction)
-            )
+            parser = _subparser(parser, "run")
         flags = [u for u in unknown if u.startswith("-")]
         if flags:
             parser.error(f"unknown flag: {flags[0].partition('=')[0]}")

@@ -40,8 +40,10 @@ from controller.runtime.informer import Informer
 from internal.dag.graph import Graph
 from internal.drift.live import DEFAULT_FIELD_MANAGER
 from internal.helm.engine import Engine
-from internal.kube.client import ApiClient
+from internal.kube import rest
+from internal.kube.client import ApiClient, ApiException
 from internal.kube.discovery import Discovery
+from internal.kube.resources import HELM_RELEASES
 from internal.manager.clusters import Cluster, Clusters, KubeConfigError
 from internal.manager.manager import Chart, ManagerFactory
 from internal.release import health
@@ -117,6 +119,12 @@ class HelmReleaseReconciler:
         clear_stall(work, INVALID)
         try:
             return await self._reconcile(work)
+        except ApiException as exc:
+            if exc.status == 404 and await self._gone(work):
+                log.debug("HelmRelease %s was deleted while it was reconciled", key)
+                work.events.clear()
+                return Result()
+            raise
         finally:
             self._record_metrics(work, time.monotonic() - start)
             annotations = event_annotations(work.status)
@@ -124,6 +132,12 @@ class HelmReleaseReconciler:
                 await self.events.emit(
                     work.raw, event.type, event.reason, event.message, annotations
                 )
+
+    async def _gone(self, work: Work) -> bool:
+        """Whether the object itself is gone: deleted while its reconcile ran, or while it
+        waited for a retry and the informer had not yet seen the deletion."""
+        path = HELM_RELEASES.path(work.namespace, work.name)
+        return await rest.get_optional(self.api, path) is None
 
     def _record_metrics(self, work: Work, seconds: float) -> None:
         ns, name = work.namespace, work.name

@@ -19,7 +19,7 @@ from controller.runtime.informer import Informer
 from internal.helm import models as hm
 from internal.helm.engine import Engine
 from internal.kube import rest
-from internal.kube.client import ApiClient
+from internal.kube.client import ApiClient, ApiException
 from internal.kube.resources import HELM_CHARTS, HELM_RELEASES, OCI_REPOSITORIES
 from tests.helmrelease.conftest import release_object
 from tests.helmrelease.fakeengine import FakeLibrary
@@ -366,3 +366,41 @@ async def test_a_stalled_source_is_not_used_even_with_an_old_artifact(pipeline: 
         f"OCIRepository '{NAMESPACE}/app' is not ready: spec.verify cannot be done",
     )
     assert pipeline.lib.calls == []
+
+
+# --- an object deleted while it is reconciled ---------------------------------------------------
+
+
+async def test_a_release_deleted_under_its_reconcile_ends_it_without_a_retry(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The informer still holds the object, the API server no longer does: its first write
+    answers 404, and so does a GET of it. Nothing to retry, and no event for it."""
+    pipeline.store(with_finalizer(release_object()))
+
+    async def gone(_api: object, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        pipeline.api.calls.append((method, path, kw.get("body")))
+        raise ApiException(status=404, reason="Not Found")
+
+    monkeypatch.setattr(rest, "request", gone)
+    result = await pipeline.reconciler().reconcile(KEY)
+
+    assert result.requeue_after is None
+    assert pipeline.api.calls[-1] == ("GET", HELM_RELEASES.path("apps", "app"), None)
+    assert pipeline.events.emitted == []
+
+
+async def test_a_404_of_something_else_is_still_an_error(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline.store(with_finalizer(release_object()))
+    real = pipeline.api.request
+
+    async def others_missing(_api: object, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        if path.startswith(HELM_RELEASES.path("apps", "app")):
+            return await real(_api, method, path, **kw)
+        raise ApiException(status=404, reason="Not Found")
+
+    monkeypatch.setattr(rest, "request", others_missing)
+    with pytest.raises(ApiException):
+        await pipeline.reconciler().reconcile(KEY)

@@ -9,6 +9,7 @@ written once at the end, and between actions.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import time
 
@@ -40,7 +41,6 @@ from controller.runtime.informer import Informer
 from internal.dag.graph import Graph
 from internal.drift.live import DEFAULT_FIELD_MANAGER
 from internal.helm.engine import Engine
-from internal.kube import rest
 from internal.kube.client import ApiClient, ApiException
 from internal.kube.discovery import Discovery
 from internal.kube.resources import HELM_RELEASES
@@ -120,7 +120,7 @@ class HelmReleaseReconciler:
         try:
             return await self._reconcile(work)
         except ApiException as exc:
-            if exc.status == 404 and await self._gone(work):
+            if self._gone(work, exc):
                 log.debug("HelmRelease %s was deleted while it was reconciled", key)
                 work.events.clear()
                 return Result()
@@ -133,11 +133,23 @@ class HelmReleaseReconciler:
                     work.raw, event.type, event.reason, event.message, annotations
                 )
 
-    async def _gone(self, work: Work) -> bool:
-        """Whether the object itself is gone: deleted while its reconcile ran, or while it
-        waited for a retry and the informer had not yet seen the deletion."""
-        path = HELM_RELEASES.path(work.namespace, work.name)
-        return await rest.get_optional(self.api, path) is None
+    @staticmethod
+    def _gone(work: Work, exc: ApiException) -> bool:
+        """Whether a 404 is about the object itself: deleted while its reconcile ran, or while
+        it waited for a retry and the informer had not yet seen the deletion. The API server's
+        Status names the resource (read from the answer: a GET would need a right the
+        controller does not otherwise use)."""
+        if exc.status != 404:
+            return False
+        try:
+            details = json.loads(exc.body or "{}").get("details") or {}
+        except (ValueError, AttributeError):
+            return False
+        return (details.get("group"), details.get("kind"), details.get("name")) == (
+            HELM_RELEASES.group,
+            HELM_RELEASES.plural,
+            work.name,
+        )
 
     def _record_metrics(self, work: Work, seconds: float) -> None:
         ns, name = work.namespace, work.name

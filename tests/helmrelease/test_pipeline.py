@@ -4,6 +4,7 @@ models reject, --no-cross-namespace-refs, and the generated HelmChart no longer 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -371,35 +372,48 @@ async def test_a_stalled_source_is_not_used_even_with_an_old_artifact(pipeline: 
 # --- an object deleted while it is reconciled ---------------------------------------------------
 
 
+def not_found(kind: str, name: str, group: str = "helm.toolkit.fluxcd.io") -> ApiException:
+    """A 404 as the API server answers it: a Status naming the resource."""
+    exc = ApiException(status=404, reason="Not Found")
+    details = {"name": name, "group": group, "kind": kind}
+    exc.body = json.dumps({"kind": "Status", "code": 404, "details": details})
+    return exc
+
+
 async def test_a_release_deleted_under_its_reconcile_ends_it_without_a_retry(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The informer still holds the object, the API server no longer does: its first write
-    answers 404, and so does a GET of it. Nothing to retry, and no event for it."""
+    answers 404 naming it. Nothing to retry, no event for it, and no GET to find out (the
+    controller's role grants none on HelmReleases)."""
     pipeline.store(with_finalizer(release_object()))
 
     async def gone(_api: object, method: str, path: str, **kw: Any) -> dict[str, Any]:
         pipeline.api.calls.append((method, path, kw.get("body")))
-        raise ApiException(status=404, reason="Not Found")
+        raise not_found("helmreleases", "app")
 
     monkeypatch.setattr(rest, "request", gone)
     result = await pipeline.reconciler().reconcile(KEY)
 
     assert result.requeue_after is None
-    assert pipeline.api.calls[-1] == ("GET", HELM_RELEASES.path("apps", "app"), None)
+    assert [m for m, _, _ in pipeline.api.calls] == ["PATCH"]
     assert pipeline.events.emitted == []
 
 
+@pytest.mark.parametrize(
+    "missing",
+    [
+        not_found("helmcharts", "apps-app", "source.toolkit.fluxcd.io"),
+        not_found("helmreleases", "other"),
+    ],
+)
 async def test_a_404_of_something_else_is_still_an_error(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, missing: ApiException
 ) -> None:
     pipeline.store(with_finalizer(release_object()))
-    real = pipeline.api.request
 
     async def others_missing(_api: object, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        if path.startswith(HELM_RELEASES.path("apps", "app")):
-            return await real(_api, method, path, **kw)
-        raise ApiException(status=404, reason="Not Found")
+        raise missing
 
     monkeypatch.setattr(rest, "request", others_missing)
     with pytest.raises(ApiException):

@@ -38,7 +38,7 @@ from api.meta import (
 from api.naming import chart_source_namespace, helm_chart_name
 from controller.cli import output, why
 from controller.cli.command import Command, Exit
-from controller.cli.objects import RESOURCES, Item, get_item, one_line
+from controller.cli.objects import RESOURCES, Item, find_release, get_item, one_line
 from controller.cli.session import Session, open_session
 from internal.kube import rest
 
@@ -298,16 +298,6 @@ def parse_timeout(args: argparse.Namespace) -> float | None:
         return None
 
 
-async def lookup(session: Session, name: str) -> Item | None:
-    item = await get_item(session.api, "HelmRelease", session.namespace, name)
-    if item is None:
-        print(
-            f"✗ HelmRelease '{name}' not found in '{session.namespace}' namespace",
-            file=sys.stderr,
-        )
-    return item
-
-
 def finish(args: argparse.Namespace, ok: bool, data: dict[str, Any]) -> int:
     if args.output != "table":
         output.structured(data, args.output)
@@ -321,7 +311,7 @@ async def reconcile(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + seconds
     progress = Progress()
     async with open_session(args) as session:
-        item = await lookup(session, args.name)
+        item = await find_release(session, args.name)
         if item is None:
             return Exit.NOT_READY
         release = Target("HelmRelease", session.namespace, args.name)
@@ -360,7 +350,7 @@ async def reconcile(args: argparse.Namespace) -> int:
 async def suspend(args: argparse.Namespace) -> int:
     progress = Progress()
     async with open_session(args) as session:
-        item = await lookup(session, args.name)
+        item = await find_release(session, args.name)
         if item is None:
             return Exit.NOT_READY
         target = Target("HelmRelease", session.namespace, args.name)
@@ -386,7 +376,7 @@ async def resume(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + seconds
     progress = Progress()
     async with open_session(args) as session:
-        item = await lookup(session, args.name)
+        item = await find_release(session, args.name)
         if item is None:
             return Exit.NOT_READY
         target = Target("HelmRelease", session.namespace, args.name)

@@ -17,7 +17,7 @@ from api.helmrelease import Snapshot
 from api.naming import release_name, storage_namespace
 from controller.cli import output
 from controller.cli.command import Command, Exit
-from controller.cli.objects import get_item
+from controller.cli.objects import find_release
 from controller.cli.session import Session, open_session
 from internal.kube import rest
 from internal.kube.resources import SECRETS
@@ -111,12 +111,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     async with open_session(args) as session:
-        item = await get_item(session.api, "HelmRelease", session.namespace, args.name)
+        item = await find_release(session, args.name)
         if item is None:
-            print(
-                f"✗ HelmRelease '{args.name}' not found in '{session.namespace}' namespace",
-                file=sys.stderr,
-            )
             return Exit.NOT_READY
         hr = item.release
         if hr is None:

@@ -6,6 +6,7 @@ as Flux's CLI reads them."""
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import api
 from api import conditions
 from api.kinds import BY_API_VERSION_AND_KIND
 from api.meta import Artifact, Condition, ConditionType, FluxModel, ObjectMeta
+from controller.cli.session import Session
 from internal.kube import rest
 from internal.kube.client import ApiClient, ApiException
 from internal.kube.resources import (
@@ -202,3 +204,14 @@ def sort_key(item: Item) -> tuple[str, int, str]:
 def one_line(text: str) -> str:
     """A message on one table line: its lines joined, runs of blanks made one space."""
     return " ".join(text.split())
+
+
+async def find_release(session: Session, name: str) -> Item | None:
+    """The HelmRelease `name` of the session's namespace; None, said on stderr, when absent."""
+    item = await get_item(session.api, "HelmRelease", session.namespace, name)
+    if item is None:
+        print(
+            f"✗ HelmRelease '{name}' not found in '{session.namespace}' namespace",
+            file=sys.stderr,
+        )
+    return item

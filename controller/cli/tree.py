@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,14 @@ import api
 from api.naming import chart_source_namespace, helm_chart_name
 from controller.cli import output
 from controller.cli.command import Command, Exit
-from controller.cli.objects import Item, get_item, list_items, one_line, truncate_hex
+from controller.cli.objects import (
+    Item,
+    find_release,
+    get_item,
+    list_items,
+    one_line,
+    truncate_hex,
+)
 from controller.cli.session import Session, open_session
 from internal.kube import rest
 from internal.kube.client import ApiException
@@ -276,12 +282,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     async with open_session(args) as session:
-        item = await get_item(session.api, "HelmRelease", session.namespace, args.name)
+        item = await find_release(session, args.name)
         if item is None:
-            print(
-                f"✗ HelmRelease '{args.name}' not found in '{session.namespace}' namespace",
-                file=sys.stderr,
-            )
             return Exit.NOT_READY
         root = flux_node(item)
         hr = item.release

@@ -304,11 +304,47 @@ def finish(args: argparse.Namespace, ok: bool, data: dict[str, Any]) -> int:
     return Exit.OK if ok else Exit.NOT_READY
 
 
-async def reconcile(args: argparse.Namespace) -> int:
+def deadline_of(args: argparse.Namespace) -> float | None:
+    """When `--timeout` runs out (monotonic clock); None, said on stderr, when it is no
+    duration."""
     seconds = parse_timeout(args)
-    if seconds is None:
+    return None if seconds is None else time.monotonic() + seconds
+
+
+async def reconcile_sources(
+    session: Session,
+    args: argparse.Namespace,
+    item: Item,
+    release: Target,
+    deadline: float,
+    progress: Progress,
+) -> int | None:
+    """`--with-source`: each source of the release reconciled first, in chain order; the exit
+    code when one cannot be, else None."""
+    if item.release is None:
+        output.line(f"✗ {release} is invalid: {item.invalid}")
+        return finish(args, False, result(item, release, "", False))
+    targets = await source_targets(session, item.release)
+    if isinstance(targets, str):
+        output.line(f"✗ {targets}")
+        return finish(args, False, result(item, release, "", False))
+    for source in targets:
+        found = await get_item(session.api, source.kind, source.namespace, source.name)
+        if found is not None and found.suspended:
+            output.line(f"✗ {source} is suspended")
+            return finish(args, False, result(found, source, "", False))
+        token = request_token()
+        await request(session, source, token, progress)
+        ok, data = await converge(session, args, source, token, deadline, progress, release)
+        if not ok:
+            return finish(args, False, data)
+    return None
+
+
+async def reconcile(args: argparse.Namespace) -> int:
+    deadline = deadline_of(args)
+    if deadline is None:
         return Exit.USAGE
-    deadline = time.monotonic() + seconds
     progress = Progress()
     async with open_session(args) as session:
         item = await find_release(session, args.name)
@@ -319,23 +355,9 @@ async def reconcile(args: argparse.Namespace) -> int:
             output.line(f"✗ {release} is suspended; resume it with: helmward resume {args.name}")
             return finish(args, False, result(item, release, "", False))
         if args.with_source:
-            if item.release is None:
-                output.line(f"✗ {release} is invalid: {item.invalid}")
-                return finish(args, False, result(item, release, "", False))
-            targets = await source_targets(session, item.release)
-            if isinstance(targets, str):
-                output.line(f"✗ {targets}")
-                return finish(args, False, result(item, release, "", False))
-            for source in targets:
-                found = await get_item(session.api, source.kind, source.namespace, source.name)
-                if found is not None and found.suspended:
-                    output.line(f"✗ {source} is suspended")
-                    return finish(args, False, result(found, source, "", False))
-                token = request_token()
-                await request(session, source, token, progress)
-                ok, data = await converge(session, args, source, token, deadline, progress, release)
-                if not ok:
-                    return finish(args, False, data)
+            failed = await reconcile_sources(session, args, item, release, deadline, progress)
+            if failed is not None:
+                return failed
         token = request_token()
         extra = {}
         if args.force:
@@ -370,10 +392,9 @@ async def suspend(args: argparse.Namespace) -> int:
 
 
 async def resume(args: argparse.Namespace) -> int:
-    seconds = parse_timeout(args)
-    if seconds is None:
+    deadline = deadline_of(args)
+    if deadline is None:
         return Exit.USAGE
-    deadline = time.monotonic() + seconds
     progress = Progress()
     async with open_session(args) as session:
         item = await find_release(session, args.name)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from controller import logs
+from controller import metrics as metrics_
 from controller.events import EventRecorder
 from controller.flags import (
     add_flags,
@@ -70,9 +71,7 @@ SOURCES = {
 async def _sample_engine(engine: Engine, metrics: Recorder, every: float = 2.0) -> None:
     while True:
         with contextlib.suppress(Exception):
-            stats = await engine.stats()
-            metrics.engine_heap.set(stats.heap_alloc_bytes)
-            metrics.engine_inflight.set(stats.inflight_calls)
+            metrics.record_engine(await engine.stats())
         await asyncio.sleep(every)
 
 
@@ -96,15 +95,23 @@ async def cluster_target(
     return hm.ClusterTarget(in_cluster=True, qps=qps, burst=burst)
 
 
-def _source_reconcile(ctx: Context, informer: Informer) -> Any:
+def _source_reconcile(ctx: Context, kind: str, informer: Informer) -> Any:
     async def reconcile(key: str) -> Result:
         raw = informer.get(key)
         if raw is None:
+            if ctx.metrics is not None:
+                ns, _, name = key.partition("/")
+                ctx.metrics.forget(kind, name, ns)
             return Result()
         after = await reconcile_object(ctx, dict(raw))
-        return Result(requeue_after=after)
+        return Result(requeue_after=after, failed=not _ready(ctx.newest(dict(raw))))
 
     return reconcile
+
+
+def _ready(obj: Obj) -> bool:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def source_controllers(
@@ -118,7 +125,7 @@ def source_controllers(
         controllers[kind] = Controller(
             kind,
             informer,
-            _source_reconcile(ctx, informer),
+            _source_reconcile(ctx, kind, informer),
             workers=workers,
             predicate=spec_changed(),
             jitter_percentage=jitter_percentage,
@@ -266,13 +273,16 @@ async def run(args: argparse.Namespace) -> None:
             chart_limits=Limits(chart=args.helm_chart_max_size, file=args.helm_chart_file_max_size),
             helm=engine,  # one engine per process: its Go runtime and API budget are shared
         )
+        metrics = metrics_.default()
+        manager.expositions.append(metrics.objects.render)
+        ctx.metrics = metrics
         recorder = EventRecorder(kube)
         if args.events_addr:
             # As Flux's: Kubernetes Events, and each posted to notification-controller.
-            ctx.events = ForwardingRecorder(kube, ctx.events.component, args.events_addr)
-            recorder = ForwardingRecorder(kube, recorder.component, args.events_addr)
+            dropped = metrics.record_dropped_event
+            ctx.events = ForwardingRecorder(kube, ctx.events.component, args.events_addr, dropped)
+            recorder = ForwardingRecorder(kube, recorder.component, args.events_addr, dropped)
         source_controllers(manager, ctx, args.concurrent, args.interval_jitter_percentage)
-        metrics = Recorder()
         settings = Settings(
             # Flux gives every release action its own client, each with this budget; the
             # engine shares one per cluster, so it gets what `--concurrent` actions could use.

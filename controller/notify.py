@@ -6,8 +6,10 @@ reference, `severity` (`info`, or `error` for a Warning), `timestamp`, `message`
 `metadata` (the event's annotations and the object's `event.toolkit.fluxcd.io/` ones),
 `reportingController` and `reportingInstance`. Posting is best effort, as in Flux: connection
 errors and 5xx answers are retried a few times with backoff, a 429 (a duplicate to
-notification-controller) is not, and a failure is logged, never raised. The post runs beside the
-reconcile, so a slow receiver does not hold it up.
+notification-controller) is not, and a failure is logged, never raised. Unlike Flux, whose
+reconcile waits for its post and retries, the post runs beside the reconcile, so a slow or absent
+receiver never holds one up; at most `max_backlog` posts wait at once, and an event past that is
+dropped and counted.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +35,10 @@ REPORTING = {
 }
 TIMEOUT = 5.0
 RETRIES = 4
+MAX_BACKLOG = 500
+
+Dropped = Callable[[str], None]
+"""Told why an event was not delivered: `backlog` (too many waiting) or `undelivered`."""
 
 
 def flux_event(
@@ -76,12 +82,22 @@ def flux_event(
 class ForwardingRecorder(EventRecorder):
     """Kubernetes Events as before, and each one posted to `address`."""
 
-    def __init__(self, api: ApiClient, component: str, address: str) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        component: str,
+        address: str,
+        dropped: Dropped | None = None,
+        max_backlog: int = MAX_BACKLOG,
+    ) -> None:
         super().__init__(api, component)
         self.address = address
         self.instance = socket.gethostname()
         self.backoff = 1.0
+        self.dropped = dropped
+        self.max_backlog = max_backlog
         self._posts: set[asyncio.Task[None]] = set()
+        self._http: aiohttp.ClientSession | None = None
 
     async def emit(
         self,
@@ -94,6 +110,9 @@ class ForwardingRecorder(EventRecorder):
         await super().emit(obj, type_, reason, message, annotations)
         if type_ == "Trace":  # Flux keeps trace events in Kubernetes only
             return
+        if len(self._posts) >= self.max_backlog:
+            self._drop("backlog")
+            return
         body = flux_event(obj, type_, reason, message, annotations, self.instance)
         task = asyncio.create_task(self.post(body))
         self._posts.add(task)
@@ -101,16 +120,12 @@ class ForwardingRecorder(EventRecorder):
 
     async def post(self, body: dict[str, Any]) -> None:
         """POST `body`, retrying connection errors and 5xx; never raises."""
-        timeout = aiohttp.ClientTimeout(total=TIMEOUT)
         problem = ""
         for attempt in range(RETRIES + 1):
             if attempt:
                 await asyncio.sleep(min(30.0, self.backoff * 2 ** (attempt - 1)))
             try:
-                async with (
-                    aiohttp.ClientSession(timeout=timeout) as http,
-                    http.post(self.address, json=body) as resp,
-                ):
+                async with self._session().post(self.address, json=body) as resp:
                     if resp.status < 500:
                         if resp.status >= 400 and resp.status != 429:
                             problem = f"HTTP {resp.status}"
@@ -119,12 +134,25 @@ class ForwardingRecorder(EventRecorder):
                     problem = f"HTTP {resp.status}"
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 problem = str(exc) or type(exc).__name__
+        self._drop("undelivered")
         log.error(
             "unable to record event",
             extra={"fields": {"error": problem, "reason": body["reason"], "url": self.address}},
         )
 
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT))
+        return self._http
+
+    def _drop(self, reason: str) -> None:
+        if self.dropped is not None:
+            self.dropped(reason)
+
     async def drain(self) -> None:
-        """Wait for the posts under way (on shutdown)."""
+        """Wait for the posts under way (on shutdown), then close the connections."""
         if self._posts:
             await asyncio.gather(*self._posts, return_exceptions=True)
+        if self._http is not None:
+            await self._http.close()
+            self._http = None

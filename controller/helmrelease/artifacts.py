@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -16,19 +17,40 @@ class ArtifactError(Exception):
     pass
 
 
+FetchObserver = Callable[[str, int], None]
+"""Told each fetch's result (`downloaded`, `cached` or `failed`) and the bytes downloaded."""
+
+
 class ArtifactCache:
-    def __init__(self, root: Path, timeout: float = 30.0) -> None:
+    def __init__(
+        self, root: Path, timeout: float = 30.0, observe: FetchObserver | None = None
+    ) -> None:
         self.root = root
         self.timeout = timeout
+        self.observe = observe
         root.mkdir(parents=True, exist_ok=True)
 
     async def fetch(self, url: str, digest: str) -> Path:
+        try:
+            path, size = await self._fetch(url, digest)
+        except ArtifactError:
+            self._tell("failed", 0)
+            raise
+        self._tell("downloaded" if size else "cached", size)
+        return path
+
+    def _tell(self, result: str, size: int) -> None:
+        if self.observe is not None:
+            self.observe(result, size)
+
+    async def _fetch(self, url: str, digest: str) -> tuple[Path, int]:
+        """The artifact's path and the bytes downloaded for it (0 when it was cached)."""
         algorithm, _, expected = digest.partition(":")
         if algorithm != "sha256" or len(expected) != 64:
             raise ArtifactError(f"unsupported artifact digest '{digest}'")
         path = self.root / f"{expected}.tgz"
         if path.is_file():
-            return path
+            return path, 0
         hasher = hashlib.sha256()
         fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".part")
         size = 0
@@ -54,4 +76,4 @@ class ArtifactCache:
             raise ArtifactError(f"failed to download artifact '{url}': {exc}") from None
         finally:
             Path(tmp).unlink(missing_ok=True)  # noqa: ASYNC240 - a no-op after os.replace
-        return path
+        return path, size

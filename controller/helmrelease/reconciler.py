@@ -79,7 +79,8 @@ class HelmReleaseReconciler:
         sources = {"HelmChart": charts}
         if oci_repositories is not None:
             sources["OCIRepository"] = oci_repositories
-        self.charts = Charts(engine, ArtifactCache(settings.artifact_dir), sources)
+        artifacts = ArtifactCache(settings.artifact_dir, observe=metrics.record_fetch)
+        self.charts = Charts(engine, artifacts, sources)
         local = Cluster(
             settings.cluster,
             api_client,
@@ -179,7 +180,7 @@ class HelmReleaseReconciler:
             await self.writer.write_status(work)
             if retry.requeue_after is None:
                 raise
-            return Result(requeue_after=retry.requeue_after)
+            return Result(requeue_after=retry.requeue_after, failed=True)
         if requested:
             work.status.last_handled_reconcile_at = requested
         await self.writer.write_status(work)
@@ -254,7 +255,7 @@ class HelmReleaseReconciler:
         work.status.storage_namespace = target.storage_namespace
         chart = Chart(path, info, values, artifact.oci_digest or "")
         mgr = self.managers.new_manager(hr, target, cluster, chart)
-        request = Request(work, mgr, self.writer)
+        request = Request(work, mgr, self.writer, self.metrics)
         await run_atomic(request, inputs.desired(hr, info, digests))
         return None
 

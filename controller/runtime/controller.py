@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from api.duration import format_duration
 from controller.logs import reconciling
+from controller.runtime import metrics
 from controller.runtime.informer import Informer, Obj
 from controller.runtime.ratelimit import jittered
 from controller.runtime.workqueue import ShutDown, WorkQueue
@@ -28,6 +29,9 @@ class Result:
     requeue_after: float | None = None
     """Seconds until the next reconcile (jittered); None waits for the next event."""
     jitter: bool = True
+    failed: bool = False
+    """The reconcile failed and handled its own retry (a Ready=False status and a requeue): it
+    counts as an `error` in controller_runtime_reconcile_total, as Flux's returned error would."""
 
 
 Reconcile = Callable[[str], Awaitable[Result]]
@@ -46,13 +50,16 @@ class Controller:
         jitter_percentage: float = 5.0,
         observe: Observer | None = None,
         predicate: Callable[[str, Obj], bool] | None = None,
+        runtime_metrics: metrics.RuntimeMetrics | None = None,
     ) -> None:
         self.name = name
         self.informer = informer
         self.reconcile = reconcile
         self.workers = workers
         self.jitter_percentage = jitter_percentage
-        self.queue = WorkQueue()
+        self.series = (runtime_metrics or metrics.default()).controller(name, workers)
+        self.queue = WorkQueue(series=self.series)
+        self.series.watch(self.queue)
         self.observe = observe
         self.in_flight: set[str] = set()
         self.predicate = predicate
@@ -84,6 +91,8 @@ class Controller:
             self.in_flight.add(key)
             start = time.monotonic()
             error: BaseException | None = None
+            outcome = "error"
+            self.series.started()
             with reconciling(self.name, key, self.informer.resource.group):
                 try:
                     result = await self.reconcile(key)
@@ -94,6 +103,7 @@ class Controller:
                     self._failed(key, exc)
                 else:
                     self.queue.forget(key)
+                    outcome = _result_label(result)
                     if result.requeue_after is not None:
                         after = result.requeue_after
                         if result.jitter:
@@ -102,6 +112,7 @@ class Controller:
                 finally:
                     self.in_flight.discard(key)
                     self.queue.done(key)
+                    self.series.finished(outcome, time.monotonic() - start)
             if self.observe:
                 self.observe(self.name, key, time.monotonic() - start, error)
 
@@ -120,6 +131,12 @@ class Controller:
                 "human": f"reconcile failed, retrying in {delay:.2f}s: {exc}",
             },
         )
+
+
+def _result_label(result: Result) -> str:
+    if result.failed:
+        return "error"
+    return "requeue_after" if result.requeue_after else "success"
 
 
 def spec_changed() -> Callable[[str, Obj], bool]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 Check = Callable[[], bool]
+Exposition = Callable[[], bytes]
+"""Series rendered in the text format by their owner, served after the registry's."""
 
 
 def _split(addr: str) -> tuple[str, int]:
@@ -30,9 +32,11 @@ async def serve_health(addr: str, ready: Check) -> web.AppRunner:
     return await _start(app, addr)
 
 
-async def serve_metrics(addr: str, registry: CollectorRegistry = REGISTRY) -> web.AppRunner:
+async def serve_metrics(
+    addr: str, registry: CollectorRegistry = REGISTRY, extra: Sequence[Exposition] = ()
+) -> web.AppRunner:
     async def metrics(_: web.Request) -> web.Response:
-        body = generate_latest(registry)
+        body = b"".join([generate_latest(registry), *(render() for render in extra)])
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application()

@@ -16,7 +16,7 @@ from aiohttp import web
 from kubernetes_asyncio.client import ApiClient
 
 from controller.runtime.controller import Controller
-from controller.runtime.health import serve_health, serve_metrics
+from controller.runtime.health import Exposition, serve_health, serve_metrics
 from controller.runtime.informer import Informer
 from controller.runtime.leader import LeaderElector
 from internal.kube.resources import Resource
@@ -49,6 +49,7 @@ class Manager:
             else None
         )
         self.started = asyncio.Event()
+        self.expositions: list[Exposition] = []
 
     def informer(
         self,
@@ -84,7 +85,7 @@ class Manager:
         if self.options.health_addr:
             runners.append(await serve_health(self.options.health_addr, self.ready))
         if self.options.metrics_addr:
-            runners.append(await serve_metrics(self.options.metrics_addr))
+            runners.append(await serve_metrics(self.options.metrics_addr, extra=self.expositions))
         try:
             await self._run_as_leader(stop)
         finally:

@@ -7,8 +7,10 @@ lost and no key runs twice at once. Delayed adds keep only the earliest deadline
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 
+from controller.runtime.metrics import ControllerSeries
 from controller.runtime.ratelimit import ExponentialBackoff
 
 
@@ -17,8 +19,13 @@ class ShutDown(Exception):
 
 
 class WorkQueue:
-    def __init__(self, backoff: ExponentialBackoff | None = None) -> None:
+    def __init__(
+        self, backoff: ExponentialBackoff | None = None, series: ControllerSeries | None = None
+    ) -> None:
         self._queue: deque[str] = deque()
+        self._added_at: dict[str, float] = {}
+        self._started_at: dict[str, float] = {}
+        self.series = series
         self._dirty: set[str] = set()
         self._processing: set[str] = set()
         self._urgent: set[str] = set()
@@ -44,6 +51,9 @@ class WorkQueue:
                 self._urgent.add(key)  # queued again, at the front, when its worker is done
             return
         self._dirty.add(key)
+        self._added_at.setdefault(key, time.monotonic())
+        if self.series:
+            self.series.added(len(self._dirty))
         if key in self._processing:
             if urgent:
                 self._urgent.add(key)
@@ -68,6 +78,8 @@ class WorkQueue:
         self._timers[key] = loop.call_at(deadline, self._fire, key)
 
     def add_rate_limited(self, key: str) -> float:
+        if self.series:
+            self.series.retried()
         delay = self.backoff.when(key)
         self.add_after(key, delay)
         return delay
@@ -88,10 +100,18 @@ class WorkQueue:
         key = self._queue.popleft()
         self._processing.add(key)
         self._dirty.discard(key)
+        now = time.monotonic()
+        self._started_at[key] = now
+        added = self._added_at.pop(key, now)
+        if self.series:
+            self.series.taken(now - added, len(self._dirty))
         return key
 
     def done(self, key: str) -> None:
         self._processing.discard(key)
+        started = self._started_at.pop(key, None)
+        if self.series and started is not None:
+            self.series.worked(time.monotonic() - started)
         if key in self._dirty:
             if key in self._urgent:
                 self._queue.appendleft(key)
@@ -107,6 +127,10 @@ class WorkQueue:
         self._timers.clear()
         self._deadlines.clear()
         self._notify()
+
+    def processing_since(self) -> list[float]:
+        """When each key in process was taken (monotonic clock)."""
+        return list(self._started_at.values())
 
     @property
     def processing(self) -> frozenset[str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import api
 from controller.events import EventRecorder
+from controller.metrics import Recorder
 from internal.artifacts.storage import Storage
 from internal.helm import Engine
 from internal.kube import rest
@@ -113,6 +114,8 @@ class Context:
     written: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The objects as this process last wrote them (the API server's answers), by
     'kind/namespace/name', kept until the informer's copy is as new."""
+    metrics: Recorder | None = None
+    """Where each reconcile's gotk_ series go; none in tests that do not read them."""
     events: EventRecorder = field(init=False)
 
     def __post_init__(self) -> None:

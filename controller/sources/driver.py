@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -47,9 +48,40 @@ RECONCILERS: dict[str, Reconciler] = {
 }
 
 
+METRIC_CONDITIONS = ("Ready", "Reconciling", "Stalled")
+
+
 async def reconcile_object(ctx: Context, raw: dict[str, Any]) -> float | None:
     """One reconcile of a source given as it came from the API server. Returns the delay
     before the next one, or None when nothing should follow (suspended, deleted)."""
+    start = time.monotonic()
+    try:
+        return await _reconcile(ctx, raw)
+    finally:
+        record_metrics(ctx, raw, time.monotonic() - start)
+
+
+def record_metrics(ctx: Context, raw: dict[str, Any], seconds: float) -> None:
+    """Flux's per-object series from the object as last written; a deleted one's are dropped."""
+    if ctx.metrics is None:
+        return
+    obj = ctx.newest(raw)
+    kind, meta = obj["kind"], obj["metadata"]
+    if meta.get("deletionTimestamp"):
+        ctx.metrics.forget(kind, meta["name"], meta["namespace"])
+        return
+    conditions = {
+        c.get("type"): c.get("status") for c in (obj.get("status") or {}).get("conditions") or []
+    }
+    ctx.metrics.record_duration(kind, meta["name"], meta["namespace"], seconds)
+    for type_ in METRIC_CONDITIONS:
+        status = str(conditions.get(type_) or "Unknown")
+        ctx.metrics.record_condition(kind, meta["name"], meta["namespace"], type_, status)
+    suspended = bool((obj.get("spec") or {}).get("suspend"))
+    ctx.metrics.record_suspend(kind, meta["name"], meta["namespace"], suspended)
+
+
+async def _reconcile(ctx: Context, raw: dict[str, Any]) -> float | None:
     raw = ctx.newest(raw)
     kind = raw["kind"]
     meta = raw["metadata"]

@@ -532,11 +532,19 @@ class ChartInfo(ResponseModel):
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
 
 
+class RequestResult(ResponseModel):
+    code: str
+    method: str
+    host: str
+    count: int
+
+
 class RequestCounts(ResponseModel):
     discovery: int
     openapi: int
     other: int
     discovery_cache_hits: int
+    by_result: list[RequestResult] = []
 
 
 class Stats(ResponseModel):
@@ -546,6 +554,7 @@ class Stats(ResponseModel):
     heap_alloc_bytes: int
     heap_sys_bytes: int
     total_calls: int
+    go_version: str = ""
     requests: RequestCounts
 
 

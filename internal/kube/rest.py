@@ -7,6 +7,7 @@ controller works on plain dicts for every kind, so it talks to the REST paths di
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, cast
 
@@ -26,6 +27,17 @@ METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v
 METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 
 
+RequestKey = tuple[str, str, str]
+requests_sent: Counter[RequestKey] = Counter()
+"""Requests sent by this process through `request` and `watch`, by (status code, method, host),
+as client-go counts them for rest_client_requests_total; `<error>` when no answer came."""
+
+
+def _count(api: ApiClient, method: str, code: str) -> None:
+    host = str(api.configuration.host).partition("://")[2].rstrip("/")
+    requests_sent[(code, method, host)] += 1
+
+
 class WatchExpired(Exception):
     """The watch's resourceVersion is too old (410 Gone): relist."""
 
@@ -42,16 +54,24 @@ async def request(
     accept: str = "application/json",
 ) -> JSONObject:
     """One request; the decoded JSON body, or ApiException with the server's message."""
-    response = await api.call_api(
-        path,
-        method,
-        query_params=_query(query),
-        header_params={"Content-Type": content_type, "Accept": accept},
-        body=body,
-        auth_settings=["BearerToken"],
-        _preload_content=False,
-        _request_timeout=request_timeout,
-    )
+    try:
+        response = await api.call_api(
+            path,
+            method,
+            query_params=_query(query),
+            header_params={"Content-Type": content_type, "Accept": accept},
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=request_timeout,
+        )
+    except ApiException as exc:
+        _count(api, method, str(exc.status))
+        raise
+    except Exception:
+        _count(api, method, "<error>")
+        raise
+    _count(api, method, str(response.status))
     async with response:
         data = await response.read()
         if not 200 <= response.status < 300:
@@ -95,15 +115,20 @@ async def watch(
         "resourceVersion": resource_version,
         "timeoutSeconds": timeout_seconds,
     }
-    response = await api.call_api(
-        path,
-        "GET",
-        query_params=_query(params),
-        header_params={"Accept": accept},
-        auth_settings=["BearerToken"],
-        _preload_content=False,
-        _request_timeout=aiohttp.ClientTimeout(connect=10, sock_read=timeout_seconds + 30),
-    )
+    try:
+        response = await api.call_api(
+            path,
+            "GET",
+            query_params=_query(params),
+            header_params={"Accept": accept},
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=aiohttp.ClientTimeout(connect=10, sock_read=timeout_seconds + 30),
+        )
+    except Exception:
+        _count(api, "GET", "<error>")
+        raise
+    _count(api, "GET", str(response.status))
     async with response:
         if response.status == 410:
             raise WatchExpired(_message(await response.read()))

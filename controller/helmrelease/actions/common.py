@@ -13,6 +13,7 @@ from api.meta import ConditionStatus
 from controller.helmrelease import inputs
 from controller.helmrelease.status import StatusWriter
 from controller.helmrelease.work import Work
+from controller.metrics import Recorder
 from internal.helm import errors as herr
 from internal.helm import models as hm
 from internal.manager.manager import Done, Manager
@@ -31,6 +32,7 @@ class Request:
     work: Work
     mgr: Manager
     writer: StatusWriter
+    metrics: Recorder | None = None
 
     @property
     def chart(self) -> str:
@@ -50,10 +52,12 @@ async def run(req: Request, action: Action, call: Callable[[], Awaitable[Done]])
     spec = ACTIONS[action]
     if spec.waits_healthy and not done.failed:
         done = await check_health(req, action, done)
+    seconds = time.monotonic() - started
     if spec.attempt is not None:
-        req.work.status.last_attempted_release_action_duration = (
-            f"{time.monotonic() - started:.3f}s"
-        )
+        req.work.status.last_attempted_release_action_duration = f"{seconds:.3f}s"
+    if req.metrics is not None:
+        kind = str(req.work.raw.get("kind") or "HelmRelease")
+        req.metrics.record_action(kind, action.value, done.failed, seconds)
     await record(req, action, done)
     return done
 

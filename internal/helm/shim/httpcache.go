@@ -91,7 +91,9 @@ func (t *cachingTransport) send(req *http.Request) (*http.Response, error) {
 	default:
 		requestCounts.other.Add(1)
 	}
-	return t.next.RoundTrip(req)
+	resp, err := t.next.RoundTrip(req)
+	results.count(req, resp, err)
+	return resp, err
 }
 
 func (t *cachingTransport) RoundTrip(req *http.Request) (*http.Response, error) {

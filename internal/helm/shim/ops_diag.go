@@ -17,11 +17,13 @@ func opStats(_ *callState, _ *StatsOptions) (*StatsResult, error) {
 		HeapAllocBytes: ms.HeapAlloc,
 		HeapSysBytes:   ms.HeapSys,
 		TotalCalls:     calls.total.Load(),
+		GoVersion:      runtime.Version(),
 		Requests: RequestCounts{
 			Discovery:      requestCounts.discovery.Load(),
 			OpenAPI:        requestCounts.openapi.Load(),
 			Other:          requestCounts.other.Load(),
 			DiscoveryCache: requestCounts.cacheHits.Load(),
+			ByResult:       results.snapshot(),
 		},
 	}, nil
 }

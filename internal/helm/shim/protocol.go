@@ -382,6 +382,7 @@ type StatsResult struct {
 	HeapAllocBytes uint64 `json:"heapAllocBytes"`
 	HeapSysBytes   uint64 `json:"heapSysBytes"`
 	TotalCalls     uint64 `json:"totalCalls"`
+	GoVersion      string `json:"goVersion"`
 	// Requests counts the HTTP requests sent to API servers, by kind, and the
 	// discovery requests answered from a target's cache instead.
 	Requests RequestCounts `json:"requests"`
@@ -393,4 +394,15 @@ type RequestCounts struct {
 	OpenAPI        uint64 `json:"openapi"`
 	Other          uint64 `json:"other"`
 	DiscoveryCache uint64 `json:"discoveryCacheHits"`
+	// ByResult counts the requests sent by status code, method and host, as
+	// client-go's rest_client_requests_total does.
+	ByResult []RequestResult `json:"byResult"`
+}
+
+// RequestResult is one (code, method, host) and how many requests had it.
+type RequestResult struct {
+	Code   string `json:"code"`
+	Method string `json:"method"`
+	Host   string `json:"host"`
+	Count  uint64 `json:"count"`
 }

@@ -129,10 +129,10 @@ def test_config_default_installs_and_becomes_available(installed: ControlPlane) 
         "wait",
         "--for=condition=Available",
         f"--namespace={NAMESPACE}",
-        "deployment/helmward",
+        "deployment/helmward-controller",
         "--timeout=120s",
     )
-    deployment = _get(plane, "deployment", "helmward", "-n", NAMESPACE)
+    deployment = _get(plane, "deployment", "helmward-controller", "-n", NAMESPACE)
     assert deployment["status"]["availableReplicas"] == 1
 
     pod_spec = deployment["spec"]["template"]["spec"]

@@ -31,10 +31,11 @@ build: shim ## build (or reuse) the control-plane binaries in ~/.cache/helmward/
 	bash hack/lib/build.sh
 
 .PHONY: test-deps
-test-deps: ## Debian packages, the OCI registry and Flux's controllers the tests need
+test-deps: ## Debian packages, the OCI registry, Flux's controllers and kube-state-metrics the tests need
 	bash hack/lib/install-debs.sh
 	bash hack/lib/build-registry.sh >/dev/null
 	bash hack/lib/build-flux.sh >/dev/null
+	bash hack/lib/build-peers.sh >/dev/null
 
 .PHONY: test
 test: venv build test-deps ## set everything up, then run the tests (not the slow ones)

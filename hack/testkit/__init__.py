@@ -11,4 +11,10 @@
 - `git_server`: git's smart HTTP and sshd serving bare repositories.
 - `oci_registry`: the distribution OCI registry.
 - `launcher`: the Helmward controller, as `helmward run` or its source controllers in-process.
+- `flux`: Flux's helm-, source- and notification-controller as processes, and the
+  notification CRDs.
+- `process`: another project's server as a process: its log, waiting until it answers, stopping.
+- `prometheus`, `alertmanager`, `kube_state_metrics`: those servers on 127.0.0.1 for the
+  monitoring tests; `webhook`: a receiver recording what Alertmanager and notification-controller
+  POST.
 """

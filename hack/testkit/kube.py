@@ -46,11 +46,11 @@ async def api_client(kubeconfig: Path | str) -> AsyncIterator[client.ApiClient]:
         yield api
 
 
-async def install_crds(kube: client.ApiClient) -> list[str]:
-    """Server-side apply of config/crd/bases/*.yaml; waits until every CRD is Established.
-    Their names."""
+async def install_crds(kube: client.ApiClient, directory: Path = CRD_BASES) -> list[str]:
+    """Server-side apply of `directory`/*.yaml (config/crd/bases: Helmward's); waits until every
+    CRD is Established. Their names."""
     names = []
-    for path in sorted(CRD_BASES.glob("*.yaml")):
+    for path in sorted(directory.glob("*.yaml")):  # noqa: ASYNC240 - a few local files
         crd = yaml.safe_load(path.read_text())
         names.append(crd["metadata"]["name"])
         await rest.request(

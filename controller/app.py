@@ -336,7 +336,7 @@ async def run(args: argparse.Namespace) -> None:
             for sink in (recorder, ctx.events):
                 if isinstance(sink, ForwardingRecorder):
                     with contextlib.suppress(Exception):
-                        await asyncio.wait_for(sink.drain(), 10)
+                        await sink.drain(grace=5)
             engine.close()
 
 

@@ -149,10 +149,15 @@ class ForwardingRecorder(EventRecorder):
         if self.dropped is not None:
             self.dropped(reason)
 
-    async def drain(self) -> None:
-        """Wait for the posts under way (on shutdown), then close the connections."""
+    async def drain(self, grace: float = 10.0) -> None:
+        """On shutdown: give the posts under way `grace` seconds, drop the rest, close the
+        connections."""
         if self._posts:
-            await asyncio.gather(*self._posts, return_exceptions=True)
+            _, late = await asyncio.wait(set(self._posts), timeout=grace)
+            for task in late:
+                task.cancel()
+                self._drop("undelivered")
+            await asyncio.gather(*late, return_exceptions=True)
         if self._http is not None:
             await self._http.close()
             self._http = None

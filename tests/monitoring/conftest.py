@@ -63,9 +63,16 @@ async def scraping(
 
 
 async def metric_names(url: str) -> set[str]:
-    """The metric families a /metrics endpoint exposes (from its TYPE lines)."""
-    async with aiohttp.ClientSession() as http, http.get(url) as resp:
-        text = await resp.text()
+    """The metric families a /metrics endpoint exposes (from its TYPE lines), once it serves."""
+
+    async def scrape() -> str | None:
+        try:
+            async with aiohttp.ClientSession() as http, http.get(url) as resp:
+                return await resp.text()
+        except aiohttp.ClientConnectionError:
+            return None
+
+    text = await eventually(scrape, within=30, what=f"{url} serving")
     return {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
 
 

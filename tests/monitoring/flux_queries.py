@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (queries kept word for word, one a line)
 """The PromQL of fluxcd/flux2-monitoring-example's two dashboards (monitoring/configs/dashboards/
 cluster.json and control-plane.json at commit 7ab65dc), as users run them: the queries are the
 test data here, kept word for word, with the dashboards' variables left in. That repository has
@@ -18,13 +19,13 @@ _RATIO = (
 )
 
 CLUSTER = [
-    'count(gotk_resource_info{exported_namespace=~"$namespace", customresource_kind=~"Kustomization|HelmRelease"})',  # noqa: E501
-    'count(gotk_resource_info{exported_namespace=~"$namespace", customresource_kind=~"Kustomization|HelmRelease", ready="False"})',  # noqa: E501
-    f'count(gotk_resource_info{{exported_namespace=~"$namespace", customresource_kind=~"{SOURCES}"}})',  # noqa: E501
-    f'count(gotk_resource_info{{exported_namespace=~"$namespace", customresource_kind=~"{SOURCES}", ready="False"}})',  # noqa: E501
+    'count(gotk_resource_info{exported_namespace=~"$namespace", customresource_kind=~"Kustomization|HelmRelease"})',
+    'count(gotk_resource_info{exported_namespace=~"$namespace", customresource_kind=~"Kustomization|HelmRelease", ready="False"})',
+    f'count(gotk_resource_info{{exported_namespace=~"$namespace", customresource_kind=~"{SOURCES}"}})',
+    f'count(gotk_resource_info{{exported_namespace=~"$namespace", customresource_kind=~"{SOURCES}", ready="False"}})',
     _RATIO.format(kinds="Kustomization|HelmRelease", by="kind"),
     _RATIO.format(kinds=SOURCES, by="kind"),
-    'gotk_resource_info{exported_namespace=~"$namespace", customresource_kind=~"Kustomization|HelmRelease"}',  # noqa: E501
+    'gotk_resource_info{exported_namespace=~"$namespace", customresource_kind=~"Kustomization|HelmRelease"}',
     f'gotk_resource_info{{exported_namespace=~"$namespace", customresource_kind=~"{SOURCES}"}}',
     'gotk_resource_info{exported_namespace=~"$namespace", suspended="true"}',
     _RATIO.format(kinds="Kustomization|HelmRelease", by="kind, name"),
@@ -34,7 +35,7 @@ CLUSTER = [
     "gotk_resource_info",
 ]
 
-_OPS = 'sum(increase(controller_runtime_reconcile_total{{controller="{c}",result{op}"error"}}[1m])){by}'  # noqa: E501
+_OPS = 'sum(increase(controller_runtime_reconcile_total{{controller="{c}",result{op}"error"}}[1m])){by}'
 CONTROL_PLANE = [
     'sum(go_info{namespace="$namespace",pod=~".*-controller-.*"})',
     'max(workqueue_longest_running_processor_seconds{namespace="$namespace",pod=~".*-controller-.*"})',
@@ -43,7 +44,7 @@ CONTROL_PLANE = [
     'sum(rate(rest_client_requests_total{namespace="$namespace"}[1m]))',
     'sum(rate(rest_client_requests_total{namespace="$namespace",code!~"2.."}[1m]))',
     'rate(process_cpu_seconds_total{namespace="$namespace",pod=~".*-controller-.*"}[1m])',
-    'sum(container_memory_working_set_bytes{namespace="$namespace",container!="POD",container!="",pod=~".*-controller-.*"}) by (pod)',  # noqa: E501
+    'sum(container_memory_working_set_bytes{namespace="$namespace",container!="POD",container!="",pod=~".*-controller-.*"}) by (pod)',
     'workqueue_longest_running_processor_seconds{name="kustomization"}',
     *(
         _OPS.format(c=c, op=op, by=" by (controller)" if by else "")
@@ -65,14 +66,13 @@ CONTROL_PLANE = [
         _OPS.format(c=c, op=op, by=" by (controller)")
         for c in ("helmrelease", "helmchart")
         for op in ("!=", "=")
-    ),  # noqa: E501
+    ),
     # template variable
     "workqueue_work_duration_seconds_count",
 ]
 
 ANSWERED_ELSEWHERE = {
-    'sum(container_memory_working_set_bytes{namespace="$namespace",container!="POD",container!="",pod=~".*-controller-.*"}) by (pod)':  # noqa: E501
-    "the kubelet's cAdvisor exports it, not a controller; this plane's nodes are KWOK's",
+    'sum(container_memory_working_set_bytes{namespace="$namespace",container!="POD",container!="",pod=~".*-controller-.*"}) by (pod)': "the kubelet's cAdvisor exports it, not a controller; this plane's nodes are KWOK's",
     'workqueue_longest_running_processor_seconds{name="kustomization"}': "kustomize-controller's queue; Helmward replaces helm-controller and source-controller",
     _OPS.format(c="kustomization", op="!=", by=" by (controller)"): "kustomize-controller's",
     _OPS.format(c="kustomization", op="=", by=" by (controller)"): "kustomize-controller's",

@@ -5,6 +5,7 @@ Alertmanager delivers it to a webhook, and fixing the release resolves it."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,14 @@ def test_prometheusrule_carries_the_groups_of_rules_yaml() -> None:
     rule = yaml.safe_load((RULES.parent / "prometheusrule.yaml").read_text())
     assert rule["kind"] == "PrometheusRule"
     assert rule["spec"] == yaml.safe_load(RULES.read_text())
+
+
+def test_promtool_accepts_the_rules() -> None:
+    done = subprocess.run(
+        ["promtool", "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SUCCESS: 4 rules found" in done.stdout
 
 
 async def test_a_failing_release_fires_and_its_fix_resolves(

@@ -54,6 +54,7 @@ class _Histogram:
 
 
 def _object_labels(key: ObjectKey) -> str:
+    """In name order, as Prometheus' Go client writes them (`le` comes last, as there)."""
     kind, name, namespace = key
     return text.labels((("kind", kind), ("name", name), ("namespace", namespace)))
 
@@ -76,7 +77,7 @@ class ObjectSeries:
         self._lines[CONDITION][key] = "".join(
             text.sample(
                 CONDITION,
-                f"{base},{text.labels((('type', t), ('status', s)))}",
+                f"{base},{text.labels((('status', s), ('type', t)))}",
                 1 if s == current else 0,
             )
             for t, current in conditions.items()

@@ -13,6 +13,8 @@ import ctypes.util
 import logging
 import os
 import signal
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from controller.runtime.informer import Informer, Obj
 from controller.runtime.manager import Manager, Options
 from controller.sources.context import Context
 from controller.sources.driver import reconcile_object
+from controller.watches.setup import WatchSetupError, watch_controllers
 from internal.artifacts.server import ArtifactServer
 from internal.artifacts.storage import Storage
 from internal.helm import models as hm
@@ -54,6 +57,7 @@ from internal.kube.resources import (
 from internal.manager.clusters import KubeConfigOptions
 from internal.sources.chart import Limits
 from internal.sources.helmindex import IndexCache
+from internal.watches.config import Watch, WatchesError, configured
 
 log = logging.getLogger("helmward")
 
@@ -212,7 +216,7 @@ def _wire_wakeups(
     releases.informer.add_handler(on_release)
 
 
-async def run(args: argparse.Namespace) -> None:
+async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
     logs.setup(args.log_level, args.log_encoding)
     if args.log_level not in logs.LEVELS:
         log.info("unknown --log-level %r: logging at info, as Flux", args.log_level)
@@ -326,6 +330,22 @@ async def run(args: argparse.Namespace) -> None:
             each.queue.backoff.base = args.min_retry_delay
             each.queue.backoff.cap = args.max_retry_delay
         _wire_wakeups(manager, releases, reconciler, charts_informer, oci_informer)
+        if watches:
+            await watch_controllers(
+                manager,
+                kube,
+                engine,
+                reconciler.managers.clusters.local,
+                watches,
+                workers=args.concurrent,
+                chart_cache=storage_root / ".helmward-watches",
+                events=EventRecorder(kube),
+                metrics=metrics,
+                jitter_percentage=args.interval_jitter_percentage,
+            )
+            for each in manager.controllers:
+                each.queue.backoff.base = args.min_retry_delay
+                each.queue.backoff.cap = args.max_retry_delay
         sampler = asyncio.create_task(_sample_engine(engine, metrics))
         try:
             await manager.run(stop)
@@ -341,6 +361,15 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(args))
+    try:
+        watches = configured(args.watches_file, os.environ)
+    except WatchesError as exc:
+        print(f"helmward: {exc}", file=sys.stderr)
+        return 1
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run(args, watches))
+    except WatchSetupError as exc:
+        print(f"helmward: {exc}", file=sys.stderr)
+        return 1
     return 0

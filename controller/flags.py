@@ -168,6 +168,12 @@ def _source_flags(parser: argparse.ArgumentParser) -> None:
         help="notification-controller's address: every event is also posted there, as Flux",
     )
     parser.add_argument("--watch-namespace", default="", help="only this namespace (default: all)")
+    parser.add_argument(
+        "--watches-file",
+        default=None,
+        help="operator-sdk's watches file: each kind it names becomes Helm releases "
+        "(also $HELM_CHART_WATCHES, or one watch from $API_VERSION, $KIND and $HELM_CHART)",
+    )
     parser.add_argument("--concurrent", type=int, default=2, help="reconciles in parallel")
     parser.add_argument("--helm-index-max-size", type=int, default=DEFAULT_MAX_INDEX_SIZE)
     parser.add_argument("--helm-chart-max-size", type=int, default=Limits().chart)

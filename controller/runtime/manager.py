@@ -50,6 +50,8 @@ class Manager:
         )
         self.started = asyncio.Event()
         self.expositions: list[Exposition] = []
+        self._running: set[int] = set()
+        self._late: list[asyncio.Task[None]] = []
 
     def informer(
         self,
@@ -72,6 +74,14 @@ class Manager:
                 metadata_only=metadata_only,
             )
         return self._informers[key]
+
+    def run_informer(self, informer: Informer) -> None:
+        """Start an informer made after the manager started (a kind a release just applied);
+        one made before starts with the others."""
+        if not self.started.is_set() or id(informer) in self._running:
+            return
+        self._running.add(id(informer))
+        self._late.append(asyncio.create_task(informer.run()))
 
     def add(self, controller: Controller) -> None:
         self.controllers.append(controller)
@@ -107,6 +117,7 @@ class Manager:
             id(i): i for i in [*self._informers.values(), *(c.informer for c in self.controllers)]
         }
         informers = [asyncio.create_task(i.run()) for i in shared.values()]
+        self._running = set(shared)
         workers = [asyncio.create_task(c.run(), name=c.name) for c in self.controllers]
         self.started.set()
         watched = {stopped, *workers} | ({lost} if lost else set())
@@ -120,9 +131,10 @@ class Manager:
         _, pending = await asyncio.wait(workers, timeout=self.options.graceful_shutdown_timeout)
         if pending:
             log.warning("graceful shutdown timed out with %d controllers busy", len(pending))
-        for task in [*pending, *informers, stopped, *([lost] if lost else [])]:
+        late = list(self._late)
+        for task in [*pending, *informers, *late, stopped, *([lost] if lost else [])]:
             task.cancel()
-        for task in [*pending, *informers]:
+        for task in [*pending, *informers, *late]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self.elector:

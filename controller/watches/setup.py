@@ -4,6 +4,7 @@ source controllers, on the same manager, engine and cluster."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from internal.manager.clusters import Cluster
 from internal.watches.config import Watch
 
 OCI = "oci://"
+
+log = logging.getLogger(__name__)
 
 
 class WatchSetupError(Exception):
@@ -74,6 +77,13 @@ async def watch_controllers(
             info = await engine.load_chart(path)
         except Exception as exc:  # the engine's error, whatever its code
             raise WatchSetupError(f"watch {watch.kind}: chart {watch.chart}: {exc}") from exc
+        if watch.dry_run_option is not None:
+            log.info(
+                "watch %s: dryRunOption %r has no effect: an upgrade is decided from the chart "
+                "version and values the release was made of, with no dry run",
+                watch.kind,
+                watch.dry_run_option,
+            )
         informer = manager.informer(
             resource, label_selector=watch.label_selector(), sharded=watch.selector is None
         )

@@ -171,6 +171,22 @@ class Origin(RequestModel):
     namespace: str
 
 
+class Owner(RequestModel):
+    """The object a release's objects belong to, marked as operator-sdk's Helm operator marks
+    them: one controller owner reference where Kubernetes allows it (a cluster-scoped owner, or a
+    namespaced object in the owner's namespace) unless the object has `helm.sh/resource-policy:
+    keep`; otherwise the `operator-sdk/primary-resource` (`<namespace>/<name>`) and
+    `operator-sdk/primary-resource-type` (`<Kind>.<group>`) annotations. `namespace` is empty for
+    a cluster-scoped owner. Install and upgrade only: render, with no cluster to tell which kinds
+    are namespaced, refuses it."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str = ""
+    uid: str
+
+
 # --- requests ------------------------------------------------------------------------------------
 
 
@@ -185,6 +201,7 @@ class _Rendering(_ReleaseRef):
     post_renderers: list[PostRenderer] = []
     common_metadata: CommonMetadata | None = None
     origin: Origin | None = None
+    owner: Owner | None = None
     post_render_strategy: PostRenderStrategy = "combined"
 
 

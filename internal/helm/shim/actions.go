@@ -62,7 +62,7 @@ func planApply(st *callState, req *Request, field string, r *Rendering, a *Apply
 	if p.ses, err = openSession(st, req, r.Namespace); err != nil {
 		return nil, err
 	}
-	p.renderer, p.strategy, err = buildPostRenderer(&r.RenderSettings, field, p.ses.kinds(p.chart))
+	p.renderer, p.strategy, err = buildPostRenderer(&r.RenderSettings, field, r.Namespace, p.ses.kinds(p.chart), p.ses.scopes)
 	return p, err
 }
 

@@ -28,7 +28,9 @@ func opRender(st *callState, o *RenderOptions) (*RenderResult, error) {
 		return nil, err
 	}
 	kinds := func() []string { return append(kindsOfVersionSet(o.APIVersions), crdKinds(ch)...) }
-	pr, strategy, err := buildPostRenderer(&o.RenderSettings, f, kinds)
+	// No scope lookup: render has no cluster to say which kinds are
+	// namespaced, so an owner is an invalid request here.
+	pr, strategy, err := buildPostRenderer(&o.RenderSettings, f, o.Namespace, kinds, nil)
 	if err != nil {
 		return nil, err
 	}

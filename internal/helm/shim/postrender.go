@@ -2,7 +2,8 @@ package main
 
 // Post-rendering, in the order Flux applies it: each postRenderers[] entry
 // (kustomize patches and images), then commonMetadata, then the origin labels,
-// last so they win any collision.
+// last so they win any collision; then the owner reference or annotations
+// (owner.go), which no Flux setting writes.
 
 import (
 	"bytes"
@@ -42,8 +43,11 @@ var kustomizeMu sync.Mutex
 type kindSource func() []string
 
 // buildPostRenderer validates the settings and returns the renderer chain,
-// or nil when there is nothing to do. prefix is the settings' field path.
-func buildPostRenderer(s *RenderSettings, prefix string, extraKinds kindSource) (postrenderer.PostRenderer, action.PostRenderStrategy, error) {
+// or nil when there is nothing to do. prefix is the settings' field path,
+// namespace the release namespace. scopes tells which kinds the cluster
+// serves namespaced; it is nil where there is no cluster (render), and then
+// an owner is refused.
+func buildPostRenderer(s *RenderSettings, prefix, namespace string, extraKinds kindSource, scopes scopeLookup) (postrenderer.PostRenderer, action.PostRenderStrategy, error) {
 	strategy := action.PostRenderStrategyCombined
 	switch s.PostRenderStrategy {
 	case "", "combined":
@@ -91,6 +95,13 @@ func buildPostRenderer(s *RenderSettings, prefix string, extraKinds kindSource) 
 			originNameLabel:      o.Name,
 			originNamespaceLabel: o.Namespace,
 		}})
+	}
+	if o := s.Owner; o != nil {
+		r, err := newOwnerRenderer(prefix+".owner", o, namespace, scopes)
+		if err != nil {
+			return nil, "", err
+		}
+		chain = append(chain, r)
 	}
 	if len(chain) == 0 {
 		return nil, strategy, nil

@@ -100,11 +100,24 @@ type Origin struct {
 	Namespace string `json:"namespace"`
 }
 
+// Owner is the object a release's objects belong to, as operator-sdk's Helm
+// operator marks them: a controller owner reference where Kubernetes allows
+// one, the operator-sdk/primary-resource annotations elsewhere. Namespace is
+// empty for a cluster-scoped owner.
+type Owner struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	Namespace  string `json:"namespace,omitempty"`
+	UID        string `json:"uid"`
+}
+
 // RenderSettings say how to post-render; install, upgrade and render share them.
 type RenderSettings struct {
 	PostRenderers      []PostRendererSpec `json:"postRenderers,omitempty"`
 	CommonMetadata     *CommonMetadata    `json:"commonMetadata,omitempty"`
 	Origin             *Origin            `json:"origin,omitempty"`
+	Owner              *Owner             `json:"owner,omitempty"`
 	PostRenderStrategy string             `json:"postRenderStrategy,omitempty"`
 }
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
@@ -124,6 +126,21 @@ func (s *session) kinds(ch *chart.Chart) kindSource {
 		}
 		return append(out, crdKinds(ch)...)
 	}
+}
+
+// scopes tells, from the target's REST mapper, whether a kind is namespaced;
+// known is false for a kind the cluster does not serve (or an apiVersion
+// that does not parse).
+func (s *session) scopes(apiVersion, kind string) (namespaced, known bool) {
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil || kind == "" {
+		return false, false
+	}
+	m, err := s.t.mapper.RESTMapping(gv.WithKind(kind).GroupKind(), gv.Version)
+	if err != nil {
+		return false, false
+	}
+	return m.Scope.Name() == meta.RESTScopeNameNamespace, true
 }
 
 // yamlNamesKind returns spec.names.kind of a CustomResourceDefinition document.

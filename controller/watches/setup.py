@@ -32,15 +32,25 @@ class WatchSetupError(Exception):
 
 async def chart_path(engine: Engine, chart: str, cache: Path) -> Path:
     """A local chart directory or archive as it is; an OCI reference pulled once into `cache`
-    through the engine's registry client."""
+    through the engine's registry client, anonymously."""
     if not chart.startswith(OCI):
         return Path(chart)
     ref, tag, digest = _split_reference(chart)
     cache.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - at start-up, once
     dest = cache / f"{hashlib.sha256(chart.encode()).hexdigest()[:16]}.tgz"
     if not dest.is_file():
-        await engine.pull(hm.PullRequest(ref=ref, tag=tag, digest=digest, dest=str(dest)))
+        request = hm.PullRequest(
+            ref=ref, tag=tag, digest=digest, dest=str(dest), plain_http=_loopback(ref)
+        )
+        await engine.pull(request)
     return dest
+
+
+def _loopback(ref: str) -> bool:
+    """A registry on this machine is reached over plain HTTP, as `helm --plain-http` would be
+    asked to; any other over HTTPS."""
+    host = ref.removeprefix(OCI).split("/", 1)[0].rsplit(":", 1)[0]
+    return host in ("127.0.0.1", "localhost", "[::1]")
 
 
 def _split_reference(chart: str) -> tuple[str, str | None, str | None]:

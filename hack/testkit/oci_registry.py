@@ -27,7 +27,8 @@ def registry_binary() -> Path:
 
 
 class OCIRegistry:
-    """A registry on 127.0.0.1 over plain HTTP, with one htpasswd user."""
+    """A registry on 127.0.0.1 over plain HTTP, with one htpasswd user (anonymous when the user
+    name is empty)."""
 
     def __init__(self, root: Path, username: str, password: str) -> None:
         self.root = root
@@ -44,10 +45,16 @@ class OCIRegistry:
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         htpasswd = self.root / "htpasswd"
-        subprocess.run(
-            ["htpasswd", "-Bbc", str(htpasswd), self.username, self.password],
-            check=True,
-            capture_output=True,
+        if self.username:
+            subprocess.run(
+                ["htpasswd", "-Bbc", str(htpasswd), self.username, self.password],
+                check=True,
+                capture_output=True,
+            )
+        auth = (
+            f"auth:\n  htpasswd:\n    realm: helmward-tests\n    path: {htpasswd}\n"
+            if self.username
+            else ""
         )
         binary = registry_binary()
         for _ in range(5):
@@ -57,8 +64,7 @@ class OCIRegistry:
                 "version: 0.1\n"
                 "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
                 f"storage:\n  filesystem:\n    rootdirectory: {self.root / 'data'}\n"
-                f"http:\n  addr: 127.0.0.1:{self.port}\n"
-                f"auth:\n  htpasswd:\n    realm: helmward-tests\n    path: {htpasswd}\n"
+                f"http:\n  addr: 127.0.0.1:{self.port}\n{auth}"
             )
             env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
             with self._log.open("ab") as log:
@@ -112,6 +118,8 @@ class OCIRegistry:
         common = ["--registry-config", str(registry_config)]
         with contextlib.suppress(FileExistsError):
             (home / "config").mkdir(parents=True)
+        if not self.username:
+            return self._push(helm, package, repository, common, env)
         subprocess.run(
             [
                 str(helm),
@@ -129,6 +137,16 @@ class OCIRegistry:
             capture_output=True,
             env=env,
         )
+        return self._push(helm, package, repository, common, env)
+
+    def _push(
+        self,
+        helm: Path,
+        package: Path,
+        repository: str,
+        common: list[str],
+        env: dict[str, str],
+    ) -> str:
         out = subprocess.run(
             [
                 str(helm),

@@ -19,7 +19,9 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from hack.testkit.charts import make_chart, write_message_chart
+from hack.testkit.cli import helm_package
 from hack.testkit.kube import install_crds
+from hack.testkit.oci_registry import OCIRegistry
 from hack.testkit.plane import ControlPlane
 from hack.testkit.wait import eventually
 from internal.kube import rest
@@ -347,3 +349,45 @@ def test_a_bad_watches_file_stops_start_up_naming_line_and_field(tmp_path: Path)
     )
     assert done.returncode == 1
     assert done.stderr.strip() == f"helmward: {watches}:1: [0].chart: field required"
+
+
+async def test_a_chart_from_an_oci_registry(
+    control_plane: ControlPlane,
+    kube: client.ApiClient,
+    namespace: str,
+    flux_crds: list[str],
+    tmp_path: Path,
+) -> None:
+    crds = tmp_path / "crds"
+    crds.mkdir()
+    (crds / "redises.yaml").write_text(yaml.safe_dump(_crd(REDIS)))
+    await install_crds(kube, crds)
+    chart = make_chart(
+        tmp_path / "charts",
+        "redis",
+        version="0.3.0",
+        templates={"configmap.yaml": REDIS_CONFIG},
+        values={"maxmemory": "64mb"},
+    )
+    registry = OCIRegistry(tmp_path / "registry", "", "")
+    registry.start()
+    try:
+        pkg = helm_package(control_plane.helm, chart, tmp_path / "pkg")
+        registry.push_chart(control_plane.helm, pkg, "charts", tmp_path / "helm")
+        ref = f"oci://{registry.host}/charts/redis:0.3.0"
+        watches = [{"group": GROUP, "version": "v1alpha1", "kind": "Redis", "chart": ref}]
+        (tmp_path / "watches.yaml").write_text(yaml.safe_dump(watches))
+        flags = ("--watches-file", str(tmp_path / "watches.yaml"))
+        demo = [write_message_chart(tmp_path / "src", "demo", "1.0.0")]
+        try:
+            async with running_harness(control_plane, kube, namespace, tmp_path, demo, flags):
+                await _apply(kube, REDIS, namespace, "pulled", {"maxmemory": "32mb"})
+                obj = await _condition(
+                    kube, REDIS, namespace, "pulled", "Deployed", "InstallSuccessful"
+                )
+                assert 'maxmemory: "32mb"' in obj["status"]["deployedRelease"]["manifest"]
+                await _delete_all(kube, REDIS, namespace)
+        finally:
+            await _drop_finalizers(kube, REDIS, namespace)
+    finally:
+        registry.stop()

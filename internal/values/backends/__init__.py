@@ -1,0 +1,1 @@
+"""Secret-store backends for references in values (see base.py)."""

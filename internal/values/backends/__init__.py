@@ -1,1 +1,32 @@
-"""Secret-store backends for references in values (see base.py)."""
+"""Secret-store backends for references in values (see base.py), opened by name."""
+
+from __future__ import annotations
+
+from internal.kube.client import ApiClient
+from internal.values.backends.aws_clients import aws_clients
+from internal.values.backends.aws_secrets import AwsSecrets
+from internal.values.backends.aws_ssm import AwsSsm
+from internal.values.backends.azure_kv import open_azure_kv
+from internal.values.backends.base import Backend, BackendError, Credentials
+from internal.values.backends.k8s import KubeSecrets
+
+__all__ = ["Backend", "BackendError", "Credentials", "open_backend"]
+
+
+async def open_backend(
+    name: str, credentials: Credentials, *, api: ApiClient | None = None, namespace: str = ""
+) -> Backend:
+    """The backend `name` with a client made from `credentials` (for k8s: the release's
+    namespace through `api`). BackendError NoCredentials when the credentials allow no
+    identity; the controller's own only with `credentials.ambient`. Close it when done."""
+    if name == AwsSecrets.name:
+        return AwsSecrets(aws_clients("secretsmanager", name, credentials))
+    if name == AwsSsm.name:
+        return AwsSsm(aws_clients("ssm", name, credentials))
+    if name == KubeSecrets.name:
+        if api is None or not namespace:
+            raise BackendError(None, "NoNamespace", "k8s: needs a client and the namespace")
+        return KubeSecrets(api, namespace)
+    if name == "azurekv":
+        return open_azure_kv(credentials)
+    raise BackendError(None, "UnknownBackend", f"no backend named {name!r}")

@@ -30,6 +30,7 @@ from controller.flags import (
     without_effect,
 )
 from controller.helmrelease.reconciler import HelmReleaseReconciler, Settings
+from controller.helmrelease.refs import RefSettings
 from controller.metrics import Recorder
 from controller.notify import ForwardingRecorder
 from controller.runtime.controller import Controller, Result, spec_changed
@@ -299,6 +300,12 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
             default_service_account=args.default_service_account or None,
             requeue_dependency=args.requeue_dependency,
             no_cross_namespace_refs=args.no_cross_namespace_refs,
+            refs=RefSettings(
+                all_releases=args.values_refs,
+                ambient=args.values_ambient_credentials,
+                ttl=args.values_refs_ttl,
+                azure_any_resource=args.values_azure_any_resource,
+            ),
             kubeconfig=KubeConfigOptions(
                 allow_exec=args.insecure_kubeconfig_exec,
                 allow_insecure_tls=args.insecure_kubeconfig_tls,

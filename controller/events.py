@@ -15,6 +15,7 @@ from api.meta import timestamp
 from internal.kube import rest
 from internal.kube.client import ApiClient, ApiException
 from internal.kube.rest import MERGE_PATCH
+from internal.values.redact import REDACTOR
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class EventRecorder:
         """Record an event; failures are logged, never raised: events are best effort."""
         meta = obj["metadata"]
         namespace = meta.get("namespace") or "default"
+        message = REDACTOR.scrub(message)
         message = message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
         name = event_name(obj, type_, reason, message)
         stamp = timestamp()

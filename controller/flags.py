@@ -319,6 +319,28 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         default=False,
         help="refuse references to objects in other namespaces",
     )
+    _bool(
+        parser,
+        "--values-refs",
+        default=False,
+        help="resolve ref+<backend>:// references in every release's values (else only in "
+        "releases annotated helmward.io/values-refs: enabled)",
+    )
+    _bool(
+        parser,
+        "--values-ambient-credentials",
+        default=False,
+        help="let references use the controller's own cloud credentials (environment, web "
+        "identity, instance role) when a release names no credentials Secret",
+    )
+    _duration(parser, "--values-refs-ttl", 60.0, "how long a resolved reference is reused")
+    _bool(
+        parser,
+        "--values-azure-any-resource",
+        default=False,
+        help="let a Key Vault's challenge name a resource outside the vault's own domain (a "
+        "vault not on Azure's domains); off, a token goes only to Azure's own vaults",
+    )
     parser.add_argument("--http-retry", type=int, default=9, help=NO_EFFECT)
     _duration(parser, "--http-timeout", 30.0, NO_EFFECT)
     parser.add_argument("--oom-watch-memory-threshold", type=int, default=95, help=NO_EFFECT)

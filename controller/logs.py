@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from internal.values.redact import REDACTOR
+
 TRACE = 5
 """logr's V(2), Flux's `trace` level."""
 
@@ -163,6 +165,17 @@ class ConsoleFormatter(_Base):
         return f"{line}\n{stack.rstrip()}" if stack else line
 
 
+class Scrubbing(logging.Formatter):
+    """Any formatter's lines with every resolved secret masked (internal.values.redact)."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return REDACTOR.scrub(self.inner.format(record))
+
+
 def setup(level: str = "info", encoding: str = "console", stream: Any = None) -> None:
     """The process's logging: every logger (ours, the Kubernetes client's, asyncio's) through
     one handler on stderr, as controller-runtime writes to stderr."""
@@ -173,7 +186,7 @@ def setup(level: str = "info", encoding: str = "console", stream: Any = None) ->
         ConsoleFormatter(stacktraces) if encoding == "console" else JSONFormatter(stacktraces)
     )
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(formatter)
+    handler.setFormatter(Scrubbing(formatter))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

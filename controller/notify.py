@@ -25,6 +25,7 @@ import aiohttp
 
 from controller.events import EventRecorder
 from internal.kube.client import ApiClient
+from internal.values.redact import REDACTOR
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class ForwardingRecorder(EventRecorder):
         if len(self._posts) >= self.max_backlog:
             self._drop("backlog")
             return
-        body = flux_event(obj, type_, reason, message, annotations, self.instance)
+        body = flux_event(obj, type_, reason, REDACTOR.scrub(message), annotations, self.instance)
         task = asyncio.create_task(self.post(body))
         self._posts.add(task)
         task.add_done_callback(self._posts.discard)

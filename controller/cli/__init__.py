@@ -13,7 +13,17 @@ from importlib.metadata import version
 from controller.cli.command import Command, Exit, cluster_flags
 
 # The modules whose COMMANDS `helmward` offers, in the order `--help` lists them.
-COMMAND_MODULES = ("get", "tree", "why", "diff", "approve", "control", "events", "history")
+COMMAND_MODULES = (
+    "get",
+    "tree",
+    "why",
+    "diff",
+    "approve",
+    "control",
+    "events",
+    "history",
+    "values",
+)
 
 
 def commands() -> list[Command]:

@@ -31,6 +31,7 @@ from controller.helmrelease.invalid import REASON as INVALID
 from controller.helmrelease.invalid import InvalidReporter, clear_stall
 from controller.helmrelease.moved import uninstall_if_moved
 from controller.helmrelease.references import ReferenceIndex
+from controller.helmrelease.refs import References, RefsError
 from controller.helmrelease.status import StatusWriter, event_annotations
 from controller.helmrelease.template import apply_chart_template, delete_stale_chart
 from controller.helmrelease.values import compose_values
@@ -48,6 +49,7 @@ from internal.manager.clusters import Cluster, Clusters, KubeConfigError
 from internal.manager.manager import Chart, ManagerFactory
 from internal.release import health
 from internal.values.compose import ValuesError
+from internal.values.redact import REDACTOR
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,7 @@ class HelmReleaseReconciler:
         )
         self.managers = ManagerFactory(engine, Clusters(local, settings.kubeconfig))
         self.writer = StatusWriter(api_client, releases)
+        self.refs = References(api_client, settings.refs)
         self.invalid = InvalidReporter(api_client, releases, events, metrics)
         self.finalizer = Finalizer(
             api_client, self.managers, self.writer, settings.default_service_account
@@ -107,6 +110,7 @@ class HelmReleaseReconciler:
         if raw is None:
             ns, _, name = key.partition("/")
             self.metrics.forget(KIND, name, ns)
+            REDACTOR.forget(key)
             return Result()
         start = time.monotonic()
         raw = copy.deepcopy(raw)
@@ -245,6 +249,12 @@ class HelmReleaseReconciler:
                 work.status.observed_generation = work.generation
                 return Result()
             work.not_ready(exc.reason, str(exc))
+            raise Retry(str(exc)) from None
+        try:
+            values = await self.refs.resolve(hr, values, cluster.api)
+        except RefsError as exc:
+            work.event("Warning", "ValuesError", str(exc))
+            work.not_ready("ValuesError", str(exc))
             raise Retry(str(exc)) from None
         chart_name = str(info.metadata.get("name", ""))
         moved = await uninstall_if_moved(work, self.managers, target, cluster, chart_name)

@@ -12,6 +12,7 @@ from controller.runtime.informer import Informer
 from internal.kube import rest
 from internal.kube.client import ApiClient
 from internal.kube.resources import HELM_RELEASES
+from internal.values.redact import REDACTOR
 
 TOKEN_ANNOTATION = "helm.toolkit.fluxcd.io/token"
 REVISION_ANNOTATION = "helm.toolkit.fluxcd.io/revision"
@@ -42,6 +43,14 @@ def event_annotations(status: HelmReleaseStatus) -> dict[str, str]:
     return out
 
 
+def scrubbed(status: dict[str, Any]) -> dict[str, Any]:
+    """The status with every condition message passed through the redactor."""
+    for condition in status.get("conditions") or []:
+        if condition.get("message"):
+            condition["message"] = REDACTOR.scrub(condition["message"])
+    return status
+
+
 class StatusWriter:
     def __init__(self, api: ApiClient, releases: Informer) -> None:
         self.api = api
@@ -50,7 +59,7 @@ class StatusWriter:
     async def write_status(self, work: Work) -> None:
         """PATCH the status subresource; nothing when it is what the API server has."""
         old = work.raw.get("status") or {}
-        new = wire(work.status)
+        new = scrubbed(wire(work.status))
         if new == old or new == wire(old):
             return
         path = HELM_RELEASES.path(work.namespace, work.name, "status")

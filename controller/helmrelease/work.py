@@ -9,6 +9,7 @@ from typing import Any
 
 from api.helmrelease import HelmRelease, HelmReleaseStatus
 from api.meta import ConditionStatus
+from controller.helmrelease.refs import RefSettings
 from internal.helm import models as hm
 from internal.manager.clusters import KubeConfigOptions
 from internal.release import conditions as cond
@@ -23,6 +24,8 @@ class Settings:
     no_cross_namespace_refs: bool = False
     kubeconfig: KubeConfigOptions = field(default_factory=KubeConfigOptions)
     """What kubeConfig Secrets may ask (--insecure-kubeconfig-exec, --insecure-kubeconfig-tls)."""
+    refs: RefSettings = field(default_factory=RefSettings)
+    """References to secret stores in values (--values-refs and its companions)."""
 
 
 class Retry(Exception):

@@ -14,11 +14,19 @@ __all__ = ["Backend", "BackendError", "Credentials", "open_backend"]
 
 
 async def open_backend(
-    name: str, credentials: Credentials, *, api: ApiClient | None = None, namespace: str = ""
+    name: str,
+    credentials: Credentials,
+    *,
+    api: ApiClient | None = None,
+    namespace: str = "",
+    azure_any_resource: bool = False,
 ) -> Backend:
     """The backend `name` with a client made from `credentials` (for k8s: the release's
     namespace through `api`). BackendError NoCredentials when the credentials allow no
-    identity; the controller's own only with `credentials.ambient`. Close it when done."""
+    identity; the controller's own only with `credentials.ambient`. Close it when done.
+    `azure_any_resource` lets a Key Vault's challenge name a resource outside the vault's own
+    domain (a vault that is not on Azure's domains, such as the tests' stand-in); the
+    operator's choice (`--values-azure-any-resource`), never a tenant's."""
     if name == AwsSecrets.name:
         return AwsSecrets(aws_clients("secretsmanager", name, credentials))
     if name == AwsSsm.name:
@@ -28,5 +36,5 @@ async def open_backend(
             raise BackendError(None, "NoNamespace", "k8s: needs a client and the namespace")
         return KubeSecrets(api, namespace)
     if name == "azurekv":
-        return open_azure_kv(credentials)
+        return open_azure_kv(credentials, verify_challenge_resource=not azure_any_resource)
     raise BackendError(None, "UnknownBackend", f"no backend named {name!r}")

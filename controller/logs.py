@@ -165,6 +165,11 @@ class ConsoleFormatter(_Base):
         return f"{line}\n{stack.rstrip()}" if stack else line
 
 
+QUIET = ("botocore", "aiobotocore", "boto3", "urllib3", "azure", "msal")
+"""The cloud SDKs' loggers: at debug they write request and response bodies, which carry the
+secrets a reference resolves before the redactor knows them. Warnings and errors only."""
+
+
 class Scrubbing(logging.Formatter):
     """Any formatter's lines with every resolved secret masked (internal.values.redact)."""
 
@@ -192,4 +197,6 @@ def setup(level: str = "info", encoding: str = "console", stream: Any = None) ->
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(threshold)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(max(threshold, logging.WARNING))
     logging.captureWarnings(True)

@@ -12,6 +12,7 @@ import copy
 import json
 import logging
 import time
+from typing import Any
 
 import api
 from api.duration import parse_duration
@@ -34,7 +35,7 @@ from controller.helmrelease.references import ReferenceIndex
 from controller.helmrelease.refs import References, RefsError
 from controller.helmrelease.status import StatusWriter, event_annotations
 from controller.helmrelease.template import apply_chart_template, delete_stale_chart
-from controller.helmrelease.values import compose_values
+from controller.helmrelease.values import compose_values, values_error
 from controller.helmrelease.work import Retry, Settings, Work
 from controller.metrics import Recorder
 from controller.runtime.controller import Result
@@ -192,6 +193,13 @@ class HelmReleaseReconciler:
             return result
         return Result(requeue_after=parse_duration(hr.spec.interval).total_seconds())
 
+    async def _resolved(self, work: Work, values: Any, release_api: ApiClient) -> Any:
+        """The values with their store references resolved, as the release's identity."""
+        try:
+            return await self.refs.resolve(work.hr, values, release_api)
+        except RefsError as exc:
+            raise values_error(work, str(exc)) from None
+
     async def _chart_template(self, work: Work) -> Result | None:
         """Flux's HelmChart template step: the stale HelmChart deleted, the source's namespace
         checked against --no-cross-namespace-refs, then the HelmChart applied."""
@@ -230,9 +238,7 @@ class HelmReleaseReconciler:
         try:
             values = await compose_values(self.api, hr)
         except ValuesError as exc:
-            work.event("Warning", "ValuesError", str(exc))
-            work.not_ready("ValuesError", str(exc))
-            raise Retry(str(exc)) from None
+            raise values_error(work, str(exc)) from None
         try:
             health.validate(inputs.health_checks(hr))
         except health.InvalidHealthCheck as exc:
@@ -250,12 +256,7 @@ class HelmReleaseReconciler:
                 return Result()
             work.not_ready(exc.reason, str(exc))
             raise Retry(str(exc)) from None
-        try:
-            values = await self.refs.resolve(hr, values, cluster.api)
-        except RefsError as exc:
-            work.event("Warning", "ValuesError", str(exc))
-            work.not_ready("ValuesError", str(exc))
-            raise Retry(str(exc)) from None
+        values = await self._resolved(work, values, cluster.api)
         chart_name = str(info.metadata.get("name", ""))
         moved = await uninstall_if_moved(work, self.managers, target, cluster, chart_name)
         if moved is not None:

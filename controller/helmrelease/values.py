@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from api.helmrelease import HelmRelease
+from controller.helmrelease.work import Retry, Work
 from internal.kube import rest
 from internal.kube.client import ApiClient
 from internal.values.compose import Reference, compose
@@ -43,3 +44,10 @@ async def compose_values(api: ApiClient, hr: HelmRelease) -> dict[str, Any]:
 
     inline = hr.spec.values if isinstance(hr.spec.values, dict) else {}
     return await compose(references(hr), inline, ns, lookup)
+
+
+def values_error(work: Work, message: str) -> Retry:
+    """Ready=False and a Warning event, both ValuesError; the Retry to raise."""
+    work.event("Warning", "ValuesError", message)
+    work.not_ready("ValuesError", message)
+    return Retry(message)

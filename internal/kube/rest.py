@@ -75,7 +75,9 @@ async def request(
     async with response:
         data = await response.read()
         if not 200 <= response.status < 300:
-            raise ApiException(status=response.status, reason=_message(data) or response.reason)
+            error = ApiException(status=response.status, reason=_message(data) or response.reason)
+            error.body = data.decode("utf-8", "replace")  # the Status, for its details
+            raise error
     return cast(JSONObject, json.loads(data)) if data else {}
 
 

@@ -104,6 +104,7 @@ class HelmReleaseReconciler:
         return self.index.graph()
 
     async def close(self) -> None:
+        await self.refs.close()
         await self.managers.clusters.close()
 
     async def reconcile(self, key: str) -> Result:

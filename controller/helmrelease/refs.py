@@ -10,6 +10,7 @@ with the credentials of a Secret in the release's own namespace, named by
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +20,33 @@ from internal.kube.client import ApiClient, ApiException
 from internal.values.backends import open_backend
 from internal.values.backends.base import Backend, BackendError, Credentials
 from internal.values.redact import REDACTOR
-from internal.values.refs import RefError, collect
-from internal.values.resolve import RefCache, Resolver
+from internal.values.refs import Ref, RefError, collect
+from internal.values.resolve import RefCache, Resolver, credentials_digest
 
 OPT_IN = "helmward.io/values-refs"
 CREDENTIALS = "helmward.io/values-credentials"
 ENABLED = "enabled"
+
+
+MAX_OPEN = 256
+"""Backends kept open (an SDK client each), least recently used closed first."""
+
+
+class _Kept:
+    """A backend the resolver may close after each use; it stays open for the next."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    async def get(self, refs: Sequence[Ref]) -> dict[Ref, str]:
+        return await self.inner.get(refs)
+
+    async def set(self, ref: Ref, value: str) -> None:
+        await self.inner.set(ref, value)
+
+    async def close(self) -> None:
+        return None
 
 
 class RefsError(Exception):
@@ -54,6 +76,7 @@ class References:
         self.api = api
         self.settings = settings
         self.resolver = Resolver(RefCache(settings.ttl))
+        self._open: dict[tuple[str, str, int, str], _Kept] = {}
 
     async def resolve(self, hr: HelmRelease, values: Any, release_api: ApiClient) -> Any:
         """`values` with its references resolved, or as they are when the release has not
@@ -67,13 +90,7 @@ class References:
             namespace = hr.metadata.namespace or "default"
 
             async def opener(name: str) -> Backend:
-                return await open_backend(
-                    name,
-                    credentials,
-                    api=release_api,
-                    namespace=namespace,
-                    azure_any_resource=self.settings.azure_any_resource,
-                )
+                return await self._backend(name, credentials, release_api, namespace)
 
             resolved = await self.resolver.resolve(values, credentials, opener)
             REDACTOR.remember(f"{namespace}/{hr.metadata.name}", resolved.secrets)
@@ -82,6 +99,34 @@ class References:
             raise RefsError(str(exc)) from None
         except BackendError as exc:
             raise RefsError(f"{exc.code}: {exc}") from None
+
+    async def _backend(
+        self, name: str, credentials: Credentials, api: ApiClient, namespace: str
+    ) -> Backend:
+        """A backend kept open across reconciles for the same credentials and identity: making
+        an SDK client costs more than the call it makes."""
+        key = (name, credentials_digest(credentials), id(api), namespace)
+        kept = self._open.pop(key, None)
+        if kept is None:
+            kept = _Kept(
+                await open_backend(
+                    name,
+                    credentials,
+                    api=api,
+                    namespace=namespace,
+                    azure_any_resource=self.settings.azure_any_resource,
+                )
+            )
+        self._open[key] = kept  # the most recently used last
+        while len(self._open) > MAX_OPEN:
+            oldest = self._open.pop(next(iter(self._open)))
+            await oldest.inner.close()
+        return kept
+
+    async def close(self) -> None:
+        for kept in self._open.values():
+            await kept.inner.close()
+        self._open.clear()
 
     async def _credentials(self, hr: HelmRelease) -> Credentials:
         namespace = hr.metadata.namespace or "default"

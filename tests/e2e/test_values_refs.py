@@ -57,6 +57,8 @@ class Scenario:
     credentials: dict[str, str] = field(default_factory=dict)
     denied_credentials: dict[str, str] = field(default_factory=dict)
     denied_secret: str = ""
+    denied_account: str = ""
+    """A service account the release impersonates, with no right to read the secret."""
     markers: list[str] = field(default_factory=list)
 
 
@@ -77,7 +79,9 @@ async def _secret(kube: client.ApiClient, ns: str, name: str, data: dict[str, st
     )
 
 
-async def _release(h: Harness, name: str, values: dict[str, Any], creds: str | None) -> None:
+async def _release(
+    h: Harness, name: str, values: dict[str, Any], creds: str | None, account: str = ""
+) -> None:
     annotations = {"helmward.io/values-refs": "enabled"}
     if creds:
         annotations["helmward.io/values-credentials"] = creds
@@ -85,7 +89,12 @@ async def _release(h: Harness, name: str, values: dict[str, Any], creds: str | N
         "apiVersion": HELM_RELEASES.api_version,
         "kind": "HelmRelease",
         "metadata": {"name": name, "namespace": h.namespace, "annotations": annotations},
-        "spec": {**h.chart_spec("app"), "interval": "2s", "values": values},
+        "spec": {
+            **h.chart_spec("app"),
+            "interval": "2s",
+            "values": values,
+            **({"serviceAccountName": account} if account else {}),
+        },
     }
     await rest.request(
         h.kube,
@@ -156,7 +165,7 @@ async def exercise(h: Harness, s: Scenario) -> None:
     assert "nope" in message
 
     # a denied secret: the store refuses the release's credentials
-    if s.denied_credentials or s.denied_secret:
+    if s.denied_credentials or s.denied_secret or s.denied_account:
         denied_creds = creds
         if s.denied_credentials:
             denied_creds = f"{s.backend}-denied-creds"
@@ -167,7 +176,7 @@ async def exercise(h: Harness, s: Scenario) -> None:
         if s.denied_secret:
             await s.put(secret, denied_value)
         spec = {"db": {"password": s.ref(secret, ""), "user": "u"}}
-        await _release(h, f"{release}-denied", spec, denied_creds)
+        await _release(h, f"{release}-denied", spec, denied_creds, s.denied_account)
         failed = await h.wait(f"{release}-denied", "Ready", "False", reason="ValuesError")
         message = _ready(failed)["message"]
         assert "AccessDenied" in message, message
@@ -273,6 +282,7 @@ def kube_secrets(kube: client.ApiClient, namespace: str) -> Scenario:
         "k8s",
         put,
         lambda name, pointer: f"ref+k8s://{name}/value" + (f"#{pointer}" if pointer else ""),
+        denied_account="tenant",
     )
 
 

@@ -46,6 +46,8 @@ from internal.helm.models import (
     StatsRequest,
     StorageSpec,
     TagsRequest,
+    VerifyRequest,
+    VerifyResult,
     VersionInfo,
     WireError,
 )
@@ -179,6 +181,14 @@ class Engine:
         self, request: PullRequest, *, cancel: asyncio.Event | None = None
     ) -> PullResult:
         return (await self.run(o.PULL, request, cancel=cancel)).result
+
+    async def verify(
+        self, request: VerifyRequest, *, cancel: asyncio.Event | None = None
+    ) -> VerifyResult:
+        """Check the artifact's cosign signature against the request's public keys. Returns
+        only for a signature that verifies and names the digest; raises NoSignatureError,
+        InvalidSignatureError or DigestMismatchError otherwise (a SignatureError each)."""
+        return (await self.run(o.VERIFY, request, cancel=cancel)).result
 
     # --- the call --------------------------------------------------------------------------
 

@@ -161,6 +161,31 @@ class RegistryNotFoundError(RegistryError):
     code = "RegistryNotFound"
 
 
+class SignatureError(HelmError):
+    """An artifact's cosign signature is missing or does not hold: never treat it as verified."""
+
+
+class NoSignatureError(SignatureError):
+    """The artifact has no cosign signature (no `sha256-<hex>.sig` manifest, or one without
+    signature layers)."""
+
+    code = "NoSignature"
+
+
+class InvalidSignatureError(SignatureError):
+    """No signature verifies with any of the keys, or the one that does signs no cosign image
+    claim."""
+
+    code = "InvalidSignature"
+
+
+class DigestMismatchError(SignatureError):
+    """A signature verifies with a key but its claim names another manifest digest: a signature
+    moved from another artifact."""
+
+    code = "DigestMismatch"
+
+
 class TooLargeError(InputError):
     """What was pulled is over the size asked for."""
 

@@ -385,6 +385,21 @@ class PullRequest(RegistryAccess):
     dest: Text | None = None
 
 
+class VerifyRequest(RegistryAccess):
+    """Check a cosign key-based signature of the artifact `oci://host/repository@digest`.
+
+    cosign keeps the signatures of a manifest digest in the manifest tagged `sha256-<hex>.sig` of
+    the same repository. The check passes when one of its signatures verifies with one of
+    `public_keys` (PEM, the content of cosign.pub: ECDSA, RSA or Ed25519) and its signed claim
+    names `digest`. Anything else is an error: there is no unverified result."""
+
+    ref: str
+    """oci://host/repository, with neither tag nor digest."""
+    digest: str
+    """The artifact's manifest digest, sha256:<64 hex>."""
+    public_keys: list[Text]
+
+
 # --- responses -----------------------------------------------------------------------------------
 
 
@@ -610,6 +625,16 @@ class PullResult(ResponseModel):
     data: Base64Bytes | None = None
     """The layer, unless it was written to `dest`."""
     path: str | None = None
+
+
+class VerifyResult(ResponseModel):
+    """A signature that verified; a failed check raises instead."""
+
+    verified: bool
+    key: int
+    """The index in `public_keys` of the key the signature verified with."""
+    signatures: int
+    """How many signatures were checked, the one that verified included."""
 
 
 class EnvelopeSchema(ResponseModel):

@@ -39,6 +39,7 @@ LOGIN = Op("login", m.LoginRequest, m.LoginResult, offline=True)
 TAGS = Op("tags", m.TagsRequest, m.TagsResult, offline=True)
 PULL = Op("pull", m.PullRequest, m.PullResult, offline=True)
 DIGEST = Op("digest", m.DigestRequest, m.DigestResult, offline=True)
+VERIFY = Op("verify", m.VerifyRequest, m.VerifyResult, offline=True)
 
 OPS: dict[str, Op[Any, Any]] = {
     op.name: op
@@ -60,5 +61,6 @@ OPS: dict[str, Op[Any, Any]] = {
         TAGS,
         PULL,
         DIGEST,
+        VERIFY,
     )
 }

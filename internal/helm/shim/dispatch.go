@@ -64,6 +64,7 @@ func init() {
 		"tags":       offline(opTags),
 		"pull":       offline(opPull),
 		"digest":     offline(opDigest),
+		"verify":     offline(opVerify),
 	}
 }
 

@@ -31,7 +31,7 @@ build: shim ## build (or reuse) the control-plane binaries in ~/.cache/helmward/
 	bash hack/lib/build.sh
 
 .PHONY: test-deps
-test-deps: ## Debian packages, the OCI registry, Flux's controllers and kube-state-metrics the tests need
+test-deps: ## Debian packages, the OCI registry, Flux's controllers and the peers (kube-state-metrics, cosign) the tests need
 	bash hack/lib/install-debs.sh
 	bash hack/lib/build-registry.sh >/dev/null
 	bash hack/lib/build-flux.sh >/dev/null

@@ -11,31 +11,51 @@ shopt -s inherit_errexit
 # Bump when build_module changes how every program is built.
 MODULE_RECIPE=1
 
-# pins FILE: its `module version` lines, comments and blank lines left out.
-pins() { awk '!/^#/ && NF == 2 {print $1, $2}' "$1"; }
+# pins FILE: its `module version [package]` lines, comments and blank lines left out. The
+# package is the main package's directory inside the module when it is not the module's root.
+pins() { awk '!/^#/ && (NF == 2 || NF == 3) {print $1, $2 (NF == 3 ? " " $3 : "")}' "$1"; }
 
-# The program's name: the module path's last element that is not a major version suffix.
+# main_package PACKAGE: PACKAGE as a path inside the module, without ./ or a trailing /; empty
+# for the module's root.
+main_package() {
+  local p="${1#./}"
+  p="${p%/}"
+  [[ "${p}" != "." ]] || p=""
+  echo "${p}"
+}
+
+# The program's name: the main package's last element, or at the module's root the module
+# path's last element that is not a major version suffix.
 module_name() {
-  local m="${1%/v[0-9]*}"
+  local m="${1%/v[0-9]*}" p
+  p="$(main_package "${2:-}")"
+  [[ -z "${p}" ]] || m="${p}"
   echo "${m##*/}"
 }
 
-# module_dir MODULE VERSION LDFLAGS [DROP_REPLACE]: where that build lives.
+# module_dir MODULE VERSION LDFLAGS [DROP_REPLACE] [PACKAGE]: where that build lives.
 module_dir() {
-  local key
-  key="$(printf 'module=%s@%s\nldflags=%s\ndrop=%s\nrecipe=%s\n' "$1" "$2" "$3" "${4:-}" \
-    "${MODULE_RECIPE}" | sha256sum | cut -c1-12)"
-  echo "${HELMWARD_CACHE}/bin/go/$(module_name "$1")-$2-${key}"
+  local key pkg
+  pkg="$(main_package "${5:-}")"
+  # The package joins the key only when there is one: builds at the root keep their keys.
+  key="$({
+    printf 'module=%s@%s\nldflags=%s\ndrop=%s\nrecipe=%s\n' "$1" "$2" "$3" "${4:-}" \
+      "${MODULE_RECIPE}"
+    [[ -z "${pkg}" ]] || printf 'package=%s\n' "${pkg}"
+  } | sha256sum | cut -c1-12)"
+  echo "${HELMWARD_CACHE}/bin/go/$(module_name "$1" "${pkg}")-$2-${key}"
 }
 
-# build_module MODULE VERSION LDFLAGS [DROP_REPLACE]: builds the main package at MODULE's root
-# into module_dir as <name>, with the module's CRDs (config/crd/bases, when it has them) copied
-# to crd/ beside it, and prints the program's path. Builds nothing when it is there. DROP_REPLACE
-# names a module whose replace directive is dropped first (see build-flux.sh).
+# build_module MODULE VERSION LDFLAGS [DROP_REPLACE] [PACKAGE]: builds the main package PACKAGE
+# (a directory inside the module; its root when empty) into module_dir as <name>, with the
+# module's CRDs (config/crd/bases, when it has them) copied to crd/ beside it, and prints the
+# program's path. Builds nothing when it is there. DROP_REPLACE names a module whose replace
+# directive is dropped first (see build-flux.sh).
 build_module() {
-  local module="$1" version="$2" ldflags="$3" drop="${4:-}"
-  local name dir work src start
-  name="$(module_name "${module}")"
+  local module="$1" version="$2" ldflags="$3" drop="${4:-}" pkg
+  local name dir work src start out
+  pkg="$(main_package "${5:-}")"
+  name="$(module_name "${module}" "${pkg}")"
   dir="$(module_dir "$@")"
   if [[ -x "${dir}/${name}" ]]; then
     echo "${dir}/${name}"
@@ -55,12 +75,14 @@ build_module() {
   cp -r "${src}" "${work}/src"
   chmod -R u+w "${work}/src"
   mkdir -p "${dir}"
+  # A name of its own: two runs building the same program at once must not share one file.
+  out="$(mktemp "${dir}/${name}.XXXXXX.tmp")"
   if ! (
     cd "${work}/src"
     [[ -z "${drop}" ]] || go mod edit -dropreplace="${drop}"
-    CGO_ENABLED=0 go build -trimpath -ldflags "${ldflags}" -o "${dir}/${name}.tmp" . >&2
+    CGO_ENABLED=0 go build -trimpath -ldflags "${ldflags}" -o "${out}" "./${pkg}" >&2
   ); then
-    rm -rf "${work}"
+    rm -rf "${work}" "${out}"
     die "go build of ${module}@${version} failed; see the output above."
   fi
   if [[ -d "${src}/config/crd/bases" ]]; then
@@ -70,7 +92,8 @@ build_module() {
   fi
   rm -rf "${work}"
   # The binary last: a build that died half-way is then not taken for a finished one.
-  mv "${dir}/${name}.tmp" "${dir}/${name}"
+  chmod 755 "${out}"
+  mv "${out}" "${dir}/${name}"
   log "built ${name} ${version} in $((SECONDS - start))s"
   echo "${dir}/${name}"
 }

@@ -96,6 +96,8 @@ class Outcome:
     status: dict[str, Any] = field(default_factory=dict)
     notice: Notice | None = None
     artifact_in_storage: bool = True
+    conditions: tuple[tuple[str, str, str, str], ...] = ()
+    """Further conditions the success sets, as (type, status, reason, message): SourceVerified."""
 
 
 @dataclass

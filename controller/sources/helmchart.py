@@ -4,13 +4,14 @@ from a path in a GitRepository or Bucket artifact, stored as `<name>-<version>.t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import api
 from api.meta import ConditionStatus
-from controller.sources import artifacts, helmrepository, oci
+from controller.sources import artifacts, helmrepository, oci, unsupported, verify
 from controller.sources.context import Context, Failure, Notice, Outcome
 from internal.artifacts import storage as st
 from internal.sources import chart as charts
@@ -66,11 +67,26 @@ async def _ready_source(ctx: Context, obj: api.HelmChart) -> api.FluxObject:
 
 async def reconcile(ctx: Context, obj: api.HelmChart) -> Outcome:
     source = await _ready_source(ctx, obj)
+    if isinstance(source, api.HelmRepository) and source.spec.type == "oci":
+        return await _from_oci_repository(ctx, obj, source)
+    if obj.spec.verify is not None:
+        # Only an OCI chart has a signature to check; anything else would be unverified.
+        raise Failure(
+            "FetchFailed",
+            unsupported.VERIFICATION,
+            f"not supported by Helmward: spec.verify (signature verification of a chart from a "
+            f"{source.kind}{_type_of(source)}: only charts from an OCI HelmRepository are "
+            "signed); no artifact is produced, so nothing unverified is used",
+            stalled=True,
+            withdraw=True,
+        )
     if isinstance(source, api.HelmRepository):
-        if source.spec.type == "oci":
-            return await _from_oci_repository(ctx, obj, source)
         return await _from_helm_repository(ctx, obj, source)
     return await _from_tarball(ctx, obj, source)
+
+
+def _type_of(source: api.FluxObject) -> str:
+    return " of type default" if isinstance(source, api.HelmRepository) else ""
 
 
 async def _store(
@@ -231,11 +247,18 @@ async def _from_oci_repository(
     )
     version = _version(obj, chart_version, "HelmRepository", "")
     observed = _observed(obj, obj.spec.chart, None)
-    if (reused := _reusable(obj, ctx, version, None)) is not None:
+    checked = verify.wanted(obj.spec.verify)
+    if not checked and (reused := _reusable(obj, ctx, version, None)) is not None:
         return _built(_PULLED, obj.spec.chart, version, reused, observed)
     pulled = await oci.pull_chart(ctx, ref, chart_version, access, ctx.chart_limits.chart)
     assert pulled.data is not None
-    return await _finish_pull(ctx, obj, pulled.data, version, observed)
+    if not checked:
+        return await _finish_pull(ctx, obj, pulled.data, version, observed)
+    # Checked before anything is stored, on the digest the package came with.
+    await verify.check(ctx, ns, obj.spec.verify, ref, pulled.manifest_digest, access)
+    outcome = await _finish_pull(ctx, obj, pulled.data, version, observed)
+    verified = verify.Verified(f"verified signature of version {version}")
+    return dataclasses.replace(outcome, conditions=(verified.condition(),))
 
 
 async def _index(ctx: Context, revision: str, path: str, url: str) -> Index:

@@ -11,7 +11,7 @@ from typing import Any
 
 import api
 from api.sources import OCIRepositorySpec
-from controller.sources import artifacts, oci
+from controller.sources import artifacts, oci, verify
 from controller.sources.context import Context, Failure, Notice, Outcome
 from internal.artifacts import storage as st
 from internal.helm import HelmError, RegistryNotFoundError, TooLargeError
@@ -86,6 +86,11 @@ async def reconcile(ctx: Context, obj: api.OCIRepository) -> Outcome:
         except HelmError as exc:
             raise oci.registry_failure(exc, f"failed to pull artifact from '{spec.url}'") from None
         revision = ocisrc.revision(tag, pulled.manifest_digest)
+        verified: tuple[tuple[str, str, str, str], ...] = ()
+        if verify.wanted(spec.verify):
+            # Checked on the digest pulled, before anything is stored.
+            await verify.check(ctx, ns, spec.verify, spec.url, pulled.manifest_digest, access)
+            verified = (verify.Verified(f"verified signature of revision {revision}").condition(),)
         status: dict[str, Any] = {}
         if spec.ignore is not None:
             status["observedIgnore"] = spec.ignore
@@ -120,6 +125,7 @@ async def reconcile(ctx: Context, obj: api.OCIRepository) -> Outcome:
         artifact=artifact,
         status=status,
         notice=Notice(f"stored artifact with revision '{revision}' from '{spec.url}'"),
+        conditions=verified,
     )
 
 

@@ -9,6 +9,8 @@ from api.meta import Condition
 from controller.sources.context import Failure, Outcome
 
 FAILURE_CONDITIONS = ("FetchFailed", "BuildFailed", "StorageOperationFailed")
+POSITIVE = frozenset({"SourceVerified"})
+"""Conditions a failure sets False rather than True (True is the good state)."""
 
 
 def set_condition(
@@ -44,6 +46,9 @@ def success_status(old: dict[str, Any], outcome: Outcome, generation: int) -> di
             f"stored artifact: revision '{outcome.artifact['revision']}'",
             generation,
         )
+    conditions = remove_condition(conditions, "SourceVerified")
+    for type_, value, reason, message in outcome.conditions:
+        conditions = set_condition(conditions, type_, value, reason, message, generation)
     conditions = set_condition(
         conditions, "Ready", "True", outcome.ready_reason, outcome.ready_message, generation
     )
@@ -64,8 +69,9 @@ def failure_status(old: dict[str, Any], failure: Failure, generation: int) -> di
     for t in FAILURE_CONDITIONS:
         if t != failure.condition:
             conditions = remove_condition(conditions, t)
+    held = "False" if failure.condition in POSITIVE else "True"
     conditions = set_condition(
-        conditions, failure.condition, "True", failure.reason, failure.message, generation
+        conditions, failure.condition, held, failure.reason, failure.message, generation
     )
     conditions = set_condition(
         conditions, "Ready", "False", failure.reason, failure.message, generation

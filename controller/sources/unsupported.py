@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.sources import SourceReason
+from controller.sources import verify
 from controller.sources.context import Failure
 
 VERIFICATION = SourceReason.VERIFICATION_NOT_SUPPORTED.value
@@ -43,11 +44,19 @@ def _provider_other_than(*supported: str) -> Callable[[Any], bool]:
 
 GAPS: tuple[Gap, ...] = (
     Gap(
-        ("HelmChart", "GitRepository", "OCIRepository"),
+        ("GitRepository",),
         "spec.verify",
         VERIFICATION,
         "signature verification",
         lambda spec: spec.verify is not None,
+    ),
+    Gap(
+        ("HelmChart", "OCIRepository"),
+        "spec.verify",
+        VERIFICATION,
+        "keyless or notation signature verification, or a trusted root: only cosign with "
+        "spec.verify.secretRef public keys is verified",
+        lambda spec: spec.verify is not None and not verify.wanted(spec.verify),
     ),
     Gap(
         ("HelmRepository",),

@@ -4,6 +4,7 @@ pushed with the helm CLI the control plane ships."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import subprocess
@@ -103,6 +104,21 @@ class OCIRegistry:
             self._proc.kill()
             self._proc.wait()
         self._proc = None
+
+    def retag(self, repository: str, digest: str, tag: str) -> None:
+        """Point `tag` at the manifest `digest` (what an attacker with push rights can do)."""
+        base = f"http://{self.host}/v2/{repository}/manifests"
+        auth = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        headers = {"Authorization": f"Basic {auth}"} if self.username else {}
+        accept = "application/vnd.oci.image.manifest.v1+json"
+        get = urllib.request.Request(f"{base}/{digest}", headers={**headers, "Accept": accept})
+        with urllib.request.urlopen(get) as resp:
+            body, media_type = resp.read(), resp.headers.get("Content-Type", accept)
+        put = urllib.request.Request(
+            f"{base}/{tag}", body, {**headers, "Content-Type": media_type}, method="PUT"
+        )
+        with urllib.request.urlopen(put) as resp:
+            assert resp.status == 201, resp.status
 
     def push_chart(self, helm: Path, package: Path, repository: str, home: Path) -> str:
         """`helm push` the package to oci://<host>/<repository>; returns the manifest digest.

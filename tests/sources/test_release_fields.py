@@ -36,7 +36,7 @@ async def test_a_release_asking_to_verify_its_chart_installs_nothing(harness: Ha
     ready = await eventually(waiting_on_verify, within=60, what="signed waits on spec.verify")
     assert (ready["status"], ready["reason"]) == ("False", "SourceNotReady"), ready
     assert "is not ready" in ready["message"], ready
-    assert "spec.verify (signature verification)" in ready["message"], ready
+    assert "spec.verify (keyless or notation signature verification" in ready["message"], ready
 
     chart = await rest.request(
         h.kube, "GET", HELM_CHARTS.path(h.namespace, f"{h.namespace}-signed")

@@ -137,6 +137,7 @@ def source_controllers(
         )
         manager.add(controllers[kind])
     _wire_chart_wakeups(controllers)
+    _wire_include_wakeups(controllers["GitRepository"])
     return controllers
 
 
@@ -162,6 +163,30 @@ def _wire_chart_wakeups(controllers: dict[str, Controller]) -> None:
                     charts.enqueue(chart_key)
 
         controllers[kind].informer.add_handler(on_source)
+
+
+def _wire_include_wakeups(repos: Controller) -> None:
+    """A GitRepository with a new artifact wakes the GitRepositories that include it."""
+    artifacts: dict[str, object] = {}
+
+    def on_repository(event: str, obj: Obj) -> None:
+        key = key_of(obj)
+        artifact = (obj.get("status") or {}).get("artifact")
+        if event == "DELETED":
+            artifacts.pop(key, None)
+        elif artifacts.get(key) == artifact:
+            return
+        else:
+            artifacts[key] = artifact
+        ns, name = obj["metadata"].get("namespace"), obj["metadata"].get("name")
+        for other_key, other in repos.informer.store.items():
+            if other_key == key or other["metadata"].get("namespace") != ns:
+                continue
+            includes = (other.get("spec") or {}).get("include") or []
+            if any((i.get("repository") or {}).get("name") == name for i in includes):
+                repos.enqueue(other_key)
+
+    repos.informer.add_handler(on_repository)
 
 
 def _wire_wakeups(

@@ -8,7 +8,12 @@ from api import conditions as ac
 from api.meta import Condition
 from controller.sources.context import Failure, Outcome
 
-FAILURE_CONDITIONS = ("FetchFailed", "BuildFailed", "StorageOperationFailed")
+FAILURE_CONDITIONS = (
+    "FetchFailed",
+    "BuildFailed",
+    "StorageOperationFailed",
+    "IncludeUnavailable",
+)
 POSITIVE = frozenset({"SourceVerified"})
 """Conditions a failure sets False rather than True (True is the good state)."""
 

@@ -15,6 +15,7 @@ from typing import Any
 from api.sources import SourceReason
 from controller.sources import verify
 from controller.sources.context import Failure
+from internal.sources import git
 
 VERIFICATION = SourceReason.VERIFICATION_NOT_SUPPORTED.value
 PROVIDER = SourceReason.PROVIDER_NOT_SUPPORTED.value
@@ -115,11 +116,18 @@ GAPS: tuple[Gap, ...] = (
         _set("service_account_name"),
     ),
     Gap(
-        ("GitRepository", "Bucket", "OCIRepository"),
+        ("Bucket", "OCIRepository"),
         "spec.proxySecretRef",
         UNSUPPORTED,
         "a proxy",
         lambda spec: spec.proxy_secret_ref is not None,
+    ),
+    Gap(
+        ("GitRepository",),
+        "spec.proxySecretRef",
+        UNSUPPORTED,
+        "a proxy for an SSH URL (only HTTP(S) URLs go through one)",
+        lambda spec: spec.proxy_secret_ref is not None and git.is_ssh(spec.url),
     ),
     Gap(
         ("Bucket",),
@@ -127,27 +135,6 @@ GAPS: tuple[Gap, ...] = (
         UNSUPPORTED,
         "custom TLS certificates for the endpoint",
         lambda spec: spec.cert_secret_ref is not None,
-    ),
-    Gap(
-        ("GitRepository",),
-        "spec.include",
-        UNSUPPORTED,
-        "including other GitRepositories",
-        _set("include"),
-    ),
-    Gap(
-        ("GitRepository",),
-        "spec.recurseSubmodules",
-        UNSUPPORTED,
-        "checking out submodules",
-        _set("recurse_submodules"),
-    ),
-    Gap(
-        ("GitRepository",),
-        "spec.sparseCheckout",
-        UNSUPPORTED,
-        "a sparse checkout",
-        _set("sparse_checkout"),
     ),
 )
 

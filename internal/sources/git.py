@@ -9,9 +9,10 @@ import contextlib
 import os
 import re
 import signal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from api.sources import GitRepositoryRef
 from internal.sources.credentials import text
@@ -94,17 +95,68 @@ def pick_semver_tag(tags: list[str], constraint: str) -> str | None:
     return best[1] if best else None
 
 
-_CRED = re.compile(r"(https?://)[^/@\s]+@")
+_CRED = re.compile(r"(https?://|socks5h?://|socks4a?://)[^/@\s]+@")
 
 
 def _scrub(text: str) -> str:
     return _CRED.sub(r"\1***@", text).strip()
 
 
+class SparsePathError(GitError):
+    """A sparseCheckout directory that cannot be a directory of the repository."""
+
+
+def sparse_directories(dirs: Sequence[str]) -> list[str]:
+    """The sparseCheckout directories as paths relative to the root, a leading `./` or `/` and
+    trailing slashes dropped; one that leaves the root, or is the root itself, is refused."""
+    out: list[str] = []
+    for raw in dirs:
+        path = raw.strip()
+        while path.startswith("./"):
+            path = path[2:]
+        path = path.strip("/")
+        parts = path.split("/")
+        if not path or any(p in ("", ".", "..") for p in parts) or "\x00" in path:
+            raise SparsePathError(
+                f"sparse checkout dir '{raw}' is not a path inside the repository"
+            )
+        out.append(path)
+    return out
+
+
+_PATTERN_SPECIAL = re.compile(r"([\\*?\[\]!# ])")
+
+
+def sparse_patterns(dirs: Sequence[str]) -> str:
+    """git's (non-cone) sparse-checkout patterns for exactly these directories, anchored at the
+    root, wildcards escaped: files at the root stay out, as in Flux."""
+    escaped = (_PATTERN_SPECIAL.sub(r"\\\1", d) for d in dirs)
+    return "".join(f"/{d}/\n" for d in escaped)
+
+
+def missing_sparse_directories(tree: Path, dirs: Sequence[str]) -> list[str]:
+    """The sparseCheckout directories the checked out tree does not have."""
+    return [d for d in dirs if not (tree / d).is_dir() or (tree / d).is_symlink()]
+
+
+def http_origin(url: str) -> str | None:
+    """scheme://host[:port]/ of an HTTP(S) URL, the prefix git matches `http.<url>.*` against."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/"
+
+
+def is_ssh(url: str) -> bool:
+    return url.startswith("ssh://") or re.match(r"^[\w.-]+@[\w.-]+:", url) is not None
+
+
 class Git:
     """Runs git for one checkout, with its credentials confined to a private directory."""
 
-    def __init__(self, url: str, auth: GitAuth, workdir: Path, timeout: float) -> None:
+    def __init__(
+        self, url: str, auth: GitAuth, workdir: Path, timeout: float, *, proxy: str | None = None
+    ) -> None:
         self.url = url
         self.auth = auth
         self.workdir = workdir
@@ -120,11 +172,14 @@ class Git:
             "GIT_ASKPASS": "/bin/false",
             "SSH_ASKPASS": "/bin/false",
         }
+        # Scoped to the repository's origin: submodules there get the same credentials (as in
+        # Flux), a submodule on another host gets none.
+        header = f"http.{http_origin(url)}.extraHeader" if http_origin(url) else "http.extraHeader"
         if auth.bearer_token:
-            self.config += ["-c", f"http.extraHeader=Authorization: Bearer {auth.bearer_token}"]
+            self.config += ["-c", f"{header}=Authorization: Bearer {auth.bearer_token}"]
         elif auth.username is not None:
             token = base64.b64encode(f"{auth.username}:{auth.password or ''}".encode()).decode()
-            self.config += ["-c", f"http.extraHeader=Authorization: Basic {token}"]
+            self.config += ["-c", f"{header}=Authorization: Basic {token}"]
         if auth.ca:
             ca = self.home / "ca.crt"
             ca.write_bytes(auth.ca)
@@ -145,6 +200,19 @@ class Git:
             else:
                 ssh += ["-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=/dev/null"]
             self.env["GIT_SSH_COMMAND"] = " ".join(ssh)
+        if proxy is not None:
+            self._use_proxy(proxy)
+
+    def _use_proxy(self, proxy: str) -> None:
+        # Through the environment, not -c: the credentials in the URL stay out of argv.
+        self._env_config("http.proxy", proxy)
+        self._env_config("http.proxyAuthMethod", "basic")
+
+    def _env_config(self, key: str, value: str) -> None:
+        n = int(self.env.get("GIT_CONFIG_COUNT", "0"))
+        self.env[f"GIT_CONFIG_KEY_{n}"] = key
+        self.env[f"GIT_CONFIG_VALUE_{n}"] = value
+        self.env["GIT_CONFIG_COUNT"] = str(n + 1)
 
     async def run(self, *args: str, cwd: Path | None = None) -> str:
         proc = await asyncio.create_subprocess_exec(
@@ -183,8 +251,17 @@ class Git:
                 refs.setdefault(name, sha)
         return refs
 
-    async def checkout(self, ref: Ref | None, dest: Path) -> tuple[str, str]:
-        """Fetch and check out `ref` into `dest`; returns (revision label, commit)."""
+    async def checkout(
+        self,
+        ref: Ref | None,
+        dest: Path,
+        *,
+        sparse: Sequence[str] = (),
+        submodules: bool = False,
+    ) -> tuple[str, str]:
+        """Fetch and check out `ref` into `dest`; returns (revision label, commit). With
+        `sparse`, only those directories are checked out; with `submodules`, the submodules
+        are too, recursively, with the same credentials."""
         p = plan(ref)
         fetch = p.fetch
         label = p.label
@@ -197,6 +274,8 @@ class Git:
                 raise GitError(f"no match found for semver: {ref.semver}")
             fetch, label = f"refs/tags/{tag}", tag
         await self.run("init", "-q", str(dest))
+        if sparse:
+            await self._sparse(dest, sparse)
         depth = ["--depth=1"] if p.shallow else []
         if fetch is not None:
             try:
@@ -228,4 +307,31 @@ class Git:
         commit = (await self.run("rev-parse", "HEAD", cwd=dest)).strip()
         if p.commit and not commit.startswith(p.commit):
             raise GitError(f"commit '{p.commit}' not found")
+        if submodules:
+            await self._submodules(dest, sparse)
         return label or "", commit
+
+    async def _sparse(self, dest: Path, dirs: Sequence[str]) -> None:
+        await self.run("config", "core.sparseCheckout", "true", cwd=dest)
+        info = dest / ".git" / "info"
+        info.mkdir(parents=True, exist_ok=True)
+        (info / "sparse-checkout").write_text(sparse_patterns(dirs))
+
+    async def _submodules(self, dest: Path, within: Sequence[str]) -> None:
+        # Relative submodule URLs resolve against the remote; local paths are never fetched.
+        await self.run("config", "remote.origin.url", self.url, cwd=dest)
+        await self.run(
+            "-c",
+            "protocol.file.allow=never",
+            "-c",
+            "protocol.ext.allow=never",
+            "--literal-pathspecs",
+            "submodule",
+            "update",
+            "--init",
+            "--recursive",
+            "--quiet",
+            "--",
+            *(within or ["."]),
+            cwd=dest,
+        )

@@ -128,8 +128,9 @@ CASES: list[tuple[str, str, dict[str, object], str, tuple[str, ...]]] = [
     ),
     (
         "GitRepository",
-        "git-proxy",
-        source_spec(GIT, proxySecretRef=REF),
+        "git-ssh-proxy",
+        # a proxy is for HTTP(S) URLs only
+        source_spec("ssh://git@git.example.invalid/app.git", proxySecretRef=REF),
         UNSUPPORTED,
         ("spec.proxySecretRef",),
     ),
@@ -146,30 +147,6 @@ CASES: list[tuple[str, str, dict[str, object], str, tuple[str, ...]]] = [
         {**BUCKET, "certSecretRef": REF},
         UNSUPPORTED,
         ("spec.certSecretRef",),
-    ),
-    (
-        "GitRepository",
-        "git-include",
-        source_spec(
-            GIT,
-            include=[{"repository": {"name": "other"}, "fromPath": "deploy", "toPath": "other"}],
-        ),
-        UNSUPPORTED,
-        ("spec.include",),
-    ),
-    (
-        "GitRepository",
-        "git-submodules",
-        source_spec(GIT, recurseSubmodules=True),
-        UNSUPPORTED,
-        ("spec.recurseSubmodules",),
-    ),
-    (
-        "GitRepository",
-        "git-sparse",
-        source_spec(GIT, sparseCheckout=["charts/"]),
-        UNSUPPORTED,
-        ("spec.sparseCheckout",),
     ),
 ]
 

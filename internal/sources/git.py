@@ -139,6 +139,14 @@ def missing_sparse_directories(tree: Path, dirs: Sequence[str]) -> list[str]:
     return [d for d in dirs if not (tree / d).is_dir() or (tree / d).is_symlink()]
 
 
+def drop_submodule_git_files(tree: Path) -> None:
+    """Remove the `.git` files (gitdir pointers) git leaves in submodule checkouts: they are
+    metadata of this checkout, not content, and mean nothing in an artifact."""
+    for path in tree.rglob(".git"):
+        if path.parent != tree and path.is_file() and not path.is_symlink():
+            path.unlink()
+
+
 def http_origin(url: str) -> str | None:
     """scheme://host[:port]/ of an HTTP(S) URL, the prefix git matches `http.<url>.*` against."""
     parts = urlsplit(url)
@@ -335,3 +343,4 @@ class Git:
             *(within or ["."]),
             cwd=dest,
         )
+        await asyncio.to_thread(drop_submodule_git_files, dest)

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from hack.testkit.git_server import GitHTTPServer, git
+from hack.testkit.git_server import GitHTTPServer, SSHServer, git
 from hack.testkit.proxy import running_proxy
 from hack.testkit.wait import eventually
 from tests.sources.conftest import Sources, cond
 from tests.sources.specs import source_spec
 from tests.sources.test_git import git_http as git_http
+from tests.sources.test_git import sshd as sshd
 from tests.sources.test_git import upstream as upstream
 
 pytestmark = pytest.mark.sources
@@ -160,9 +161,9 @@ async def test_recurse_submodules_checks_them_out_with_the_same_credentials(
     assert recursive["status"]["observedRecurseSubmodules"] is True
     plain_files = await _files(sources, plain)
     assert not any(f.startswith("vendor/") for f in plain_files)
+    assert plain_files == {"README.md", "apps/a.yaml"}  # .gitmodules is left out by default
     files = await _files(sources, recursive)
-    assert {"README.md", "apps/a.yaml", "vendor/lib/lib.txt", "vendor/lib/deep/deep.txt"} <= files
-    assert plain_files <= files
+    assert files == plain_files | {"vendor/lib/lib.txt", "vendor/lib/deep/deep.txt"}
 
     # Turned off again: the same revision, rebuilt without them.
     await sources.apply("GitRepository", "recursive", _spec(git_http, "super.git"))
@@ -324,3 +325,25 @@ async def test_include_paths_must_stay_inside_the_artifacts(
         "must be a relative path"
         in cond(await sources.get("GitRepository", "absolute"), "Ready")["message"]
     )
+
+
+# --- over SSH ----------------------------------------------------------------------------------
+
+
+async def test_sparse_checkout_and_submodules_over_ssh(
+    sources: Sources, sshd: SSHServer, with_submodules: str, tmp_path: Path
+) -> None:
+    """The relative submodule URLs resolve against the ssh:// URL, and the same identity and
+    known_hosts reach them; the sparse directories keep only the submodule inside them."""
+    await sources.secret("ssh", {"identity": sshd.identity, "known_hosts": sshd.known_hosts})
+    url = sshd.url(tmp_path / "git" / "super.git")
+    spec = source_spec(url, secret="ssh", ref={"branch": "main"}, recurseSubmodules=True)
+    await sources.apply("GitRepository", "ssh-all", spec)
+    await sources.apply("GitRepository", "ssh-vendor", {**spec, "sparseCheckout": ["vendor"]})
+    obj = await sources.ready("GitRepository", "ssh-all")
+    assert obj["status"]["artifact"]["revision"] == f"main@sha1:{with_submodules}"
+    deep = {"vendor/lib/lib.txt", "vendor/lib/deep/deep.txt"}
+    assert await _files(sources, obj) == {"README.md", "apps/a.yaml", *deep}
+    obj = await sources.ready("GitRepository", "ssh-vendor")
+    assert obj["status"]["artifact"]["revision"] == f"main@sha1:{with_submodules}"
+    assert await _files(sources, obj) == deep

@@ -188,10 +188,11 @@ def test_content_changed_compares_what_the_artifact_was_built_from() -> None:
 
 
 def _tree(root: Path) -> set[str]:
+    """The files of a checkout but its own .git directory: a submodule's `.git` file shows."""
     return {
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
-        if p.is_file() and ".git" not in p.relative_to(root).parts
+        if p.is_file() and p.relative_to(root).parts[0] != ".git"
     }
 
 

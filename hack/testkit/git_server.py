@@ -8,6 +8,7 @@ import base64
 import getpass
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -34,18 +35,22 @@ def git(cwd: Path, *args: str) -> str:
 
 
 class GitHTTPServer:
-    """git's smart HTTP protocol through `git http-backend` (CGI), behind basic auth. Serves
-    the bare repositories under `root`."""
+    """git's smart HTTP protocol through `git http-backend` (CGI), behind basic auth; HTTPS
+    with `tls`. Serves the bare repositories under `root`."""
 
-    def __init__(self, root: Path, *, username: str, password: str) -> None:
+    def __init__(
+        self, root: Path, *, username: str, password: str, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.root = root
         self.username = username
         self.password = password
+        self.tls = tls
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     def url(self, repo: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{repo}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/{repo}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         expected = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
@@ -90,7 +95,7 @@ class GitHTTPServer:
     async def start(self, port: int = 0) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{path:.*}", self._handle)
-        self._runner, self.port = await serve(app, port)
+        self._runner, self.port = await serve(app, port, tls=self.tls)
 
     async def stop(self) -> None:
         if self._runner is not None:

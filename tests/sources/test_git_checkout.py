@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from hack.testkit.chart_server import CA
 from hack.testkit.git_server import GitHTTPServer, SSHServer, git
 from hack.testkit.proxy import running_proxy
 from hack.testkit.wait import eventually
@@ -347,3 +348,35 @@ async def test_sparse_checkout_and_submodules_over_ssh(
     obj = await sources.ready("GitRepository", "ssh-vendor")
     assert obj["status"]["artifact"]["revision"] == f"main@sha1:{with_submodules}"
     assert await _files(sources, obj) == deep
+
+
+async def test_proxy_tunnels_https_with_the_repository_ca(
+    sources: Sources, tmp_path: Path, upstream: dict[str, str]
+) -> None:
+    """An HTTPS repository through the proxy: a CONNECT tunnel to it, its certificate checked
+    against the secretRef's CA."""
+    ca = CA()
+    server = GitHTTPServer(
+        tmp_path / "git", username="git", password="pat", tls=ca.server_context()
+    )
+    await server.start()
+    try:
+        await sources.secret("tls-auth", {"username": "git", "password": "pat", "ca.crt": ca.pem})
+        async with running_proxy("proxy-user", "proxy-pass") as proxy:
+            await sources.secret(
+                "proxy",
+                {"address": proxy.address, "username": "proxy-user", "password": "proxy-pass"},
+            )
+            spec = source_spec(
+                server.url("app.git"),
+                secret="tls-auth",
+                ref={"branch": "main"},
+                proxySecretRef={"name": "proxy"},
+            )
+            await sources.apply("GitRepository", "tunnelled", spec)
+            obj = await sources.ready("GitRepository", "tunnelled")
+            assert obj["status"]["artifact"]["revision"] == f"main@sha1:{upstream['second']}"
+            assert set(proxy.tunnels) == {f"127.0.0.1:{server.port}"}
+            assert proxy.forwarded == []
+    finally:
+        await server.stop()

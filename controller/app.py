@@ -166,18 +166,20 @@ def _wire_chart_wakeups(controllers: dict[str, Controller]) -> None:
 
 
 def _wire_include_wakeups(repos: Controller) -> None:
-    """A GitRepository with a new artifact wakes the GitRepositories that include it."""
-    artifacts: dict[str, object] = {}
+    """A GitRepository with an artifact of a new revision wakes the GitRepositories that
+    include it. The revision, not the digest: an including artifact is rebuilt at the same
+    revision, so repositories that include each other do not wake each other for ever."""
+    revisions: dict[str, object] = {}
 
     def on_repository(event: str, obj: Obj) -> None:
         key = key_of(obj)
-        artifact = (obj.get("status") or {}).get("artifact")
+        revision = ((obj.get("status") or {}).get("artifact") or {}).get("revision")
         if event == "DELETED":
-            artifacts.pop(key, None)
-        elif artifacts.get(key) == artifact:
+            revisions.pop(key, None)
+        elif revisions.get(key) == revision:
             return
         else:
-            artifacts[key] = artifact
+            revisions[key] = revision
         ns, name = obj["metadata"].get("namespace"), obj["metadata"].get("name")
         for other_key, other in repos.informer.store.items():
             if other_key == key or other["metadata"].get("namespace") != ns:

@@ -3,6 +3,7 @@ recurseSubmodules, proxySecretRef and include."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import tarfile
 from pathlib import Path
@@ -380,3 +381,34 @@ async def test_proxy_tunnels_https_with_the_repository_ca(
             assert proxy.forwarded == []
     finally:
         await server.stop()
+
+
+async def test_repositories_including_each_other_settle(
+    sources: Sources, git_http: GitHTTPServer, upstream: dict[str, str]
+) -> None:
+    """Wake-ups follow the included revision, not its digest: two repositories including each
+    other are rebuilt once each, and then stay as they are (no loop of ever growing
+    artifacts)."""
+    await _auth(sources)
+    await sources.apply("GitRepository", "left", _spec(git_http))
+    await sources.apply("GitRepository", "right", _spec(git_http, sparseCheckout=["docs"]))
+    await sources.ready("GitRepository", "left")
+    await sources.ready("GitRepository", "right")
+    await sources.apply(
+        "GitRepository", "left", _spec(git_http, include=[{"repository": {"name": "right"}}])
+    )
+    await sources.ready("GitRepository", "left")
+    await sources.apply(
+        "GitRepository",
+        "right",
+        _spec(git_http, sparseCheckout=["docs"], include=[{"repository": {"name": "left"}}]),
+    )
+    right = await sources.ready("GitRepository", "right")
+    assert "left/right/docs/notes.md" in await _files(sources, right)
+    settled = {
+        n: (await sources.get("GitRepository", n))["status"]["artifact"]["digest"]
+        for n in ("left", "right")
+    }
+    await asyncio.sleep(6)
+    for name, digest in settled.items():
+        assert (await sources.get("GitRepository", name))["status"]["artifact"]["digest"] == digest

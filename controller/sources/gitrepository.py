@@ -9,7 +9,7 @@ from pathlib import Path
 
 import api
 from api.duration import parse_duration
-from controller.sources import artifacts
+from controller.sources import artifacts, gitverify
 from controller.sources.context import Context, Failure, Outcome
 from internal.artifacts import storage as st
 from internal.sources import git, ignore
@@ -35,6 +35,7 @@ async def reconcile(ctx: Context, obj: api.GitRepository) -> Outcome:
             raise Failure(
                 "FetchFailed", reason, f"failed to checkout and determine revision: {exc}"
             ) from None
+        verified = await gitverify.check(ctx, obj, client, tree, Path(tmp, "verify"), label, commit)
         revision = git_revision(label or None, commit)
         path = st.artifact_path(KIND, ns, name, f"{commit}.tar.gz")
         artifact = None
@@ -49,7 +50,10 @@ async def reconcile(ctx: Context, obj: api.GitRepository) -> Outcome:
     observed = {} if spec.ignore is None else {"observedIgnore": spec.ignore}
     message = f"stored artifact for revision '{revision}'"
     notice = f"stored artifact for commit '{revision}'"
-    return await artifacts.finish(ctx, obj, artifact, path, message, notice, status=observed)
+    status = {**observed, **verified.status}
+    outcome = await artifacts.finish(ctx, obj, artifact, path, message, notice, status=status)
+    outcome.conditions = verified.conditions
+    return outcome
 
 
 def _is_auth(message: str) -> bool:

@@ -137,13 +137,13 @@ def ssh_fingerprint(output: str) -> str | None:
 
 
 def referencing_tag(ref: GitRepositoryRef | None, label: str) -> str | None:
-    """The tag a checkout went through (a tag, the semver match, or a refs/tags/ name), whose
-    tag object Tag modes verify; None for a branch or commit."""
+    """The tag a checkout went through (a tag, the semver match, or a refs/tags/ name, peeled
+    or not), whose tag object Tag modes verify; None for a branch or commit."""
     kind = git.plan(ref).kind
     if kind in ("tag", "semver"):
         return label
-    if kind == "name" and label.startswith("refs/tags/") and not label.endswith("^{}"):
-        return label.removeprefix("refs/tags/")
+    if kind == "name" and label.startswith("refs/tags/"):
+        return label.removeprefix("refs/tags/").removesuffix("^{}")
     return None
 
 

@@ -116,7 +116,7 @@ def test_only_a_good_ssh_signature_of_an_allowed_signer_is_reported() -> None:
         ({"tag": "v1"}, "v1", "v1"),
         ({"semver": ">=1"}, "v1.2.0", "v1.2.0"),
         ({"name": "refs/tags/v1"}, "refs/tags/v1", "v1"),
-        ({"name": "refs/tags/v1^{}"}, "refs/tags/v1^{}", None),
+        ({"name": "refs/tags/v1^{}"}, "refs/tags/v1^{}", "v1"),
         ({"name": "refs/heads/main"}, "refs/heads/main", None),
         ({"branch": "main"}, "main", None),
         ({"tag": "v1", "commit": "abc"}, "", None),

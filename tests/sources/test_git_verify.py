@@ -40,6 +40,7 @@ class Signed:
     """Branch `unsigned`: a commit nobody signed; tag v3.0.0 signed with `pgp`."""
     tags: dict[str, str]
     """The annotated tags' objects."""
+    bare: Path
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ def signed(tmp_path: Path) -> Iterator[Signed]:
         bare = tmp_path / "git" / "signed.git"
         bare.parent.mkdir()
         git(tmp_path, "clone", "-q", "--bare", str(work), str(bare))
-        yield Signed(pgp, other, ssh, main, by_ssh, unsigned, tags)
+        yield Signed(pgp, other, ssh, main, by_ssh, unsigned, tags, bare)
     finally:
         for key in (pgp, other):
             key.close()
@@ -322,3 +323,31 @@ async def test_a_new_secret_or_mode_is_verified_again_and_the_last_artifact_kept
     obj = await sources.ready("GitRepository", "app")
     assert "SourceVerified" not in {c["type"] for c in obj["status"]["conditions"]}
     assert "sourceVerificationMode" not in obj["status"]
+
+
+async def test_an_unsigned_commit_pushed_after_a_verified_one_is_not_stored(
+    sources: Sources, server: GitHTTPServer, signed: Signed, tmp_path: Path
+) -> None:
+    await _secrets(sources, {"author.asc": signed.pgp.public})
+    await _repo(sources, server, "main", {"branch": "main"})
+    obj = await sources.ready("GitRepository", "main")
+    artifact = obj["status"]["artifact"]
+    assert artifact["revision"] == f"main@sha1:{signed.main}"
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "-b", "main", str(signed.bare), str(clone))
+    (clone / "EVIL").write_text("unsigned\n")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", "unsigned")
+    pushed = git(clone, "rev-parse", "HEAD")
+    git(clone, "push", "-q", "origin", "main")
+    await _request_reconcile(sources, "main")
+    obj = await sources.wait("GitRepository", "main", "SourceVerified", "False")
+    assert cond(obj, "SourceVerified")["message"] == (
+        f"signature verification of commit '{pushed}' failed: unsupported signature type: empty"
+    )
+    assert obj["status"]["artifact"] == artifact
+    stored = sources.storage.local_path(
+        st.artifact_path("GitRepository", sources.namespace, "main", f"{pushed}.tar.gz")
+    )
+    assert not stored.exists()
+    assert sources.storage.exists(artifact["path"])

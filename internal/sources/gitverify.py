@@ -191,14 +191,17 @@ class Verifier:
         """The key that made the good `signature` of the commit or tag `oid`: its key id
         (OpenPGP) or fingerprint (SSH)."""
         what = "Git commit" if kind == "commit" else "Git tag"
-        sort = signature_type(signature)
-        if sort == "openpgp":
+        scheme = signature_type(signature)
+        if scheme == "openpgp":
             if not self.keys.pgp:
                 raise VerificationError(
                     "PGP signature detected but no PGP public keys found in secret "
                     f"(keys with {PGP_SUFFIX} suffix)"
                 )
-            await self._import()
+            try:
+                await self._import()
+            except VerificationError as exc:
+                raise VerificationError(f"unable to verify {what}: {exc}") from None
             code, _, status = await self._git(f"verify-{kind}", "--raw", oid)
             key = pgp_key_id(status) if code == 0 else None
             if key is None:
@@ -207,7 +210,7 @@ class Verifier:
                     "key rings: no matching key"
                 )
             return key
-        if sort == "ssh":
+        if scheme == "ssh":
             if not self.keys.ssh:
                 raise VerificationError(
                     "SSH signature detected but no SSH public keys found in secret "
@@ -233,7 +236,7 @@ class Verifier:
                     "of the given authorized keys: no matching key"
                 )
             return fingerprint
-        raise VerificationError(f"unsupported signature type: {sort}")
+        raise VerificationError(f"unsupported signature type: {scheme}")
 
     async def _import(self) -> None:
         """The OpenPGP keys in a keyring of their own; gpg starts no agent for it."""
@@ -242,21 +245,19 @@ class Verifier:
         self.gnupghome.mkdir(mode=0o700, exist_ok=True)
         (self.gnupghome / "gpg.conf").write_text("no-autostart\n")
         imported = False
-        failure = ""
         for index, key in enumerate(self.keys.pgp):
             path = self.scratch / f"key-{index}.asc"
             path.write_text(key)
-            _, status, err = await self._run(
+            _, status, _ = await self._run(
                 "gpg", "--batch", "--no-tty", "--no-autostart", "--status-fd", "1",
                 "--import", str(path),
             )  # fmt: skip
             # gpg exits non-zero when it finds no agent to ask, even for a good import.
-            if any(line.startswith("[GNUPG:] IMPORT_OK ") for line in status.splitlines()):
-                imported = True
-            elif not failure:
-                failure = _last_line(err)
+            imported |= any(line.startswith("[GNUPG:] IMPORT_OK ") for line in status.splitlines())
         if not imported:
-            raise VerificationError(f"unable to read armored key ring: {failure or 'no keys'}")
+            raise VerificationError(
+                "unable to read armored key ring: no OpenPGP public key in the secret"
+            )
         self._imported = True
 
     async def _git(self, *args: str) -> tuple[int, str, str]:
@@ -283,11 +284,6 @@ class Verifier:
             await proc.wait()
             raise VerificationError(f"{argv[0]} timed out after {self.timeout:g}s") from None
         return proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1].removeprefix("gpg: ") if lines else ""
 
 
 class Rejected(Exception):

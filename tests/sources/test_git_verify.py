@@ -208,6 +208,15 @@ async def test_a_wrong_key_or_an_unsigned_commit_gets_no_artifact(
         "commit SSH signature: unable to verify payload with any of the given authorized "
         "keys: no matching key",
     )
+    # No OpenPGP key among the .asc values.
+    await _replace_keys(sources, {"broken.asc": "not a key\n"})
+    await _request_reconcile(sources, "wrong")
+    await _message(
+        sources,
+        "wrong",
+        f"signature verification of commit '{signed.main}' failed: unable to verify Git "
+        "commit: unable to read armored key ring: no OpenPGP public key in the secret",
+    )
     # No Secret at all.
     await sources.apply(
         "GitRepository",

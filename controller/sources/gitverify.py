@@ -17,7 +17,7 @@ from controller.sources.context import Context, Failure
 from internal.kube import rest
 from internal.kube.client import ApiException
 from internal.kube.resources import SECRETS
-from internal.sources import git, gitverify
+from internal.sources import git, gitsignatures, gitverify
 
 REASON = "VerificationError"
 
@@ -44,14 +44,14 @@ async def check(
     if spec is None:
         return Verification()
     ns = obj.metadata.namespace or "default"
-    keys = gitverify.TrustedKeys.from_secret(await _public_keys(ctx, ns, spec.secret_ref.name))
+    keys = gitsignatures.TrustedKeys.from_secret(await _public_keys(ctx, ns, spec.secret_ref.name))
     verifier = gitverify.Verifier(tree, scratch, keys, client.timeout)
-    tag = gitverify.referencing_tag(obj.spec.ref, label)
+    tag = gitsignatures.referencing_tag(obj.spec.ref, label)
     try:
         message = await gitverify.verify_checkout(verifier, client, spec.mode, tag, commit)
     except gitverify.Rejected as exc:
         raise Failure(verify.CONDITION, exc.reason, exc.message, stalled=exc.stalled) from None
-    mode = gitverify.effective_mode(spec.mode).value
+    mode = gitsignatures.effective_mode(spec.mode).value
     return Verification((verify.Verified(message).condition(),), {"sourceVerificationMode": mode})
 
 

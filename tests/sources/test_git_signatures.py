@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from api.sources import GitRepositoryRef, GitVerificationMode
-from internal.sources.gitverify import (
+from internal.sources.gitsignatures import (
     TrustedKeys,
     VerificationError,
     allowed_signers,

@@ -187,6 +187,10 @@ async def test_a_wrong_key_or_an_unsigned_commit_gets_no_artifact(
         "commit: unable to verify payload with any of the given key rings: no matching key"
     )
     assert "Stalled" not in {c["type"] for c in obj["status"]["conditions"]}
+    events = await client.CoreV1Api(sources.kube).list_namespaced_event(
+        sources.namespace, field_selector="involvedObject.name=wrong"
+    )
+    assert {(e.type, e.reason) for e in events.items} == {("Warning", "InvalidCommitSignature")}
     obj = await _rejected(sources, "unsigned", "InvalidCommitSignature")
     assert cond(obj, "SourceVerified")["message"] == (
         f"signature verification of commit '{signed.unsigned}' failed: "
@@ -360,3 +364,31 @@ async def test_an_unsigned_commit_pushed_after_a_verified_one_is_not_stored(
     )
     assert not stored.exists()
     assert sources.storage.exists(artifact["path"])
+
+
+async def test_the_hosts_keyring_and_git_config_are_never_consulted(
+    sources: Sources,
+    server: GitHTTPServer,
+    signed: Signed,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The controller's own environment trusts both signers; the Secret trusts neither.
+    home = tmp_path / "host-home"
+    home.mkdir()
+    (home / ".gnupg").symlink_to(signed.pgp.home)
+    allowed = home / "allowed_signers"
+    allowed.write_text(f"* {signed.ssh.public}")
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text(f'[gpg "ssh"]\n\tallowedSignersFile = {allowed}\n')
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GNUPGHOME", str(signed.pgp.home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    stranger = SSHKey(tmp_path / "keys" / "stranger" / "id_ed25519")
+    await _secrets(sources, {"other.asc": signed.other.public, "x.sshpub": stranger.public})
+    await _repo(sources, server, "pgp", {"branch": "main"})
+    await _repo(sources, server, "ssh", {"branch": "ssh"})
+    obj = await _rejected(sources, "pgp", "InvalidCommitSignature")
+    assert "no matching key" in cond(obj, "SourceVerified")["message"]
+    obj = await _rejected(sources, "ssh", "InvalidCommitSignature")
+    assert "no matching key" in cond(obj, "SourceVerified")["message"]

@@ -13,7 +13,7 @@ import api
 from api.duration import parse_duration
 from api.meta import Artifact
 from api.sources import GitRepositoryInclude, GitRepositorySpec
-from controller.sources import artifacts
+from controller.sources import artifacts, gitverify
 from controller.sources.context import Context, Failure, Outcome
 from internal.artifacts import storage as st
 from internal.sources import git, gitinclude, ignore
@@ -52,6 +52,7 @@ async def reconcile(ctx: Context, obj: api.GitRepository) -> Outcome:
                 "FetchFailed", reason, f"failed to checkout and determine revision: {detail}"
             ) from None
         _check_sparse(tree, sparse)
+        verified = await gitverify.check(ctx, obj, client, tree, Path(tmp, "verify"), label, commit)
         revision = git_revision(label or None, commit)
         path = st.artifact_path(KIND, ns, name, f"{commit}.tar.gz")
         artifact = None
@@ -68,9 +69,10 @@ async def reconcile(ctx: Context, obj: api.GitRepository) -> Outcome:
             )
     message = f"stored artifact for revision '{revision}'"
     notice = f"stored artifact for commit '{revision}'"
-    return await artifacts.finish(
-        ctx, obj, artifact, path, message, notice, status=observed(spec, included)
-    )
+    status = {**observed(spec, included), **verified.status}
+    outcome = await artifacts.finish(ctx, obj, artifact, path, message, notice, status=status)
+    outcome.conditions = verified.conditions
+    return outcome
 
 
 def observed(spec: GitRepositorySpec, included: list[Included]) -> dict[str, Any]:

@@ -45,13 +45,6 @@ def _provider_other_than(*supported: str) -> Callable[[Any], bool]:
 
 GAPS: tuple[Gap, ...] = (
     Gap(
-        ("GitRepository",),
-        "spec.verify",
-        VERIFICATION,
-        "signature verification",
-        lambda spec: spec.verify is not None,
-    ),
-    Gap(
         ("HelmChart", "OCIRepository"),
         "spec.verify",
         VERIFICATION,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests run (git for git http-backend and the git client,
-# openssh-server for sshd, openssh-client for ssh-keygen and ssh, apache2-utils for the OCI
+# openssh-server for sshd, openssh-client for ssh-keygen and ssh, gnupg for gpg and the
+# gpg-agent that signs the GitRepository verification tests' commits, apache2-utils for the OCI
 # registry's bcrypt htpasswd, prometheus and prometheus-alertmanager for the monitoring tests).
 # Idempotent: apt-get runs only when something is missing.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -9,6 +10,7 @@ need=()
 command -v git >/dev/null 2>&1 || need+=(git)
 [[ -x /usr/sbin/sshd ]] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+{ command -v gpg && command -v gpg-agent; } >/dev/null 2>&1 || need+=(gnupg)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 [[ -x /usr/bin/prometheus ]] || need+=(prometheus)
 [[ -x /usr/bin/prometheus-alertmanager ]] || need+=(prometheus-alertmanager)

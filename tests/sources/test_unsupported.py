@@ -45,13 +45,6 @@ CASES: list[tuple[str, str, dict[str, object], str, tuple[str, ...]]] = [
         ("spec.verify",),
     ),
     (
-        "GitRepository",
-        "git-verify",
-        source_spec(GIT, verify={"mode": "HEAD", "secretRef": REF}),
-        VERIFICATION,
-        ("spec.verify",),
-    ),
-    (
         "OCIRepository",
         "oci-verify",
         # verification outranks the other gaps: the reason is the most severe one's

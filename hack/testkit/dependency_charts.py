@@ -31,8 +31,12 @@ REGISTRY_USER, REGISTRY_PASSWORD = "deps", "registry-s3cret"
 SOURCE_DATE_EPOCH = "0"
 """Helmward stamps file:// dependency archives with this time; the CLI gets the same."""
 
+BIG_BYTES = 300_000
+"""The size of the incompressible file in the `big` dependency."""
+
 CASES = ("http", "locked", "alias", "oci", "v1", "local")
-"""The charts both sides build; `outofsync` and `escape` are failures only Helmward is asked."""
+"""The charts both sides build; `outofsync`, `escape` and `big` (a dependency of more than
+BIG_BYTES) are failures only Helmward is asked."""
 
 
 def _dep(name: str, version: str, repository: str, **extra: str) -> str:
@@ -84,6 +88,9 @@ class DependencyWorld:
         repo.mkdir(parents=True)
         src = self.tmp / "dep-src"
         helm_package(self.helm, write_chart(src / "1.0.0", "dep", "1.0.0"), repo)
+        big = write_chart(src / "big", "big", "1.0.0")
+        (big / "blob.bin").write_bytes(os.urandom(BIG_BYTES))  # incompressible
+        helm_package(self.helm, big, repo)
         self.server = ChartServer(
             repo, username=REPO_USER, password=REPO_PASSWORD, tls=self.ca.server_context()
         )
@@ -137,6 +144,7 @@ class DependencyWorld:
         v1 = write_chart(charts, "v1", "1.0.0")
         (v1 / "Chart.yaml").write_text("apiVersion: v1\nname: v1\nversion: 1.0.0\n")
         (v1 / "requirements.yaml").write_text(_deps_block(_dep("dep", "1.0.x", self.repo_url)))
+        write_chart(charts, "big", "1.0.0", deps=_deps_block(_dep("big", "1.0.0", self.repo_url)))
         write_chart(charts, "lib", "0.1.0")
         write_chart(
             charts, "local", "1.0.0", deps=_deps_block(_dep("lib", ">=0.1.0", "file://../lib"))

@@ -16,6 +16,7 @@ from kubernetes_asyncio import client
 
 from controller.sources import dependencies
 from hack.testkit.dependency_charts import (
+    BIG_BYTES,
     CASES,
     REGISTRY_PASSWORD,
     REGISTRY_USER,
@@ -30,6 +31,7 @@ from hack.testkit.git_server import GitHTTPServer, git
 from hack.testkit.kube import drop_finalizers
 from hack.testkit.launcher import running_source_controllers
 from hack.testkit.plane import ControlPlane
+from internal.sources.chart import Limits
 from tests.sources.conftest import Sources, cond
 from tests.sources.specs import chart_spec, source_spec
 
@@ -73,14 +75,19 @@ async def git_http(world: DependencyWorld) -> AsyncIterator[GitHTTPServer]:
         await server.stop()
 
 
-async def _setup(sources: Sources, world: DependencyWorld, git_http: GitHTTPServer) -> None:
+async def _setup(
+    sources: Sources,
+    world: DependencyWorld,
+    git_http: GitHTTPServer,
+    repo_password: str = REPO_PASSWORD,
+) -> None:
     """The GitRepository `app` (main) and `app-v2`, and the HelmRepositories whose credentials
     the dependencies are fetched with."""
     await sources.secret("git-auth", {"username": "git", "password": "pat"})
     for name, branch in (("app", "main"), ("app-v2", "v2")):
         spec = source_spec(git_http.url("app.git"), secret="git-auth", ref={"branch": branch})
         await sources.apply("GitRepository", name, spec)
-    await sources.secret("repo-auth", {"username": REPO_USER, "password": REPO_PASSWORD})
+    await sources.secret("repo-auth", {"username": REPO_USER, "password": repo_password})
     await sources.secret("repo-tls", {"ca.crt": world.ca.pem})
     await sources.apply(
         "HelmRepository",
@@ -211,6 +218,34 @@ async def test_an_oci_dependency_needs_the_helmrepository_credentials(
     assert failed["reason"] == "DependencyBuildError"
     assert "ocidep" in failed["message"]
     assert REGISTRY_PASSWORD not in failed["message"]
+
+
+async def test_a_dependency_over_the_size_limit_stops_while_it_downloads(
+    sources: Sources, world: DependencyWorld, git_http: GitHTTPServer
+) -> None:
+    await _setup(sources, world, git_http)
+    limit = BIG_BYTES // 3
+    sources.ctx.chart_limits = Limits(chart=limit, file=limit)
+    sources.ctx.max_index_size = limit
+    await sources.apply("HelmChart", "big", chart_spec("charts/big", "GitRepository", "app"))
+    obj = await sources.failed("HelmChart", "big", "BuildFailed", within=90)
+    failed = cond(obj, "BuildFailed")
+    assert failed["reason"] == "DependencyBuildError"
+    assert f"exceeds the maximum size of {limit} bytes" in failed["message"]
+    stored = sources.storage.root / "dependencies" / sources.namespace
+    assert not stored.exists() or not list(stored.iterdir())
+
+
+async def test_wrong_repository_credentials_fail_without_leaking_them(
+    sources: Sources, world: DependencyWorld, git_http: GitHTTPServer
+) -> None:
+    await _setup(sources, world, git_http, repo_password="not-the-password")
+    await sources.apply("HelmChart", "denied", chart_spec("charts/locked", "GitRepository", "app"))
+    obj = await sources.failed("HelmChart", "denied", "BuildFailed", within=90)
+    failed = cond(obj, "BuildFailed")
+    assert failed["reason"] == "DependencyBuildError"
+    assert "401" in failed["message"]
+    assert "not-the-password" not in str(obj)
 
 
 async def test_a_restarted_controller_reuses_the_stored_build(

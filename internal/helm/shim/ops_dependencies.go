@@ -390,13 +390,14 @@ func opDependencies(st *callState, o *DependenciesOptions) (*DependenciesResult,
 	_, err = withDeadline(st, timeout, func() (struct{}, error) { return struct{}{}, man.Build() })
 	out.flush()
 	if err != nil {
-		return nil, dependencyErr(f, err, tripped.Load(), o.MaxSize)
+		return nil, dependencyErr(f, err, tripped.Load(), o.MaxSize, out.updateFailures())
 	}
 	return dependenciesResult(o.ChartPath, before.Lock != nil)
 }
 
-// dependencyErr gives an error of the build its code.
-func dependencyErr(field string, err error, tooLarge bool, maxSize int64) error {
+// dependencyErr gives an error of the build its code; the message is Helm's,
+// with the repository updates that failed before it (Helm only prints those).
+func dependencyErr(field string, err error, tooLarge bool, maxSize int64, updates string) error {
 	var se *shimError
 	switch {
 	case errors.As(err, &se), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -405,9 +406,11 @@ func dependencyErr(field string, err error, tooLarge bool, maxSize int64) error 
 		return wrapField(CodeTooLarge, field+".maxSize",
 			fmt.Errorf("a download exceeds the maximum size of %d bytes: %w", maxSize, err))
 	case isLockOutOfSync(err):
-		return wrapField(CodeLockOutOfSync, field+".chartPath", err)
+		return wrapField(CodeLockOutOfSync, "", err)
+	case updates != "":
+		return wrapField(CodeDependency, "", fmt.Errorf("%w (%s)", err, updates))
 	}
-	return wrapField(CodeDependency, field+".chartPath", err)
+	return wrapField(CodeDependency, "", err)
 }
 
 // dependenciesResult reads back the lock and charts/ the build left.
@@ -448,6 +451,31 @@ type logWriter struct {
 	mu      sync.Mutex
 	log     *callLog
 	pending strings.Builder
+	// failures are the repository updates Helm reported as failed and went
+	// on without; a build that then fails names them.
+	failures  []string
+	inFailure bool
+}
+
+// note keeps the lines of a failed repository update: Helm prints its
+// heading, then the error on the next line, indented by a tab.
+func (w *logWriter) note(line string) {
+	switch {
+	case strings.Contains(line, "Unable to get an update from the"):
+		w.failures = append(w.failures, strings.TrimSuffix(strings.TrimLeft(line, "."), ":"))
+		w.inFailure = true
+	case w.inFailure && strings.HasPrefix(line, "\t"):
+		w.failures[len(w.failures)-1] += ": " + strings.TrimSpace(line)
+	default:
+		w.inFailure = false
+	}
+}
+
+// updateFailures is what note kept, as one sentence.
+func (w *logWriter) updateFailures() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.failures, "; ")
 }
 
 func (w *logWriter) Write(p []byte) (int, error) {
@@ -462,6 +490,7 @@ func (w *logWriter) Write(p []byte) (int, error) {
 		}
 		if line = strings.TrimRight(line, "\r"); line != "" {
 			w.log.Printf("%s", line)
+			w.note(line)
 		}
 		s = rest
 	}

@@ -202,3 +202,17 @@ func TestLogWriterSplitsLines(t *testing.T) {
 		}
 	}
 }
+
+func TestLogWriterKeepsFailedRepositoryUpdates(t *testing.T) {
+	w := &logWriter{log: newCallLog()}
+	_, _ = w.Write([]byte("Hang tight\n...Unable to get an update from the \"r\" chart repository (https://r):\n\tfailed to fetch https://r/index.yaml : 401 Unauthorized\nSaving 1 charts\n"))
+	got := w.updateFailures()
+	want := `Unable to get an update from the "r" chart repository (https://r): failed to fetch https://r/index.yaml : 401 Unauthorized`
+	if got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	err := dependencyErr("dependencies", errors.New("open index: no such file"), false, 0, got)
+	if !strings.Contains(err.Error(), "401 Unauthorized") || strings.HasPrefix(err.Error(), "dependencies") {
+		t.Fatalf("error %q", err)
+	}
+}

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 from kubernetes_asyncio import client
+from prometheus_client import CollectorRegistry
 
+from controller.metrics.recorder import Recorder
 from controller.sources import dependencies
 from hack.testkit.dependency_charts import (
     BIG_BYTES,
@@ -181,6 +183,7 @@ async def test_a_second_helmchart_reuses_the_stored_build(
     sources: Sources, world: DependencyWorld, git_http: GitHTTPServer
 ) -> None:
     await _setup(sources, world, git_http)
+    sources.ctx.metrics = Recorder(CollectorRegistry())
     built, reused = dependencies.builds, dependencies.reuses
     _, first = await _chart(sources, "one", "locked")
     assert (dependencies.builds - built, dependencies.reuses - reused) == (1, 0)
@@ -190,6 +193,9 @@ async def test_a_second_helmchart_reuses_the_stored_build(
     _, second = await _chart(sources, "two", "locked")
     assert (dependencies.builds - built, dependencies.reuses - reused) == (1, 1)
     assert hashlib.sha256(first).digest() == hashlib.sha256(second).digest()
+    counter = sources.ctx.metrics.dependency_builds
+    assert counter.labels("built")._value.get() == 1
+    assert counter.labels("reused")._value.get() == 1
 
 
 async def test_a_changed_lock_rebuilds(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import api
-from controller.sources import oci
+from controller.sources import oci, unsupported
 from controller.sources.context import Context, Failure
 from internal.artifacts.dependencies import DependencyCache, DependencyCacheError
 from internal.helm import HelmError, LockOutOfSyncError
@@ -194,6 +194,7 @@ async def _access(
                 (r for r in known if r.spec.type != "oci" and deps.same_url(r.spec.url, url)),
                 None,
             )
+            _check_usable(match, url)
             # A URL no HelmRepository has is still listed, anonymous, so that a committed
             # lock naming it builds (Helm alone would want it added first).
             repositories[url.rstrip("/")] = (
@@ -209,8 +210,23 @@ async def _access(
                 (r for r in known if r.spec.type == "oci" and deps.oci_matches(r.spec.url, url)),
                 None,
             )
+            _check_usable(match, url)
             registries[host] = await _registry(ctx, namespace, host, match)
     return list(repositories.values()), list(registries.values())
+
+
+def _check_usable(repo: api.HelmRepository | None, url: str) -> None:
+    """Fail closed on a HelmRepository whose access Helmward cannot reproduce (a cloud
+    provider): its dependency is neither fetched anonymously nor with other credentials."""
+    if repo is None:
+        return
+    found = unsupported.gaps("HelmRepository", repo.spec)
+    if found:
+        fields = "; ".join(f"{g.path} ({g.what})" for g in found)
+        raise _error(
+            f"dependency repository {url}: HelmRepository '{repo.metadata.name}' needs "
+            f"{fields}, which Helmward does not support"
+        )
 
 
 async def _repository(

@@ -286,3 +286,23 @@ async def test_a_restarted_controller_reuses_the_stored_build(
         await drop_finalizers(kube, namespace)
     assert counts == [(1, 0, 1), (0, 1, 0)]
     assert digests[0] == digests[1]
+
+
+async def test_a_cloud_provider_helmrepository_fails_closed(
+    sources: Sources, world: DependencyWorld, git_http: GitHTTPServer
+) -> None:
+    """The OCI HelmRepository covering the dependency wants cloud provider authentication:
+    the dependency is not fetched at all, neither anonymously nor otherwise."""
+    await sources.secret("git-auth", {"username": "git", "password": "pat"})
+    spec = source_spec(git_http.url("app.git"), secret="git-auth", ref={"branch": "main"})
+    await sources.apply("GitRepository", "app", spec)
+    await sources.apply(
+        "HelmRepository", "cloud", source_spec(world.oci_url, type="oci", provider="aws")
+    )
+    built = dependencies.builds
+    await sources.apply("HelmChart", "cloud", chart_spec("charts/oci", "GitRepository", "app"))
+    obj = await sources.failed("HelmChart", "cloud", "BuildFailed", within=90)
+    failed = cond(obj, "BuildFailed")
+    assert failed["reason"] == "DependencyBuildError"
+    assert "HelmRepository 'cloud' needs spec.provider" in failed["message"]
+    assert dependencies.builds == built

@@ -82,7 +82,8 @@ type DependenciesOptions struct {
 	ChartPath    string                 `json:"chartPath"`
 	Repositories []DependencyRepository `json:"repositories,omitempty"`
 	Registries   []DependencyRegistry   `json:"registries,omitempty"`
-	// MaxSize bounds every HTTP response of the call, in bytes; 0 means none.
+	// MaxSize bounds every HTTP response of the call, in bytes (plus 64 KiB
+	// for its headers: the count is of the connection); 0 means none.
 	MaxSize int64 `json:"maxSize,omitempty"`
 	// SourceDateEpoch, seconds, stamps the archives made of file://
 	// dependencies (Helm's SOURCE_DATE_EPOCH), so they are reproducible.

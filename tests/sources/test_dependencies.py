@@ -11,6 +11,7 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
@@ -190,6 +191,10 @@ async def test_a_second_helmchart_reuses_the_stored_build(
     stored = list((sources.storage.root / "dependencies" / sources.namespace).iterdir())
     assert len(stored) == 1
     assert (stored[0] / "charts" / "dep-1.0.0.tgz").is_file()
+    # The stored set is an internal cache: the artifact server does not serve it.
+    rel = f"dependencies/{sources.namespace}/{stored[0].name}/charts/dep-1.0.0.tgz"
+    async with aiohttp.ClientSession() as http, http.get(sources.storage.url(rel)) as resp:
+        assert resp.status == 404
     _, second = await _chart(sources, "two", "locked")
     assert (dependencies.builds - built, dependencies.reuses - reused) == (1, 1)
     assert hashlib.sha256(first).digest() == hashlib.sha256(second).digest()

@@ -21,6 +21,7 @@ from internal.helm import models as hm
 
 FETCH_RESULTS = ("downloaded", "cached", "failed")
 DROP_REASONS = ("backlog", "undelivered")
+DEPENDENCY_RESULTS = ("built", "reused")
 
 
 class Recorder:
@@ -49,6 +50,13 @@ class Recorder:
         self.fetched_bytes = Counter(
             "helmward_artifact_fetched_bytes_total",
             "Bytes of chart artifacts downloaded.",
+            registry=registry,
+        )
+        self.dependency_builds = Counter(
+            "helmward_dependency_builds_total",
+            "Dependency sets of charts packaged from Git and Bucket sources: built by Helm, or "
+            "reused from the artifact storage.",
+            ["result"],
             registry=registry,
         )
         self.events_dropped = Counter(
@@ -87,6 +95,8 @@ class Recorder:
             self.fetches.labels(result).inc(0)
         for reason in DROP_REASONS:
             self.events_dropped.labels(reason).inc(0)
+        for result in DEPENDENCY_RESULTS:
+            self.dependency_builds.labels(result).inc(0)
 
     def record_condition(
         self, kind: str, name: str, namespace: str, type_: str, status: str
@@ -110,6 +120,9 @@ class Recorder:
         self.fetches.labels(result).inc()
         if size:
             self.fetched_bytes.inc(size)
+
+    def record_dependency_build(self, result: str) -> None:
+        self.dependency_builds.labels(result).inc()
 
     def record_dropped_event(self, reason: str) -> None:
         self.events_dropped.labels(reason).inc()

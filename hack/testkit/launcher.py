@@ -157,7 +157,7 @@ async def running_source_controllers(
 
     root = work_dir / "storage"
     server = ArtifactServer(root, "127.0.0.1", 0)
-    root.mkdir()
+    root.mkdir(exist_ok=True)  # a second run on the same storage is a restart
     await server.start()
     storage = Storage(root, f"127.0.0.1:{server.port}")
     ctx = Context(kube=kube, storage=storage, work_dir=str(work_dir))

@@ -1,11 +1,15 @@
 """The artifact HTTP server: serves the storage root read-only, as source-controller's file
-server does (`--storage-addr`). Nothing outside the root is reachable, symlinks included."""
+server does (`--storage-addr`). Nothing outside the root is reachable, symlinks included, and
+nothing under `dependencies/`: the built chart dependencies kept there are an internal cache
+(fetched with a namespace's credentials), not artifacts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from aiohttp import web
+
+from internal.artifacts.dependencies import DIRECTORY as DEPENDENCIES
 
 
 def make_app(root: Path) -> web.Application:
@@ -18,6 +22,8 @@ def make_app(root: Path) -> web.Application:
         except (OSError, RuntimeError):
             raise web.HTTPNotFound() from None
         if not path.is_relative_to(root) or not path.is_file():
+            raise web.HTTPNotFound()
+        if path.is_relative_to(root / DEPENDENCIES):
             raise web.HTTPNotFound()
         return web.FileResponse(path)
 

@@ -24,6 +24,8 @@ from internal.helm.errors import error_for
 from internal.helm.models import (
     ChartInfo,
     ClusterTarget,
+    DependenciesRequest,
+    DependenciesResult,
     DiagnoseRequest,
     DiagnoseResult,
     DigestRequest,
@@ -189,6 +191,14 @@ class Engine:
         only for a signature that verifies and names the digest; raises NoSignatureError,
         InvalidSignatureError or DigestMismatchError otherwise (a SignatureError each)."""
         return (await self.run(o.VERIFY, request, cancel=cancel)).result
+
+    async def dependencies(
+        self, request: DependenciesRequest, *, cancel: asyncio.Event | None = None
+    ) -> DependenciesResult:
+        """Build the charts/ directory of an unpacked chart as `helm dependency build` does.
+        Raises LockOutOfSyncError when its lock no longer matches its dependencies, and
+        DependencyError or TooLargeError when a dependency cannot be had."""
+        return (await self.run(o.DEPENDENCIES, request, cancel=cancel)).result
 
     # --- the call --------------------------------------------------------------------------
 

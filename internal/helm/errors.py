@@ -186,6 +186,19 @@ class DigestMismatchError(SignatureError):
     code = "DigestMismatch"
 
 
+class DependencyError(HelmError):
+    """A chart's dependencies could not be resolved or downloaded."""
+
+    code = "DependencyBuild"
+
+
+class LockOutOfSyncError(DependencyError):
+    """The chart's committed lock file does not match its dependencies: it needs a `helm
+    dependency update`."""
+
+    code = "LockOutOfSync"
+
+
 class TooLargeError(InputError):
     """What was pulled is over the size asked for."""
 

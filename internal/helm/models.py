@@ -400,6 +400,41 @@ class VerifyRequest(RegistryAccess):
     public_keys: list[Text]
 
 
+class DependencyRepository(RequestModel):
+    """A chart repository dependencies name by URL, with the credentials and TLS of the
+    HelmRepository that has that URL."""
+
+    url: str
+    username: str | None = None
+    password: str | None = None
+    pass_credentials: bool = False
+    insecure_skip_tls_verify: bool = False
+    ca_pem: Text | None = None
+    cert_pem: Text | None = None
+    key_pem: Text | None = None
+
+
+class DependencyRegistry(RegistryAccess):
+    """How to reach the OCI registry `host` (host[:port]) of oci:// dependencies."""
+
+    host: str
+
+
+class DependenciesRequest(RequestModel):
+    """Helm's `helm dependency build` on the unpacked chart at `chart_path`: the locked versions
+    when it has a Chart.lock (requirements.lock for apiVersion v1), else resolved as `helm
+    dependency update` does, the lock written with Helm's digest. Only the repositories and
+    registries given here have credentials; other URLs are fetched anonymously. `max_size`
+    bounds every HTTP response of the call."""
+
+    chart_path: Text
+    repositories: list[DependencyRepository] = []
+    registries: list[DependencyRegistry] = []
+    max_size: int | None = None
+    source_date_epoch: int | None = None
+    timeout: Duration | None = None
+
+
 # --- responses -----------------------------------------------------------------------------------
 
 
@@ -635,6 +670,23 @@ class VerifyResult(ResponseModel):
     """The index in `public_keys` of the key the signature verified with."""
     signatures: int
     """How many signatures were checked, the one that verified included."""
+
+
+class LockedDependency(ResponseModel):
+    name: str
+    version: str
+    repository: str
+
+
+class DependenciesResult(ResponseModel):
+    locked: bool
+    """A committed lock file was followed."""
+    lock_file: str
+    """Chart.lock, or requirements.lock for apiVersion v1 charts."""
+    digest: str
+    dependencies: list[LockedDependency]
+    charts: list[str]
+    """The file names under charts/ after the build."""
 
 
 class EnvelopeSchema(ResponseModel):

@@ -321,6 +321,7 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
 
     async with kube_client.ApiClient(configuration) as kube:
         manager = Manager(kube, options)
+        manager.cancellers.append(engine.cancel_all)
         if manager.elector is not None:
             for name in ("lease_duration", "renew_deadline", "retry_period"):
                 value = getattr(args, f"leader_election_{name}")

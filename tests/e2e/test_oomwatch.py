@@ -96,6 +96,13 @@ async def test_near_oom_cancels_the_install_releases_the_lease_and_exits(
     # Cancelled through Helm: the revision is marked failed; no lock is left behind.
     assert await storage_statuses(h, "oom") == {1: "failed"}
     assert not (await _lease(h))["spec"].get("holderIdentity"), "the Lease was given up"
+    # The install's failure is recorded before the exit, as Flux records it on cancellation.
+    status = (await h.get("oom"))["status"]
+    conds = {c["type"]: c for c in status["conditions"]}
+    assert (conds["Ready"]["status"], conds["Ready"]["reason"]) == ("False", "InstallFailed")
+    assert "context canceled" in conds["Ready"]["message"]
+    assert [(s["version"], s["status"]) for s in status["history"]] == [(1, "failed")]
+    assert (status["failures"], status["installFailures"]) == (1, 1)
 
     # A new controller (its memory back to normal) with the hook gone converges.
     current.write_text("100\n")

@@ -122,6 +122,49 @@ async def test_near_oom_cancels_the_install_releases_the_lease_and_exits(
         await _delete_releases(h)
 
 
+async def test_near_oom_mid_upgrade_leaves_no_pending_upgrade(
+    harness: Harness, memory: tuple[Path, Path]
+) -> None:
+    h = harness
+    assert h.controller is not None
+    _, current = memory
+    spec = {**h.chart_spec(version="1.0.0"), "upgrade": {"timeout": "10m"}}
+    await h.apply_release("up", {**spec, "values": {"message": "a"}})
+    await h.wait("up", "Ready", "True")
+    await h.apply_release("up", {**spec, "values": {"message": "b", "hang": True}})
+
+    async def pending() -> bool:
+        return (await storage_statuses(h, "up")).get(2) == "pending-upgrade"
+
+    await eventually(pending, within=60, what="upgrade pending")
+    current.write_text(f"{LIMIT}\n")
+    assert await _exited(h, within=GRACE + 40) == 0
+    assert NEAR_OOM in log_of(h)
+    assert await storage_statuses(h, "up") == {1: "deployed", 2: "failed"}
+    status = (await h.get("up"))["status"]
+    conds = {c["type"]: c for c in status["conditions"]}
+    assert (conds["Ready"]["status"], conds["Ready"]["reason"]) == ("False", "UpgradeFailed")
+    assert [(s["version"], s["status"]) for s in status["history"]] == [
+        (2, "failed"),
+        (1, "deployed"),
+    ]
+    assert status["upgradeFailures"] == 1
+
+    current.write_text("100\n")
+    await h.apply_release("up", {**spec, "values": {"message": "c"}})
+    async with h.restart() as again:
+        h.controller = again
+        await h.wait("up", "Ready", "True", within=120)
+        assert (await h.config("up"))["message"] == "c"
+        # Helm supersedes the deployed revision it upgrades from; the failed one stays failed.
+        assert await storage_statuses(h, "up") == {
+            1: "superseded",
+            2: "failed",
+            3: "deployed",
+        }
+        await _delete_releases(h)
+
+
 @pytest.mark.parametrize("gate", [(), ("--feature-gates=OOMWatch=false",)])
 async def test_without_the_gate_the_memory_files_change_nothing(
     harness: Harness, memory: tuple[Path, Path]

@@ -36,6 +36,7 @@ from controller.notify import ForwardingRecorder
 from controller.runtime.controller import Controller, Result, spec_changed
 from controller.runtime.informer import Informer, Obj
 from controller.runtime.manager import Manager, Options
+from controller.runtime.oomwatch import watch_memory
 from controller.sources.context import Context
 from controller.sources.driver import reconcile_object
 from controller.watches.setup import WatchSetupError, watch_controllers
@@ -56,6 +57,7 @@ from internal.kube.resources import (
     key_of,
 )
 from internal.manager.clusters import KubeConfigOptions
+from internal.memory.cgroup import MemoryFileError, WatchPlan, plan
 from internal.sources.chart import Limits
 from internal.sources.helmindex import IndexCache
 from internal.watches.config import Watch, WatchesError, configured
@@ -244,6 +246,32 @@ def _wire_wakeups(
     releases.informer.add_handler(on_release)
 
 
+class OOMWatchSetupError(Exception):
+    """The OOMWatch gate is on but the watcher cannot start: the controller does not run."""
+
+
+def _oom_watch_plan(args: argparse.Namespace) -> WatchPlan | None:
+    """The OOM watcher's plan when the OOMWatch gate is on, else None."""
+    if not args.feature_gates.get("OOMWatch"):
+        return None
+    try:
+        watch = plan(
+            args.oom_watch_max_memory_path,
+            args.oom_watch_current_memory_path,
+            args.oom_watch_memory_threshold,
+            args.oom_watch_interval,
+        )
+    except MemoryFileError as exc:
+        raise OOMWatchSetupError(f"unable to set up the OOM watcher: {exc}") from None
+    log.info(
+        "setting up the OOM watcher: shutting down at %d%% of %d bytes (usage from %s)",
+        watch.threshold,
+        watch.limit,
+        watch.current_path,
+    )
+    return watch
+
+
 async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
     logs.setup(args.log_level, args.log_encoding)
     if args.log_level not in logs.LEVELS:
@@ -254,6 +282,7 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
     add_flags(defaults)
     for note in without_effect(args, defaults):
         log.info(note)
+    oom_watch = _oom_watch_plan(args)
     configuration = await kube_client.configuration(args.kubeconfig)
     storage_root = Path(args.storage_path)
     storage = Storage(
@@ -292,6 +321,7 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
 
     async with kube_client.ApiClient(configuration) as kube:
         manager = Manager(kube, options)
+        manager.cancellers.append(engine.cancel_all)
         if manager.elector is not None:
             for name in ("lease_duration", "renew_deadline", "retry_period"):
                 value = getattr(args, f"leader_election_{name}")
@@ -381,10 +411,14 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
                 each.queue.backoff.base = args.min_retry_delay
                 each.queue.backoff.cap = args.max_retry_delay
         sampler = asyncio.create_task(_sample_engine(engine, metrics))
+        # Near the memory limit the watcher sets the same event as SIGTERM: the graceful path.
+        watcher = asyncio.create_task(watch_memory(oom_watch, stop)) if oom_watch else None
         try:
             await manager.run(stop)
         finally:
             sampler.cancel()
+            if watcher is not None:
+                watcher.cancel()
             await artifacts.stop()
             await reconciler.close()
             for sink in (recorder, ctx.events):
@@ -403,7 +437,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run(args, watches))
-    except WatchSetupError as exc:
+    except (WatchSetupError, OOMWatchSetupError) as exc:
         print(f"helmward: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -42,6 +42,19 @@ def go_duration(text: str) -> float:
         ) from None
 
 
+def _uint8(text: str) -> int:
+    """Flux's Uint8 flags: a whole number from 0 to 255."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: a number from 0 to 255"
+        ) from None
+    if not 0 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: a number from 0 to 255")
+    return value
+
+
 def _sha256_only(text: str) -> str:
     if text.lower() != "sha256":
         raise argparse.ArgumentTypeError(f"{text!r} is not supported: Helmward digests with sha256")
@@ -64,11 +77,15 @@ FEATURE_GATES: dict[str, str] = {
     "DisableChartDigestTracking": "no effect: OCI chart digests are tracked, Flux's default",
     "DisableConfigWatchers": "no effect: referenced ConfigMaps and Secrets are watched",
     "ExternalArtifact": "no effect: a chartRef to an ExternalArtifact is not supported yet",
-    "OOMWatch": "no effect: there is no OOM watcher (the --oom-watch-* flags neither)",
+    "OOMWatch": "watch the cgroup's memory (the --oom-watch-* flags) and shut down gracefully "
+    "near the limit",
     "ObjectLevelWorkloadIdentity": "no effect: workload identity is not supported",
     "UseHelm3Defaults": "no effect: Helm 4's defaults apply",
 }
 """Every gate Flux's helm-controller or source-controller knows, and what it does here."""
+
+ACTING_GATES = frozenset({"OOMWatch"})
+"""The gates that act as in Flux; the others are accepted and named at startup."""
 
 
 def feature_gates(text: str) -> dict[str, bool]:
@@ -343,10 +360,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--http-retry", type=int, default=9, help=NO_EFFECT)
     _duration(parser, "--http-timeout", 30.0, NO_EFFECT)
-    parser.add_argument("--oom-watch-memory-threshold", type=int, default=95, help=NO_EFFECT)
-    _duration(parser, "--oom-watch-interval", 0.5, NO_EFFECT)
-    parser.add_argument("--oom-watch-max-memory-path", default="", help=NO_EFFECT)
-    parser.add_argument("--oom-watch-current-memory-path", default="", help=NO_EFFECT)
+    _oom_watch_flags(parser)
     parser.add_argument(
         "--snapshot-digest-algo", type=_sha256_only, default="sha256", help="sha256 only"
     )
@@ -355,6 +369,32 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         "--artifact-cache",
         default="",
         help="where downloaded chart artifacts are kept (default: storage path)",
+    )
+
+
+def _oom_watch_flags(parser: argparse.ArgumentParser) -> None:
+    gated = "(with --feature-gates=OOMWatch=true)"
+    parser.add_argument(
+        "--oom-watch-memory-threshold",
+        type=_uint8,
+        default=95,
+        metavar="PERCENT",
+        help=f"memory usage, in percent of the cgroup's limit (1-100), at which the controller "
+        f"stops taking work, lets running Helm actions end within --graceful-shutdown-timeout "
+        f"and exits {gated}",
+    )
+    _duration(parser, "--oom-watch-interval", 0.5, f"how often memory usage is read {gated}")
+    parser.add_argument(
+        "--oom-watch-max-memory-path",
+        default="",
+        help=f"the memory limit file (default: /sys/fs/cgroup/memory.max, else cgroup v1's "
+        f"memory/memory.limit_in_bytes) {gated}",
+    )
+    parser.add_argument(
+        "--oom-watch-current-memory-path",
+        default="",
+        help=f"the memory usage file (default: /sys/fs/cgroup/memory.current, else cgroup v1's "
+        f"memory/memory.usage_in_bytes) {gated}",
     )
 
 
@@ -391,11 +431,15 @@ NO_EFFECT_FLAGS = (
     "default_kubeconfig_service_account",
     "http_retry",
     "http_timeout",
+    "override_manager",
+)
+
+
+OOM_WATCH_FLAGS = (
     "oom_watch_memory_threshold",
     "oom_watch_interval",
     "oom_watch_max_memory_path",
     "oom_watch_current_memory_path",
-    "override_manager",
 )
 
 
@@ -407,7 +451,15 @@ def without_effect(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         if value != parser.get_default(dest):
             notes.append(f"--{dest.replace('_', '-')}={value}: accepted for Flux, no effect")
     for gate, enabled in sorted(args.feature_gates.items()):
+        if gate in ACTING_GATES:
+            continue
         notes.append(f"feature gate {gate}={str(enabled).lower()}: {FEATURE_GATES[gate]}")
+    if not args.feature_gates.get("OOMWatch"):
+        for dest in OOM_WATCH_FLAGS:
+            value = getattr(args, dest)
+            if value != parser.get_default(dest):
+                flag = dest.replace("_", "-")
+                notes.append(f"--{flag}={value}: no effect without --feature-gates=OOMWatch=true")
     if not args.leader_election_release_on_cancel:
         notes.append("--leader-election-release-on-cancel=false: the Lease is released anyway")
     return notes

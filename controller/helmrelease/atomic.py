@@ -94,6 +94,11 @@ async def run_atomic(req: Request, desired: Desired, planner: Planner | None = N
     if gate is None:
         return
     while True:
+        if req.mgr.engine.cancelling:
+            # Shutting down with the grace spent, as Flux on a cancelled context: what the
+            # last action recorded is written, and no next action starts.
+            work.summarize()
+            raise Retry("the controller is shutting down")
         state, drifted = await observe(req, desired, ActionFamily.DRIFT in done)
         target = await rollback_target(req, state)
         ctx = inputs.context(hr, force_at is not None, target)

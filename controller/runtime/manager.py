@@ -1,8 +1,9 @@
 """The manager: shared informers, controllers, leader election, endpoints, graceful shutdown.
 
 Only the leader runs controllers; every replica serves health. On stop, controllers take no new
-keys and in-flight reconciles (Helm actions) get `graceful_shutdown_timeout` to finish, so no
-release is left locked by a shutdown.
+keys and in-flight reconciles (Helm actions) get `graceful_shutdown_timeout` to finish; then the
+`cancellers` cancel the Helm actions still running (Helm marks them failed, the reconciles record
+it), so no release is left locked by a shutdown.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -22,6 +24,9 @@ from controller.runtime.leader import LeaderElector
 from internal.kube.resources import Resource
 
 log = logging.getLogger(__name__)
+
+CANCEL_GRACE = 30.0
+"""Seconds the reconciles get to record their cancelled actions once the grace ran out."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class Manager:
         self.expositions: list[Exposition] = []
         self._running: set[int] = set()
         self._late: list[asyncio.Task[None]] = []
+        self.cancellers: list[Callable[[], None]] = []
+        """Called when the graceful shutdown times out, before the reconciles are cancelled."""
+        self.cancel_grace = CANCEL_GRACE
 
     def informer(
         self,
@@ -82,6 +90,17 @@ class Manager:
             return
         self._running.add(id(informer))
         self._late.append(asyncio.create_task(informer.run()))
+
+    async def _cancel_in_flight(self, pending: set[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
+        """The grace ran out: the `cancellers` end what the reconciles wait on (the Helm
+        engine's calls), so the reconciles can record the failure; those still busy after
+        `cancel_grace` are cancelled by the caller."""
+        if not self.cancellers:
+            return pending
+        for cancel in self.cancellers:
+            cancel()
+        _, still = await asyncio.wait(pending, timeout=self.cancel_grace)
+        return still
 
     def add(self, controller: Controller) -> None:
         self.controllers.append(controller)
@@ -131,6 +150,7 @@ class Manager:
         _, pending = await asyncio.wait(workers, timeout=self.options.graceful_shutdown_timeout)
         if pending:
             log.warning("graceful shutdown timed out with %d controllers busy", len(pending))
+            pending = await self._cancel_in_flight(pending)
         late = list(self._late)
         for task in [*pending, *informers, *late, stopped, *([lost] if lost else [])]:
             task.cancel()

@@ -92,7 +92,9 @@ class WorkQueue:
         return None if deadline is None else deadline - asyncio.get_running_loop().time()
 
     async def get(self) -> str:
-        while not self._queue:
+        """The next key. Once shut down, none: the keys still queued are left for the next
+        controller, so a stopping one starts no new reconcile (and no Helm action)."""
+        while not self._queue or self._shutting_down:
             if self._shutting_down:
                 raise ShutDown
             self._wakeup.clear()

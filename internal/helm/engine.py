@@ -125,6 +125,21 @@ class Engine:
         self._lib = lib or library.load()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="helm-engine")
         self._ids = itertools.count(1)
+        self._running: set[int] = set()
+        self._cancelling = False
+
+    @property
+    def cancelling(self) -> bool:
+        """Whether `cancel_all` was called: every call from then on is cancelled."""
+        return self._cancelling
+
+    def cancel_all(self) -> None:
+        """Cancel every running call and every later one, for a shutdown whose grace has run
+        out: each ends as a cancelled call does (a release action's revision marked failed by
+        Helm, then ActionCancelledError), so its caller can record the failure."""
+        self._cancelling = True
+        for call_id in list(self._running):
+            self._lib.cancel(call_id)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -234,6 +249,9 @@ class Engine:
     async def call_raw(self, request: bytes, cancel: asyncio.Event | None = None) -> bytes:
         """Send request bytes as they are; the shim validates them."""
         call_id = next(self._ids)
+        if self._cancelling:
+            self._lib.cancel(call_id)  # the shim starts a call cancelled before it began
+        self._running.add(call_id)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, self._lib.call, call_id, request)
         watcher: asyncio.Task[None] | None = None
@@ -249,6 +267,7 @@ class Engine:
                 await asyncio.wait_for(asyncio.shield(future), CANCEL_GRACE_SECONDS)
             raise
         finally:
+            self._running.discard(call_id)
             if watcher is not None:
                 watcher.cancel()
 

@@ -194,8 +194,44 @@ def test_flags_without_effect_are_named_when_set() -> None:
     notes = flags.without_effect(parse(*FLUX_FLAGS), _defaults())
     assert "--default-kubeconfig-service-account=kube: accepted for Flux, no effect" in notes
     assert "--override-manager=['kubectl']: accepted for Flux, no effect" in notes
-    assert any(n.startswith("feature gate OOMWatch=false: no effect") for n in notes)
+    assert not any(n.startswith("feature gate OOMWatch") for n in notes), "the gate acts"
+    # The gate is off: the paths set are named; the threshold and interval are the defaults.
+    assert [n for n in notes if "oom-watch" in n] == [
+        "--oom-watch-max-memory-path=/sys/fs/cgroup/memory.max: no effect without "
+        "--feature-gates=OOMWatch=true",
+        "--oom-watch-current-memory-path=/sys/fs/cgroup/memory.current: no effect without "
+        "--feature-gates=OOMWatch=true",
+    ]
+    gated = flags.without_effect(
+        parse(*FLUX_FLAGS, "--feature-gates=DetectDrift=true"), _defaults()
+    )
+    assert any(n.startswith("feature gate DetectDrift=true: no effect") for n in gated)
     assert flags.without_effect(parse(), _defaults()) == []
+
+
+def test_oom_watch_flags_are_named_when_the_gate_is_off() -> None:
+    set_ = ("--oom-watch-memory-threshold=50", "--oom-watch-current-memory-path=/m/cur")
+    assert flags.without_effect(parse(*set_), _defaults()) == [
+        "--oom-watch-memory-threshold=50: no effect without --feature-gates=OOMWatch=true",
+        "--oom-watch-current-memory-path=/m/cur: no effect without --feature-gates=OOMWatch=true",
+    ]
+    assert flags.without_effect(parse(*set_, "--feature-gates=OOMWatch=true"), _defaults()) == []
+    off = parse(*set_, "--feature-gates=OOMWatch=false")
+    assert len(flags.without_effect(off, _defaults())) == 2
+
+
+@pytest.mark.parametrize(("text", "value"), [("0", 0), ("95", 95), ("255", 255)])
+def test_the_oom_threshold_is_a_uint8(text: str, value: int) -> None:
+    assert parse(f"--oom-watch-memory-threshold={text}").oom_watch_memory_threshold == value
+
+
+@pytest.mark.parametrize("text", ["256", "-1", "ninety", "9.5"])
+def test_the_oom_threshold_refuses_what_is_not_a_uint8(
+    text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        parse(f"--oom-watch-memory-threshold={text}")
+    assert "--oom-watch-memory-threshold" in capsys.readouterr().err
 
 
 BOOLEAN_FLAGS = [

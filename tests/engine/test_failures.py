@@ -20,6 +20,7 @@ from internal.helm import (
     ReleaseExistsError,
     ReleaseNotFoundError,
     ValidationError,
+    library,
 )
 from internal.helm.models import (
     ClusterTarget,
@@ -132,3 +133,37 @@ async def test_cancel_during_a_wait_reaches_helm(
         return (await engine.stats()).inflight_calls == 1  # this stats call itself
 
     await eventually(idle, within=10, what="no call left running in the shim")
+
+
+async def test_cancel_all_ends_running_calls_and_every_later_one(
+    shim: library.Library, target: ClusterTarget, namespace: str, chart_root: Path
+) -> None:
+    engine = Engine(shim)  # its own: cancel_all is for good
+    try:
+        request = InstallRequest(
+            release_name="stuck",
+            namespace=namespace,
+            chart=_never_ready(chart_root),
+            timeout=timedelta(minutes=5),
+        )
+        task = asyncio.create_task(engine.install(request, cluster=target))
+        await asyncio.sleep(2)
+        assert not task.done()
+        assert not engine.cancelling
+        started = time.monotonic()
+        engine.cancel_all()
+        assert engine.cancelling
+        with pytest.raises(ActionCancelledError) as cancelled:
+            await task
+        assert time.monotonic() - started < 15
+        assert statuses(cancelled.value.observations)[-1] == ("update", 1, "failed")
+        later = InstallRequest(
+            release_name="later",
+            namespace=namespace,
+            chart=_never_ready(chart_root, "0.2.0"),
+            timeout=timedelta(minutes=5),
+        )
+        with pytest.raises(ActionCancelledError):
+            await asyncio.wait_for(engine.install(later, cluster=target), 15)
+    finally:
+        engine.close()

@@ -96,3 +96,34 @@ async def test_a_rollback_target_changed_in_storage_is_not_rolled_back_to(
     await run_atomic(req, inputs.desired(req.work.hr, harness.info, DIGESTS))
     assert harness.lib.history("app")[-1] == (3, "deployed")
     assert ("Normal", "UpgradeSucceeded") in reasons(req.work), "corrupt target: upgrade instead"
+
+
+async def test_a_shutdown_cancel_starts_no_next_action(harness: Harness) -> None:
+    # An install that ends as the shutdown's grace runs out: its outcome is recorded, and the
+    # tests that would follow it in this reconcile do not start.
+    raw = release_object(test={"enable": True})
+    call = harness.lib.call
+
+    def cancelled_during_install(call_id: int, request: bytes) -> bytes:
+        answer = call(call_id, request)
+        if harness.lib.calls[-1] == "install":
+            harness.engine.cancel_all()
+        return answer
+
+    harness.lib.call = cancelled_during_install  # type: ignore[method-assign]
+    req = harness.request(raw)
+    with pytest.raises(Retry, match="the controller is shutting down"):
+        await run_atomic(req, inputs.desired(req.work.hr, harness.info, DIGESTS))
+    assert harness.lib.calls[-1] == "install", harness.lib.calls
+    assert "test" not in harness.lib.calls
+    assert harness.lib.history("app") == [(1, "deployed")]
+    released = next(c for c in req.work.status.conditions or [] if c.type == "Released")
+    assert (released.status.value, released.reason) == ("True", "InstallSucceeded")
+    assert [h.version for h in req.work.status.history or []] == [1]
+    assert reasons(req.work) == [("Normal", "InstallSucceeded")]
+
+
+async def test_without_a_shutdown_the_tests_follow_the_install(harness: Harness) -> None:
+    req = harness.request(release_object(test={"enable": True}))
+    await run_atomic(req, inputs.desired(req.work.hr, harness.info, DIGESTS))
+    assert "test" in harness.lib.calls

@@ -103,6 +103,69 @@ async def test_shutdown_waits_for_in_flight_reconciles(
     assert finished.is_set(), "shutdown cut an in-flight reconcile short"
 
 
+async def test_past_the_grace_the_cancellers_end_what_reconciles_wait_on(
+    kube: client.ApiClient, namespace: str
+) -> None:
+    started, released = asyncio.Event(), asyncio.Event()
+    ended: list[str] = []
+
+    async def stuck(key: str) -> Result:
+        started.set()
+        try:
+            await released.wait()  # as a Helm call waits until the engine cancels it
+        except asyncio.CancelledError:
+            ended.append("task cancelled")
+            raise
+        await asyncio.sleep(0.2)  # the failure recorded
+        ended.append("returned")
+        return Result()
+
+    manager = Manager(kube, _options(namespace, graceful_shutdown_timeout=0.5))
+    manager.cancellers.append(released.set)
+    manager.add(Controller("stuck", manager.informer(CONFIG_MAPS), stuck, workers=1))
+    stop = asyncio.Event()
+    run = asyncio.create_task(manager.run(stop))
+    await eventually(lambda: _v(manager.ready()), within=10, what="manager ready")
+    await _cm(kube, namespace, "busy")
+    await asyncio.wait_for(started.wait(), 10)
+    loop = asyncio.get_running_loop()
+    at = loop.time()
+    stop.set()
+    await asyncio.wait_for(run, 10)
+    assert ended == ["returned"], "the reconcile ended on its own once its call was cancelled"
+    assert loop.time() - at >= 0.5, "the cancellers ran only after the grace"
+
+
+async def test_a_reconcile_deaf_to_the_cancellers_is_cancelled_after_their_grace(
+    kube: client.ApiClient, namespace: str
+) -> None:
+    started = asyncio.Event()
+    cancelled: list[bool] = []
+
+    async def deaf(key: str) -> Result:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        return Result()
+
+    manager = Manager(kube, _options(namespace, graceful_shutdown_timeout=0.3))
+    calls: list[str] = []
+    manager.cancellers.append(lambda: calls.append("cancel"))
+    manager.cancel_grace = 0.3
+    manager.add(Controller("deaf", manager.informer(CONFIG_MAPS), deaf, workers=1))
+    stop = asyncio.Event()
+    run = asyncio.create_task(manager.run(stop))
+    await eventually(lambda: _v(manager.ready()), within=10, what="manager ready")
+    await _cm(kube, namespace, "busy")
+    await asyncio.wait_for(started.wait(), 10)
+    stop.set()
+    await asyncio.wait_for(run, 5)
+    assert (calls, cancelled) == (["cancel"], [True])
+
+
 async def test_only_the_leader_runs_controllers(kube: client.ApiClient, namespace: str) -> None:
     seen: Counter[str] = Counter()
 

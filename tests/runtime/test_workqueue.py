@@ -89,6 +89,19 @@ async def test_shut_down_wakes_waiting_workers() -> None:
         await asyncio.wait_for(waiter, 1)
 
 
+async def test_a_shut_down_queue_hands_out_no_queued_key() -> None:
+    q = WorkQueue()
+    q.add("ns/a")
+    q.add("ns/b")
+    assert await q.get() == "ns/a"
+    q.add("ns/a")  # changed while in process: would be queued again when done
+    q.shut_down()
+    q.done("ns/a")
+    for _ in range(2):
+        with pytest.raises(ShutDown):
+            await asyncio.wait_for(q.get(), 1)
+
+
 def test_exponential_backoff_from_750ms_to_15m() -> None:
     b = ExponentialBackoff()
     delays = [b.when("k") for _ in range(15)]

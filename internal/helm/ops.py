@@ -40,6 +40,7 @@ TAGS = Op("tags", m.TagsRequest, m.TagsResult, offline=True)
 PULL = Op("pull", m.PullRequest, m.PullResult, offline=True)
 DIGEST = Op("digest", m.DigestRequest, m.DigestResult, offline=True)
 VERIFY = Op("verify", m.VerifyRequest, m.VerifyResult, offline=True)
+RESOLVE = Op("resolve", m.ResolveRequest, m.ResolveResult, offline=True)
 
 OPS: dict[str, Op[Any, Any]] = {
     op.name: op
@@ -62,5 +63,6 @@ OPS: dict[str, Op[Any, Any]] = {
         PULL,
         DIGEST,
         VERIFY,
+        RESOLVE,
     )
 }

@@ -65,6 +65,7 @@ func init() {
 		"pull":       offline(opPull),
 		"digest":     offline(opDigest),
 		"verify":     offline(opVerify),
+		"resolve":    offline(opResolve),
 	}
 }
 

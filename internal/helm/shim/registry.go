@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,6 +54,9 @@ type RegistryAccess struct {
 	KeyPEM  string `json:"keyPem,omitempty"`
 	// Timeout bounds the whole call (a Go duration); 60s when empty.
 	Timeout string `json:"timeout,omitempty"`
+	// ProxyURL, when set, is the HTTP(S) proxy every request goes through,
+	// loopback hosts included; the environment's proxy settings otherwise.
+	ProxyURL string `json:"proxyUrl,omitempty"`
 }
 
 // LoginOptions check that a registry accepts the credentials.
@@ -147,6 +151,14 @@ func registryClient(field string, a *RegistryAccess) (*regConn, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConfig
+	if a.ProxyURL != "" {
+		proxy, err := url.Parse(a.ProxyURL)
+		if err != nil || proxy.Host == "" || (proxy.Scheme != "http" && proxy.Scheme != "https") {
+			// The URL may hold credentials: never echo it.
+			return nil, invalid(field+".proxyUrl", "not an http or https URL with a host")
+		}
+		transport.Proxy = http.ProxyURL(proxy)
+	}
 	httpClient := &http.Client{Transport: transport, Timeout: timeout}
 	authorizer := auth.Client{Client: httpClient, Cache: auth.NewCache()}
 	authorizer.SetUserAgent("helmward")

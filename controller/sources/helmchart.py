@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import api
-from api.meta import ConditionStatus
 from controller.sources import artifacts, helmrepository, oci, unsupported, verify
 from controller.sources.context import Context, Failure, Notice, Outcome
 from internal.artifacts import storage as st
@@ -38,22 +37,13 @@ async def _ready_source(ctx: Context, obj: api.HelmChart) -> api.FluxObject:
             "SourceUnavailable",
             f"failed to get source: {ref.kind} '{ns}/{ref.name}' not found",
         )
-    status: Any = getattr(source, "status", None)
-    is_oci_repo = isinstance(source, api.HelmRepository) and source.spec.type == "oci"
-    if is_oci_repo:
-        ready = (
-            any(
-                c.type == "Ready" and c.status == ConditionStatus.TRUE
-                for c in (status.conditions or [])
-            )
-            if status
-            else False
+    if isinstance(source, api.HelmRepository) and source.spec.type == "oci":
+        # A static object: no status to wait on; the chart checks what it can act on.
+        unsupported.check(
+            "HelmRepository", source.spec, subject=f"HelmRepository '{ns}/{ref.name}'"
         )
-        if not ready:
-            raise Failure(
-                "FetchFailed", "SourceUnavailable", f"HelmRepository '{ns}/{ref.name}' is not ready"
-            )
         return source
+    status: Any = getattr(source, "status", None)
     if status is None or status.artifact is None:
         # Not a warning: the HelmChart waits for its source, as source-controller traces it.
         raise Failure(

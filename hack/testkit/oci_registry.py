@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import subprocess
 import time
 import urllib.error
@@ -63,7 +64,7 @@ class OCIRegistry:
             config = self.root / "config.yml"
             config.write_text(
                 "version: 0.1\n"
-                "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
+                "log:\n  level: warn\n  accesslog:\n    disabled: false\n"
                 f"storage:\n  filesystem:\n    rootdirectory: {self.root / 'data'}\n"
                 f"http:\n  addr: 127.0.0.1:{self.port}\n{auth}"
             )
@@ -104,6 +105,17 @@ class OCIRegistry:
             self._proc.kill()
             self._proc.wait()
         self._proc = None
+
+    def requests(self) -> list[tuple[str, str, int]]:
+        """(method, path, status) of every request the registry served so far, from its access
+        log."""
+        text = self._log.read_text(errors="replace") if self._log.exists() else ""
+        return [
+            (m[1], m[2], int(m[3]))
+            for m in re.finditer(
+                r'"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP/[\d.]+" (\d{3})', text
+            )
+        ]
 
     def retag(self, repository: str, digest: str, tag: str) -> None:
         """Point `tag` at the manifest `digest` (what an attacker with push rights can do)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import trustme
 from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
@@ -490,3 +491,45 @@ async def test_ocirepository_proxy_secret_ref(sources: Sources, oci_registry: Pu
         for c in refused["status"]["conditions"]:
             assert "wrong-Pa55" not in c["message"], c
         assert "407" in cond(refused, "FetchFailed")["message"], cond(refused, "FetchFailed")
+
+
+async def test_ocirepository_over_tls_with_cert_secret_and_proxy(
+    sources: Sources, tmp_path: Path, control_plane: ControlPlane
+) -> None:
+    """The registry serving HTTPS with a certificate of a test CA: Ready with certSecretRef's
+    ca.crt, refused without it (the system CAs do not know the test CA); through a proxy, the
+    TLS connection is a CONNECT tunnel to the registry."""
+    ca = trustme.CA()
+    registry = OCIRegistry(tmp_path / "tls-registry", USER, PASSWORD, tls=ca)
+    registry.start()
+    try:
+        chart = write_chart(tmp_path / "tls-chart", "podinfo", "3.0.0")
+        package = helm_package(control_plane.helm, chart, tmp_path / "tls-packages")
+        digest = registry.push_chart(control_plane.helm, package, "charts", tmp_path / "helm")
+        await _dockerconfig(sources, "regcred", registry.host, PASSWORD)
+        await sources.secret("registry-ca", {"ca.crt": ca.cert_pem.bytes()})
+        url = f"oci://{registry.host}/charts/podinfo"
+        ref = {"tag": "3.0.0"}
+        async with running_proxy("proxy-user", "proxy-pass") as proxy:
+            await sources.secret(
+                "proxy",
+                {"address": proxy.address, "username": "proxy-user", "password": "proxy-pass"},
+            )
+            trusted = source_spec(url, secret="regcred", cert_secret="registry-ca", ref=ref)
+            await sources.apply("OCIRepository", "trusted", trusted)
+            await sources.apply(
+                "OCIRepository", "tunnelled", {**trusted, "proxySecretRef": {"name": "proxy"}}
+            )
+            await sources.apply(
+                "OCIRepository", "untrusted", source_spec(url, secret="regcred", ref=ref)
+            )
+            for name in ("trusted", "tunnelled"):
+                obj = await sources.ready("OCIRepository", name)
+                assert obj["status"]["artifact"]["revision"] == f"3.0.0@{digest}"
+            assert registry.host in proxy.tunnels, proxy.tunnels
+            refused = cond(
+                await sources.failed("OCIRepository", "untrusted", "FetchFailed"), "FetchFailed"
+            )
+            assert "certificate signed by unknown authority" in refused["message"], refused
+    finally:
+        registry.stop()

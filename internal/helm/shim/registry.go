@@ -48,7 +48,8 @@ type RegistryAccess struct {
 	PlainHTTP bool `json:"plainHttp,omitempty"`
 	// InsecureSkipTlsVerify accepts any server certificate.
 	InsecureSkipTLSVerify bool `json:"insecureSkipTlsVerify,omitempty"`
-	// CaPem, CertPem and KeyPem are PEM: a CA bundle, a client certificate and its key.
+	// CaPem, CertPem and KeyPem are PEM: a CA bundle (trusted with the system's roots),
+	// a client certificate and its key.
 	CAPEM   string `json:"caPem,omitempty"`
 	CertPEM string `json:"certPem,omitempty"`
 	KeyPEM  string `json:"keyPem,omitempty"`
@@ -199,7 +200,11 @@ func registryClient(field string, a *RegistryAccess) (*regConn, error) {
 func registryTLS(field string, a *RegistryAccess) (*tls.Config, error) {
 	conf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: a.InsecureSkipTLSVerify} //nolint:gosec // asked for
 	if a.CAPEM != "" {
-		pool := x509.NewCertPool()
+		// Added to the system's roots, as source-controller's certSecretRef does.
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
 		if !pool.AppendCertsFromPEM([]byte(a.CAPEM)) {
 			return nil, invalid(field+".caPem", "no PEM certificate found")
 		}

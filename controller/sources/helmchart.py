@@ -139,6 +139,12 @@ _PULLED = ("ChartPullSucceeded", "pulled")
 _PACKAGED = ("ChartPackageSucceeded", "packaged")
 
 
+def _how_pulled(obj: api.HelmChart) -> tuple[str, str]:
+    """How a pulled chart's artifact was made: packaged again when valuesFiles were merged
+    into it, so a reused artifact says what the build that made it said."""
+    return _PACKAGED if obj.spec.values_files else _PULLED
+
+
 def _built(
     how: tuple[str, str],
     name: str,
@@ -173,7 +179,7 @@ async def _from_helm_repository(
     version = _version(obj, cv.version, "HelmRepository", repo_artifact.revision)
     observed = _observed(obj, cv.name, repo_artifact.revision)
     if (reused := _reusable(obj, ctx, version, None)) is not None:
-        return _built(_PULLED, cv.name, version, reused, observed)
+        return _built(_how_pulled(obj), cv.name, version, reused, observed)
     if not cv.urls:
         raise _build_error(
             "ChartPullError", "chart pull error", f"chart '{cv.name}' has no downloadable URLs"
@@ -239,7 +245,7 @@ async def _from_oci_repository(
     observed = _observed(obj, obj.spec.chart, None)
     checked = verify.wanted(obj.spec.verify)
     if not checked and (reused := _reusable(obj, ctx, version, None)) is not None:
-        return _built(_PULLED, obj.spec.chart, version, reused, observed)
+        return _built(_how_pulled(obj), obj.spec.chart, version, reused, observed)
     pulled = await oci.pull_chart(ctx, ref, chart_version, access, ctx.chart_limits.chart)
     assert pulled.data is not None
     if not checked:

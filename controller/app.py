@@ -39,6 +39,7 @@ from controller.runtime.manager import Manager, Options
 from controller.runtime.oomwatch import watch_memory
 from controller.sources.context import Context
 from controller.sources.driver import reconcile_object
+from controller.sources.helmrepository import is_static
 from controller.watches.setup import WatchSetupError, watch_controllers
 from internal.artifacts.server import ArtifactServer
 from internal.artifacts.storage import Storage
@@ -111,7 +112,9 @@ def _source_reconcile(ctx: Context, kind: str, informer: Informer) -> Any:
                 ctx.metrics.forget(kind, name, ns)
             return Result()
         after = await reconcile_object(ctx, dict(raw))
-        return Result(requeue_after=after, failed=not _ready(ctx.newest(dict(raw))))
+        newest = ctx.newest(dict(raw))
+        # A static OCI HelmRepository has no Ready to fail: Flux returns no error for it.
+        return Result(requeue_after=after, failed=not (_ready(newest) or is_static(newest)))
 
     return reconcile
 

@@ -4,15 +4,20 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 from pathlib import Path
 
+import certifi
+
 import api
 from api.duration import parse_duration
+from api.sources import BucketSpec
 from controller.sources import artifacts
 from controller.sources.context import Context, Failure, Outcome, invalid_secret
 from internal.artifacts import storage as st
 from internal.sources import bucket as buckets
+from internal.sources.credentials import TLSMaterial, redact, tls_with_legacy
 from internal.sources.revisions import bucket_revision, digest_of_revision
 
 KIND = "Bucket"
@@ -30,6 +35,8 @@ async def reconcile(ctx: Context, obj: api.Bucket) -> Outcome:
             )
         access, secret = data["accesskey"].decode(), data["secretkey"].decode()
     timeout = parse_duration(spec.timeout).total_seconds() if spec.timeout else 60.0
+    tls = await _tls(ctx, ns, spec)
+    proxy = await ctx.proxy(ns, spec.proxy_secret_ref.name) if spec.proxy_secret_ref else None
     options = buckets.BucketOptions(
         bucket=spec.bucket_name,
         endpoint=spec.endpoint,
@@ -40,9 +47,14 @@ async def reconcile(ctx: Context, obj: api.Bucket) -> Outcome:
         secret_key=secret,
         timeout=timeout,
         anonymous=spec.provider == "generic" and access is None,
+        proxy_url=proxy.url() if proxy is not None else None,
     )
-    with tempfile.TemporaryDirectory(prefix="helmward-bucket-", dir=ctx.work_dir) as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="helmward-bucket-", dir=ctx.work_dir) as tmp,
+        tempfile.TemporaryDirectory(prefix="helmward-tls-", dir=ctx.work_dir) as tls_dir,
+    ):
         tree = Path(tmp)
+        options = await asyncio.to_thread(_with_tls_files, options, tls, Path(tls_dir))
         try:
             etags = await buckets.fetch(options, tree, spec.ignore)
         except buckets.BucketError as exc:
@@ -53,7 +65,12 @@ async def reconcile(ctx: Context, obj: api.Bucket) -> Outcome:
                 or "SignatureDoesNotMatch" in str(exc)
                 else "BucketOperationFailed"
             )
-            raise Failure("FetchFailed", reason, f"failed to fetch bucket: {exc}") from None
+            message = redact(
+                f"failed to fetch bucket: {exc}",
+                secret,
+                proxy.password if proxy is not None else None,
+            )
+            raise Failure("FetchFailed", reason, message) from None
         revision = bucket_revision(etags)
         path = st.artifact_path(KIND, ns, name, f"{digest_of_revision(revision)}.tar.gz")
         artifact = artifacts.reusable(ctx, obj.status.artifact if obj.status else None, revision)
@@ -66,3 +83,39 @@ async def reconcile(ctx: Context, obj: api.Bucket) -> Outcome:
     notice = f"stored artifact with {len(etags)} fetched files from '{spec.bucket_name}' bucket"
     observed = {} if spec.ignore is None else {"observedIgnore": spec.ignore}
     return await artifacts.finish(ctx, obj, artifact, path, message, notice, status=observed)
+
+
+async def _tls(ctx: Context, namespace: str, spec: BucketSpec) -> TLSMaterial:
+    """The CA and client certificate of `spec.certSecretRef` (ca.crt, tls.crt, tls.key; the
+    older caFile, certFile, keyFile when those are absent)."""
+    if spec.cert_secret_ref is None:
+        return TLSMaterial()
+    name = spec.cert_secret_ref.name
+    data = await ctx.secret(namespace, name)
+    tls = tls_with_legacy(data)
+    if not tls:
+        raise invalid_secret(name, "no 'ca.crt', 'tls.crt' or 'tls.key'")
+    if bool(tls.cert) != bool(tls.key):
+        raise invalid_secret(name, "'tls.crt' and 'tls.key' go together")
+    return tls
+
+
+def _with_tls_files(
+    options: buckets.BucketOptions, tls: TLSMaterial, directory: Path
+) -> buckets.BucketOptions:
+    """`options` pointing at `tls` written into `directory` (the client takes files). A CA
+    adds to the system's trust, as source-controller's does."""
+    if not tls:
+        return options
+    ca_file = cert_file = key_file = None
+    if tls.ca:
+        bundle = directory / "ca.crt"
+        bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + tls.ca)
+        ca_file = str(bundle)
+    if tls.cert and tls.key:
+        cert, key = directory / "tls.crt", directory / "tls.key"
+        cert.write_bytes(tls.cert)
+        key.touch(mode=0o600)
+        key.write_bytes(tls.key)
+        cert_file, key_file = str(cert), str(key)
+    return dataclasses.replace(options, ca_file=ca_file, cert_file=cert_file, key_file=key_file)

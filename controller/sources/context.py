@@ -24,6 +24,7 @@ from internal.kube.resources import (
     SECRETS,
     Resource,
 )
+from internal.sources import credentials
 from internal.sources.chart import Limits
 from internal.sources.helmindex import DEFAULT_MAX_INDEX_SIZE, IndexCache
 
@@ -160,6 +161,18 @@ class Context:
                 f"failed to get secret '{namespace}/{name}': {exc.reason}",
             ) from None
         return {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+
+    async def proxy(self, namespace: str, name: str) -> credentials.Proxy:
+        """The proxy a proxySecretRef names; a Failure (AuthenticationFailed, as Flux) when the
+        Secret cannot be read or does not name one."""
+        try:
+            return credentials.proxy(await self.secret(namespace, name))
+        except credentials.ProxySecretError as exc:
+            raise Failure(
+                "FetchFailed",
+                "AuthenticationFailed",
+                f"failed to get proxy address: invalid proxy secret '{namespace}/{name}': {exc}",
+            ) from None
 
     async def source(self, kind: str, namespace: str, name: str) -> api.FluxObject | None:
         """A source object: from the informer cache when one is wired and holds it, else from

@@ -54,11 +54,45 @@ METRIC_CONDITIONS = ("Ready", "Reconciling", "Stalled")
 async def reconcile_object(ctx: Context, raw: dict[str, Any]) -> float | None:
     """One reconcile of a source given as it came from the API server. Returns the delay
     before the next one, or None when nothing should follow (suspended, deleted)."""
+    if helmrepository.is_static(ctx.newest(raw)):
+        await _make_static(ctx, ctx.newest(raw))
+        return None
     start = time.monotonic()
     try:
         return await _reconcile(ctx, raw)
     finally:
         record_metrics(ctx, raw, time.monotonic() - start)
+
+
+async def _make_static(ctx: Context, raw: dict[str, Any]) -> None:
+    """A HelmRepository of type oci, as source-controller v1.9 has it: a static object its
+    HelmCharts read. What an earlier reconcile left (artifacts, finalizer, status, gotk series)
+    is removed once; after that nothing is written, and nothing is requeued."""
+    meta = raw["metadata"]
+    ns, name = meta["namespace"], meta["name"]
+    if ctx.metrics is not None:
+        ctx.metrics.forget(raw["kind"], name, ns)
+    if (raw.get("spec") or {}).get("suspend") and not meta.get("deletionTimestamp"):
+        return
+    finalizers = meta.get("finalizers") or []
+    if FINALIZER not in finalizers and not raw.get("status"):
+        return
+    await asyncio.to_thread(ctx.storage.remove_all, st.artifact_dir(raw["kind"], ns, name))
+    if FINALIZER in finalizers:
+        patched = await _patch(
+            ctx.kube,
+            RESOURCES[raw["kind"]].path(ns, name),
+            {
+                "metadata": {
+                    "finalizers": [f for f in finalizers if f != FINALIZER],
+                    "resourceVersion": meta["resourceVersion"],
+                }
+            },
+        )
+        ctx.wrote(patched)
+        raw = patched
+    if raw.get("status"):
+        await _write_status(ctx, raw, {})
 
 
 def record_metrics(ctx: Context, raw: dict[str, Any], seconds: float) -> None:

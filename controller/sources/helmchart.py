@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import api
-from api.meta import ConditionStatus
 from controller.sources import artifacts, helmrepository, oci, unsupported, verify
 from controller.sources.context import Context, Failure, Notice, Outcome
 from internal.artifacts import storage as st
@@ -38,22 +37,13 @@ async def _ready_source(ctx: Context, obj: api.HelmChart) -> api.FluxObject:
             "SourceUnavailable",
             f"failed to get source: {ref.kind} '{ns}/{ref.name}' not found",
         )
-    status: Any = getattr(source, "status", None)
-    is_oci_repo = isinstance(source, api.HelmRepository) and source.spec.type == "oci"
-    if is_oci_repo:
-        ready = (
-            any(
-                c.type == "Ready" and c.status == ConditionStatus.TRUE
-                for c in (status.conditions or [])
-            )
-            if status
-            else False
+    if isinstance(source, api.HelmRepository) and source.spec.type == "oci":
+        # A static object: no status to wait on; the chart checks what it can act on.
+        unsupported.check(
+            "HelmRepository", source.spec, subject=f"HelmRepository '{ns}/{ref.name}'"
         )
-        if not ready:
-            raise Failure(
-                "FetchFailed", "SourceUnavailable", f"HelmRepository '{ns}/{ref.name}' is not ready"
-            )
         return source
+    status: Any = getattr(source, "status", None)
     if status is None or status.artifact is None:
         # Not a warning: the HelmChart waits for its source, as source-controller traces it.
         raise Failure(
@@ -149,6 +139,12 @@ _PULLED = ("ChartPullSucceeded", "pulled")
 _PACKAGED = ("ChartPackageSucceeded", "packaged")
 
 
+def _how_pulled(obj: api.HelmChart) -> tuple[str, str]:
+    """How a pulled chart's artifact was made: packaged again when valuesFiles were merged
+    into it, so a reused artifact says what the build that made it said."""
+    return _PACKAGED if obj.spec.values_files else _PULLED
+
+
 def _built(
     how: tuple[str, str],
     name: str,
@@ -183,7 +179,7 @@ async def _from_helm_repository(
     version = _version(obj, cv.version, "HelmRepository", repo_artifact.revision)
     observed = _observed(obj, cv.name, repo_artifact.revision)
     if (reused := _reusable(obj, ctx, version, None)) is not None:
-        return _built(_PULLED, cv.name, version, reused, observed)
+        return _built(_how_pulled(obj), cv.name, version, reused, observed)
     if not cv.urls:
         raise _build_error(
             "ChartPullError", "chart pull error", f"chart '{cv.name}' has no downloadable URLs"
@@ -249,7 +245,7 @@ async def _from_oci_repository(
     observed = _observed(obj, obj.spec.chart, None)
     checked = verify.wanted(obj.spec.verify)
     if not checked and (reused := _reusable(obj, ctx, version, None)) is not None:
-        return _built(_PULLED, obj.spec.chart, version, reused, observed)
+        return _built(_how_pulled(obj), obj.spec.chart, version, reused, observed)
     pulled = await oci.pull_chart(ctx, ref, chart_version, access, ctx.chart_limits.chart)
     assert pulled.data is not None
     if not checked:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from typing import Any
 
 import api
 from api.duration import parse_duration
-from controller.sources import artifacts, oci
+from controller.sources import artifacts
 from controller.sources.context import Context, Failure, Outcome, invalid_secret
 from internal.artifacts import storage as st
 from internal.sources import httpfetch
@@ -16,6 +17,12 @@ from internal.sources.credentials import LEGACY_TLS_KEYS, TLSMaterial, basic_aut
 from internal.sources.helmindex import IndexError_
 
 KIND = "HelmRepository"
+
+
+def is_static(raw: dict[str, Any]) -> bool:
+    """Whether `raw` is a HelmRepository of type oci: since source-controller v1.9 not
+    reconciled at all, only read by the HelmCharts that name it."""
+    return raw.get("kind") == KIND and (raw.get("spec") or {}).get("type") == "oci"
 
 
 async def http_options(ctx: Context, obj: api.HelmRepository) -> httpfetch.HTTPOptions:
@@ -58,8 +65,6 @@ async def http_options(ctx: Context, obj: api.HelmRepository) -> httpfetch.HTTPO
 
 
 async def reconcile(ctx: Context, obj: api.HelmRepository) -> Outcome:
-    if obj.spec.type == "oci":
-        return await oci.reconcile_helm_repository(ctx, obj)
     ns = obj.metadata.namespace or "default"
     name = obj.metadata.name or ""
     options = await http_options(ctx, obj)

@@ -1,21 +1,22 @@
-"""OCI sources through the Helm engine's registry client: HelmRepository of type oci (a login
-check, no artifact, as in Flux), and the registry access and version selection HelmCharts from
-such a repository use. OCIRepository is in ocirepository.py."""
+"""OCI sources through the Helm engine's registry client: the registry access and version
+selection of HelmCharts from a HelmRepository of type oci (a static object since
+source-controller v1.9, never reconciled itself), and the registry access OCIRepository uses
+(ocirepository.py)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-import api
 from api.duration import parse_duration
 from api.meta import LocalObjectReference
 from api.sources import HelmRepositorySpec, OCIRepositorySpec
-from controller.sources.context import Context, Failure, Outcome, invalid_secret
+from controller.sources.context import Context, Failure, invalid_secret
 from internal.helm import HelmError, RegistryAuthError, RegistryNotFoundError, TooLargeError
-from internal.helm.models import LoginRequest, PullRequest, PullResult, RegistryAccess, TagsRequest
+from internal.helm.models import PullRequest, PullResult, RegistryAccess, TagsRequest
 from internal.sources import oci as ocisrc
-from internal.sources.credentials import TLSMaterial, basic_auth, tls_material
+from internal.sources.credentials import TLSMaterial, basic_auth, redact, tls_with_legacy
 
 
 def _host(url: str) -> tuple[str, str]:
@@ -34,9 +35,11 @@ async def registry_access(
     cert_secret_ref: LocalObjectReference | None,
     insecure: bool | None,
     spec_timeout: str | None,
+    proxy_secret_ref: LocalObjectReference | None = None,
 ) -> RegistryAccess:
     """How to reach the registry of `url`: credentials from `secret_ref` (a dockerconfigjson
-    Secret, or username and password), TLS from `cert_secret_ref`, plain HTTP when insecure."""
+    Secret, or username and password), TLS from `cert_secret_ref`, plain HTTP when insecure,
+    through the proxy of `proxy_secret_ref`."""
     host, _ = _host(url)
     username = password = None
     if secret_ref is not None:
@@ -63,9 +66,13 @@ async def registry_access(
             )
     tls = TLSMaterial()
     if cert_secret_ref is not None:
-        tls = tls_material(await ctx.secret(namespace, cert_secret_ref.name))
+        tls = tls_with_legacy(await ctx.secret(namespace, cert_secret_ref.name))
     seconds = parse_duration(spec_timeout).total_seconds() if spec_timeout else 60.0
+    proxy = None
+    if proxy_secret_ref is not None:
+        proxy = await ctx.proxy(namespace, proxy_secret_ref.name)
     return RegistryAccess(
+        proxy_url=proxy.url() if proxy is not None else None,
         username=username,
         password=password,
         plain_http=bool(insecure),
@@ -98,30 +105,29 @@ async def spec_access(
         cert_secret_ref=spec.cert_secret_ref,
         insecure=spec.insecure,
         spec_timeout=spec.timeout,
+        proxy_secret_ref=getattr(spec, "proxy_secret_ref", None),
     )
 
 
-def registry_failure(exc: HelmError, what: str) -> Failure:
-    """A registry error as Flux words the condition: a refused login is AuthenticationFailed."""
+def message_of(exc: HelmError, access: RegistryAccess) -> str:
+    """The engine's error message, with none of the credentials of `access` in it."""
+    return redact(exc.message, access.password, access.proxy_url, _proxy_password(access))
+
+
+def registry_failure(exc: HelmError, what: str, access: RegistryAccess) -> Failure:
+    """A registry error as Flux words the condition: a refused login is AuthenticationFailed.
+    The credentials of `access` never reach the message."""
+    message = f"{what}: {message_of(exc, access)}"
     if isinstance(exc, RegistryAuthError):
-        return Failure("FetchFailed", "AuthenticationFailed", f"{what}: {exc.message}")
-    return Failure("FetchFailed", "OCIArtifactPullFailed", f"{what}: {exc.message}")
+        return Failure("FetchFailed", "AuthenticationFailed", message)
+    return Failure("FetchFailed", "OCIArtifactPullFailed", message)
 
 
-async def reconcile_helm_repository(ctx: Context, obj: api.HelmRepository) -> Outcome:
-    ns = obj.metadata.namespace or "default"
-    spec = obj.spec
-    host, _ = _host(spec.url)
-    access = await spec_access(ctx, ns, spec)
-    if access.username is not None:
-        request = LoginRequest(host=host, **access_fields(access))
-        try:
-            await ctx.engine().login(request)
-        except HelmError as exc:
-            failure = registry_failure(exc, f"failed to login to registry '{host}'")
-            failure.reason = "AuthenticationFailed"
-            raise failure from None
-    return Outcome(ready_reason="Succeeded", ready_message="Helm repository is ready")
+def _proxy_password(access: RegistryAccess) -> str | None:
+    if not access.proxy_url:
+        return None
+    password = urlsplit(access.proxy_url).password
+    return unquote(password) if password else None
 
 
 async def resolve_chart_version(
@@ -133,10 +139,12 @@ async def resolve_chart_version(
         tags = await ctx.engine().tags(TagsRequest(ref=ref, **access_fields(access)))
     except RegistryNotFoundError as exc:
         raise Failure(
-            "BuildFailed", "InvalidChartReference", f"invalid chart reference: {exc.message}"
+            "BuildFailed",
+            "InvalidChartReference",
+            f"invalid chart reference: {message_of(exc, access)}",
         ) from None
     except HelmError as exc:
-        raise registry_failure(exc, f"failed to list the tags of '{ref}'") from None
+        raise registry_failure(exc, f"failed to list the tags of '{ref}'", access) from None
     try:
         return ref, ocisrc.select_chart_tag(tags, version or "*")
     except ocisrc.OCIError as exc:
@@ -156,6 +164,8 @@ async def pull_chart(
             PullRequest(ref=ref, tag=version, max_size=max_size, **access_fields(access))
         )
     except TooLargeError as exc:
-        raise Failure("BuildFailed", "ChartPullError", f"chart pull error: {exc.message}") from None
+        raise Failure(
+            "BuildFailed", "ChartPullError", f"chart pull error: {message_of(exc, access)}"
+        ) from None
     except HelmError as exc:
-        raise registry_failure(exc, f"failed to pull chart '{ref}:{version}'") from None
+        raise registry_failure(exc, f"failed to pull chart '{ref}:{version}'", access) from None

@@ -51,7 +51,8 @@ def success_status(old: dict[str, Any], outcome: Outcome, generation: int) -> di
             f"stored artifact: revision '{outcome.artifact['revision']}'",
             generation,
         )
-    conditions = remove_condition(conditions, "SourceVerified")
+    if all(c[0] != "SourceVerified" for c in outcome.conditions):
+        conditions = remove_condition(conditions, "SourceVerified")
     for type_, value, reason, message in outcome.conditions:
         conditions = set_condition(conditions, type_, value, reason, message, generation)
     conditions = set_condition(

@@ -109,25 +109,11 @@ GAPS: tuple[Gap, ...] = (
         _set("service_account_name"),
     ),
     Gap(
-        ("Bucket", "OCIRepository"),
-        "spec.proxySecretRef",
-        UNSUPPORTED,
-        "a proxy",
-        lambda spec: spec.proxy_secret_ref is not None,
-    ),
-    Gap(
         ("GitRepository",),
         "spec.proxySecretRef",
         UNSUPPORTED,
         "a proxy for an SSH URL (only HTTP(S) URLs go through one)",
         lambda spec: spec.proxy_secret_ref is not None and git.is_ssh(spec.url),
-    ),
-    Gap(
-        ("Bucket",),
-        "spec.certSecretRef",
-        UNSUPPORTED,
-        "custom TLS certificates for the endpoint",
-        lambda spec: spec.cert_secret_ref is not None,
     ),
 )
 
@@ -138,12 +124,16 @@ def gaps(kind: str, spec: Any) -> list[Gap]:
     return sorted(found, key=lambda g: _SEVERITY.index(g.reason))
 
 
-def check(kind: str, spec: Any) -> None:
-    """Raise the Failure that says which fields of the spec Helmward cannot act on, if any."""
+def check(kind: str, spec: Any, *, subject: str = "") -> None:
+    """Raise the Failure that says which fields of the spec Helmward cannot act on, if any;
+    `subject` names the object the spec is of when it is not the one reconciled (the static
+    OCI HelmRepository of a HelmChart)."""
     found = gaps(kind, spec)
     if not found:
         return
     fields = "; ".join(f"{g.path} ({g.what})" for g in found)
+    if subject:
+        fields = f"{subject}: {fields}"
     consequence = (
         "no artifact is produced, so nothing unverified is used"
         if found[0].reason == VERIFICATION

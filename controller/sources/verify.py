@@ -89,5 +89,6 @@ async def check(
         )
     except HelmError as exc:
         raise failure(
-            f"failed to verify the signature using provider '{PROVIDER}': {exc.message}"
+            f"failed to verify the signature using provider '{PROVIDER}': "
+            f"{oci.message_of(exc, access)}"
         ) from None

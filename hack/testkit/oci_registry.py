@@ -1,17 +1,22 @@
 """The distribution OCI registry: built by hack/lib/build-registry.sh, started on 127.0.0.1 with
-htpasswd (bcrypt) auth and storage in a given directory, stopped after its test. Charts are
-pushed with the helm CLI the control plane ships."""
+htpasswd (bcrypt) auth and storage in a given directory (over HTTPS with a certificate of a
+test CA when given one), stopped after its test. Charts are pushed with the helm CLI the
+control plane ships."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
 import os
+import re
+import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import trustme
 
 from hack.testkit.paths import REPO_ROOT
 from hack.testkit.ports import free_port
@@ -31,8 +36,12 @@ class OCIRegistry:
     """A registry on 127.0.0.1 over plain HTTP, with one htpasswd user (anonymous when the user
     name is empty)."""
 
-    def __init__(self, root: Path, username: str, password: str) -> None:
+    def __init__(
+        self, root: Path, username: str, password: str, *, tls: trustme.CA | None = None
+    ) -> None:
         self.root = root
+        self.tls = tls
+        """With a CA, the registry serves HTTPS with a certificate of it for 127.0.0.1."""
         self.username = username
         self.password = password
         self.port = 0
@@ -42,6 +51,33 @@ class OCIRegistry:
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
+
+    def _context(self) -> ssl.SSLContext | None:
+        if self.tls is None:
+            return None
+        ctx = ssl.create_default_context()
+        self.tls.configure_trust(ctx)
+        return ctx
+
+    def _tls_config(self) -> str:
+        """The `http.tls` block of the registry's configuration, its files written."""
+        if self.tls is None:
+            return ""
+        issued = self.tls.issue_cert("127.0.0.1", "localhost")
+        cert, key = self.root / "tls.crt", self.root / "tls.key"
+        cert.write_bytes(b"".join(p.bytes() for p in issued.cert_chain_pems))
+        key.write_bytes(issued.private_key_pem.bytes())
+        self.tls.cert_pem.write_to_path(str(self.root / "ca.crt"))
+        return f"  tls:\n    certificate: {cert}\n    key: {key}\n"
+
+    def _helm_transport(self) -> list[str]:
+        if self.tls is None:
+            return ["--plain-http"]
+        return ["--ca-file", str(self.root / "ca.crt")]
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -58,14 +94,15 @@ class OCIRegistry:
             else ""
         )
         binary = registry_binary()
+        tls = self._tls_config()
         for _ in range(5):
             self.port = free_port()
             config = self.root / "config.yml"
             config.write_text(
                 "version: 0.1\n"
-                "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
+                "log:\n  level: warn\n  accesslog:\n    disabled: false\n"
                 f"storage:\n  filesystem:\n    rootdirectory: {self.root / 'data'}\n"
-                f"http:\n  addr: 127.0.0.1:{self.port}\n{auth}"
+                f"http:\n  addr: 127.0.0.1:{self.port}\n{tls}{auth}"
             )
             env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
             with self._log.open("ab") as log:
@@ -84,7 +121,9 @@ class OCIRegistry:
             if self._proc.poll() is not None:
                 return False
             try:
-                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1)
+                urllib.request.urlopen(
+                    f"{self.scheme}://{self.host}/v2/", timeout=1, context=self._context()
+                )
                 return True
             except urllib.error.HTTPError as exc:
                 if exc.code == 401:
@@ -105,19 +144,30 @@ class OCIRegistry:
             self._proc.wait()
         self._proc = None
 
+    def requests(self) -> list[tuple[str, str, int]]:
+        """(method, path, status) of every request the registry served so far, from its access
+        log."""
+        text = self._log.read_text(errors="replace") if self._log.exists() else ""
+        return [
+            (m[1], m[2], int(m[3]))
+            for m in re.finditer(
+                r'"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP/[\d.]+" (\d{3})', text
+            )
+        ]
+
     def retag(self, repository: str, digest: str, tag: str) -> None:
         """Point `tag` at the manifest `digest` (what an attacker with push rights can do)."""
-        base = f"http://{self.host}/v2/{repository}/manifests"
+        base = f"{self.scheme}://{self.host}/v2/{repository}/manifests"
         auth = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         headers = {"Authorization": f"Basic {auth}"} if self.username else {}
         accept = "application/vnd.oci.image.manifest.v1+json"
         get = urllib.request.Request(f"{base}/{digest}", headers={**headers, "Accept": accept})
-        with urllib.request.urlopen(get) as resp:
+        with urllib.request.urlopen(get, context=self._context()) as resp:
             body, media_type = resp.read(), resp.headers.get("Content-Type", accept)
         put = urllib.request.Request(
             f"{base}/{tag}", body, {**headers, "Content-Type": media_type}, method="PUT"
         )
-        with urllib.request.urlopen(put) as resp:
+        with urllib.request.urlopen(put, context=self._context()) as resp:
             assert resp.status == 201, resp.status
 
     def push_chart(self, helm: Path, package: Path, repository: str, home: Path) -> str:
@@ -142,7 +192,7 @@ class OCIRegistry:
                 "registry",
                 "login",
                 self.host,
-                "--plain-http",
+                *self._helm_transport(),
                 "-u",
                 self.username,
                 "--password-stdin",
@@ -169,7 +219,7 @@ class OCIRegistry:
                 "push",
                 str(package),
                 f"oci://{self.host}/{repository}",
-                "--plain-http",
+                *self._helm_transport(),
                 *common,
             ],
             check=True,

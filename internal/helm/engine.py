@@ -40,6 +40,8 @@ from internal.helm.models import (
     RenderRequest,
     RenderResult,
     RequestModel,
+    ResolveRequest,
+    ResolveResult,
     Response,
     ResponseModel,
     SchemaRequest,
@@ -198,6 +200,12 @@ class Engine:
         self, request: PullRequest, *, cancel: asyncio.Event | None = None
     ) -> PullResult:
         return (await self.run(o.PULL, request, cancel=cancel)).result
+
+    async def resolve(
+        self, request: ResolveRequest, *, cancel: asyncio.Event | None = None
+    ) -> ResolveResult:
+        """The manifest digest a tag points at, from a HEAD request: nothing is pulled."""
+        return (await self.run(o.RESOLVE, request, cancel=cancel)).result
 
     async def verify(
         self, request: VerifyRequest, *, cancel: asyncio.Event | None = None

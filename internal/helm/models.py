@@ -356,6 +356,9 @@ class RegistryAccess(RequestModel):
     cert_pem: Text | None = None
     key_pem: Text | None = None
     timeout: Duration | None = None
+    proxy_url: Text | None = None
+    """The HTTP(S) proxy every request goes through, loopback hosts included; it may carry
+    credentials (`http://user:pass@host:port`)."""
 
 
 class LoginRequest(RegistryAccess):
@@ -383,6 +386,13 @@ class PullRequest(RegistryAccess):
     layer_media_type: str | None = None
     max_size: int | None = None
     dest: Text | None = None
+
+
+class ResolveRequest(RegistryAccess):
+    """The manifest digest `tag` of `oci://host/repository` points at, without pulling."""
+
+    ref: str
+    tag: str
 
 
 class VerifyRequest(RegistryAccess):
@@ -660,6 +670,12 @@ class PullResult(ResponseModel):
     data: Base64Bytes | None = None
     """The layer, unless it was written to `dest`."""
     path: str | None = None
+
+
+class ResolveResult(ResponseModel):
+    digest: str
+    media_type: str
+    size: int
 
 
 class VerifyResult(ResponseModel):

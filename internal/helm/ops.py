@@ -41,6 +41,7 @@ PULL = Op("pull", m.PullRequest, m.PullResult, offline=True)
 DIGEST = Op("digest", m.DigestRequest, m.DigestResult, offline=True)
 VERIFY = Op("verify", m.VerifyRequest, m.VerifyResult, offline=True)
 DEPENDENCIES = Op("dependencies", m.DependenciesRequest, m.DependenciesResult, offline=True)
+RESOLVE = Op("resolve", m.ResolveRequest, m.ResolveResult, offline=True)
 
 OPS: dict[str, Op[Any, Any]] = {
     op.name: op
@@ -64,5 +65,6 @@ OPS: dict[str, Op[Any, Any]] = {
         DIGEST,
         VERIFY,
         DEPENDENCIES,
+        RESOLVE,
     )
 }

@@ -4,10 +4,11 @@ their etags, apply ignore rules, download into a directory."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
 from aiobotocore.session import get_session  # type: ignore[import-untyped]
 from botocore import UNSIGNED  # type: ignore[import-untyped]
@@ -31,6 +32,12 @@ class BucketOptions:
     secret_key: str | None = None
     timeout: float = 60.0
     ca_file: str | None = None
+    """A CA bundle (PEM) the endpoint's certificate is verified with, instead of the system's."""
+    cert_file: str | None = None
+    key_file: str | None = None
+    """A client certificate and its key (PEM files) offered to the endpoint."""
+    proxy_url: str | None = field(default=None, repr=False)
+    """The proxy every request goes through (credentials in the URL), loopback included."""
     anonymous: bool = False
     """Send unsigned requests (no access key): the generic provider without a Secret, as Flux's
     minio client does. Otherwise, without a key, the AWS credential chain applies (provider
@@ -48,13 +55,17 @@ async def fetch(options: BucketOptions, dest: Path, spec_ignore: str | None) -> 
     """Download the bucket's objects (under `prefix`, minus ignored keys) into `dest`; returns
     key → etag of what was downloaded."""
     session = get_session()
-    unsigned = {"signature_version": UNSIGNED} if options.anonymous else {}
+    extra: dict[str, Any] = {"signature_version": UNSIGNED} if options.anonymous else {}
+    if options.cert_file and options.key_file:
+        extra["client_cert"] = (options.cert_file, options.key_file)
+    if options.proxy_url:
+        extra["proxies"] = {"http": options.proxy_url, "https": options.proxy_url}
     config = AioConfig(
         s3={"addressing_style": "path"},
         connect_timeout=options.timeout,
         read_timeout=options.timeout,
         retries={"max_attempts": 2},
-        **unsigned,
+        **extra,
     )
     kwargs: dict[str, Any] = {
         "endpoint_url": endpoint_url(options.endpoint, options.insecure),
@@ -115,6 +126,8 @@ async def fetch(options: BucketOptions, dest: Path, spec_ignore: str | None) -> 
             f"bucket '{options.bucket}': {error.get('Code', '')}: {error.get('Message', exc)}"
         ) from None
     except BotoCoreError as exc:
+        raise BucketError(f"bucket '{options.bucket}': {exc}") from None
+    except aiohttp.ClientError as exc:
         raise BucketError(f"bucket '{options.bucket}': {exc}") from None
 
 

@@ -168,6 +168,32 @@ def test_pending_tests_only_for_the_fields_being_wired() -> None:
     assert not wrong, f"only {sorted(PENDING_ALLOWED)} may have a pending test: {wrong}"
 
 
+COUNT_ROW = re.compile(r"^\| (?P<kind>\w+) \| (?P<n>\d+) \| (?P<acts>\d+) \| (?P<differ>\d+) \|$")
+SUMMARY = re.compile(r"^(?P<n>\d+) fields: (?P<acts>\d+) act as Flux, (?P<differ>\d+) differ\.$")
+
+
+def test_the_counts_are_the_rows() -> None:
+    """The counts table and each section's summary line say what the rows say."""
+    expected: dict[str, tuple[int, int, int]] = {}
+    for row in ledger():
+        fields, acts, _ = expected.get(row.kind, (0, 0, 0))
+        acts += row.verdict == "acts as Flux"
+        expected[row.kind] = (fields + 1, acts, fields + 1 - acts)
+    total = tuple(sum(c[i] for c in expected.values()) for i in range(3))
+    table: dict[str, tuple[int, ...]] = {}
+    summaries: dict[str, tuple[int, ...]] = {}
+    kind = ""
+    for line in LEDGER.read_text().splitlines():
+        if line.startswith("## "):
+            kind = line[3:].split()[0]
+        if (m := COUNT_ROW.match(line)) is not None:
+            table[m["kind"]] = (int(m["n"]), int(m["acts"]), int(m["differ"]))
+        if (m := SUMMARY.match(line)) is not None:
+            summaries[kind] = (int(m["n"]), int(m["acts"]), int(m["differ"]))
+    assert table == {**expected, "all": total}
+    assert summaries == expected
+
+
 @cache
 def _source_text() -> str:
     files = [*ROOT.glob("api/**/*.py"), *ROOT.glob("controller/**/*.py")]

@@ -13,6 +13,7 @@ import pytest
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from api.meta import RECONCILE_REQUEST_ANNOTATION
 from api.sources import GROUP, VERSION
 from controller.sources.context import RESOURCES, Context
 from hack.testkit.chart_server import ChartServer
@@ -22,6 +23,7 @@ from hack.testkit.launcher import running_source_controllers
 from hack.testkit.wait import eventually
 from internal.artifacts.server import ArtifactServer
 from internal.artifacts.storage import Storage
+from internal.kube import rest
 from tests.api.conftest import flux_crds as flux_crds  # the session fixture, reused
 
 pytestmark = pytest.mark.sources
@@ -104,6 +106,25 @@ class Sources:
         except AssertionError as exc:
             conditions = (last.get("status") or {}).get("conditions")
             raise AssertionError(f"{exc}; conditions: {conditions}") from None
+
+    async def reconciled(self, kind: str, name: str, token: str) -> dict[str, Any]:
+        """Ask for a reconcile (Flux's requestedAt annotation) and return the object once it
+        was handled."""
+        patch = {"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: token}}}
+        await rest.request(
+            self.kube,
+            "PATCH",
+            RESOURCES[kind].path(self.namespace, name),
+            body=patch,
+            content_type=rest.MERGE_PATCH,
+        )
+
+        async def handled() -> dict[str, Any] | None:
+            obj = await self.get(kind, name)
+            done = (obj.get("status") or {}).get("lastHandledReconcileAt") == token
+            return obj if done else None
+
+        return await eventually(handled, within=30, what=f"{kind} {name} reconciled ({token})")
 
     async def ready(self, kind: str, name: str, *, within: float = 60) -> dict[str, Any]:
         return await self.wait(kind, name, "Ready", "True", within=within)

@@ -9,9 +9,12 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+import trustme
 from moto.server import ThreadedMotoServer
 
 from hack.testkit.charts import write_chart
+from hack.testkit.proxy import running_proxy
+from hack.testkit.tls import server_context, tls_front
 from tests.sources.conftest import Sources, cond
 
 pytestmark = pytest.mark.sources
@@ -114,3 +117,80 @@ async def test_helmchart_from_bucket(sources: Sources, s3: tuple[str, object]) -
     data = await sources.fetch_artifact(obj)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         assert "podinfo/templates/configmap.yaml" in tar.getnames()
+
+
+# --- certSecretRef and proxySecretRef ------------------------------------------------------------
+
+
+async def test_bucket_cert_secret_ref(sources: Sources, s3: tuple[str, object]) -> None:
+    """moto behind TLS of a test CA that also requires a client certificate of another CA: the
+    Bucket with ca.crt, tls.crt and tls.key (or the older caFile, certFile, keyFile) is Ready
+    with the same revision as over plain HTTP; without the client certificate the handshake
+    fails, and without the CA the server's certificate is refused."""
+    endpoint, _ = s3
+    server_ca, client_ca = trustme.CA(), trustme.CA()
+    client_cert = client_ca.issue_cert("helmward-client")
+    await _bucket(sources, endpoint, "plain")
+    plain = await sources.ready("Bucket", "plain")
+    await sources.secret(
+        "tls",
+        {
+            "ca.crt": server_ca.cert_pem.bytes(),
+            "tls.crt": b"".join(p.bytes() for p in client_cert.cert_chain_pems),
+            "tls.key": client_cert.private_key_pem.bytes(),
+        },
+    )
+    await sources.secret("ca-only", {"ca.crt": server_ca.cert_pem.bytes()})
+    await sources.secret(
+        "legacy",
+        {
+            "caFile": server_ca.cert_pem.bytes(),
+            "certFile": b"".join(p.bytes() for p in client_cert.cert_chain_pems),
+            "keyFile": client_cert.private_key_pem.bytes(),
+        },
+    )
+    async with tls_front(endpoint, server_context(server_ca, client_ca)) as host:
+        await _bucket(sources, host, "mtls", insecure=False, certSecretRef={"name": "tls"})
+        await _bucket(sources, host, "ca-only", insecure=False, certSecretRef={"name": "ca-only"})
+        await _bucket(sources, host, "legacy", insecure=False, certSecretRef={"name": "legacy"})
+        await _bucket(sources, host, "system", insecure=False)
+        for name in ("mtls", "legacy"):
+            obj = await sources.ready("Bucket", name)
+            revision = obj["status"]["artifact"]["revision"]
+            assert revision == plain["status"]["artifact"]["revision"]
+        c = cond(await sources.failed("Bucket", "ca-only", "FetchFailed"), "FetchFailed")
+        assert c["reason"] == "BucketOperationFailed", c
+        assert "CERTIFICATE_VERIFY_FAILED" not in c["message"], c
+        c = cond(await sources.failed("Bucket", "system", "FetchFailed"), "FetchFailed")
+        assert "CERTIFICATE_VERIFY_FAILED" in c["message"], c
+
+
+async def test_bucket_proxy_secret_ref(sources: Sources, s3: tuple[str, object]) -> None:
+    """Through an authenticating proxy: the requests reach moto by way of the proxy; wrong
+    proxy credentials leave the Bucket not Ready, and the password is in no message."""
+    endpoint, _ = s3
+    async with running_proxy("proxy-user", "proxy-pass") as proxy:
+        await sources.secret(
+            "proxy",
+            {"address": proxy.address, "username": "proxy-user", "password": "proxy-pass"},
+        )
+        await sources.secret(
+            "bad-proxy",
+            {"address": proxy.address, "username": "proxy-user", "password": "wrong-Pa55"},
+        )
+        await sources.secret("no-address", {"username": "proxy-user"})
+        await _bucket(sources, endpoint, "proxied", proxySecretRef={"name": "proxy"})
+        await _bucket(sources, endpoint, "refused", proxySecretRef={"name": "bad-proxy"})
+        await _bucket(sources, endpoint, "invalid", proxySecretRef={"name": "no-address"})
+        obj = await sources.ready("Bucket", "proxied")
+        assert endpoint in proxy.targets, proxy.targets
+        assert proxy.forwarded, proxy.forwarded
+        refused = await sources.failed("Bucket", "refused", "FetchFailed")
+        assert proxy.refused > 0
+        for c in refused["status"]["conditions"]:
+            assert "wrong-Pa55" not in c["message"], c
+        assert "407" in cond(refused, "FetchFailed")["message"]
+        invalid = cond(await sources.failed("Bucket", "invalid", "FetchFailed"), "FetchFailed")
+        assert invalid["reason"] == "AuthenticationFailed", invalid
+        assert "key 'address' not found" in invalid["message"], invalid
+    assert obj["status"]["artifact"]["revision"].startswith("sha256:")

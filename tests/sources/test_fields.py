@@ -20,6 +20,7 @@ from hack.testkit.charts import write_chart
 from hack.testkit.cli import helm_index, helm_package
 from hack.testkit.git_server import GitHTTPServer
 from hack.testkit.plane import ControlPlane
+from hack.testkit.tls import server_context, tls_front
 from tests.sources.conftest import Sources, chart_repository, cond
 from tests.sources.specs import chart_spec, source_spec
 from tests.sources.test_bucket import s3 as s3  # the fixtures, reused
@@ -255,27 +256,8 @@ async def test_fields_flux_accepts_without_acting_on_them(
 @contextlib.asynccontextmanager
 async def tls_proxy(target: str, ca: CA) -> AsyncIterator[str]:
     """TLS on 127.0.0.1:<port> in front of the plain HTTP `target`, with a certificate of `ca`."""
-    host, _, port = target.rpartition(":")
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
-        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ca.server_context())
-    try:
-        yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    finally:
-        server.close()
+    async with tls_front(target, server_context(ca.ca)) as host:
+        yield host
 
 
 async def test_oci_over_tls_trusts_the_cert_secret(sources: Sources, oci_registry: Pushed) -> None:
@@ -307,6 +289,12 @@ async def test_oci_over_tls_trusts_the_cert_secret(sources: Sources, oci_registr
         assert data == oci_registry.packages["1.0.0"].read_bytes()
         refused = await sources.failed("OCIRepository", "untrusted", "FetchFailed")
         assert "certificate" in cond(refused, "FetchFailed")["message"]
+        # Without certSecretRef, only the system's CAs: refused as well.
+        await sources.apply("OCIRepository", "system", source_spec(url, secret="regcred", ref=ref))
+        refused = await sources.failed("OCIRepository", "system", "FetchFailed")
+        c = cond(refused, "FetchFailed")
+        assert c["reason"] == "OCIArtifactPullFailed", c
+        assert "certificate signed by unknown authority" in c["message"], c
 
 
 async def test_ocirepository_semver_filter(sources: Sources, oci_registry: Pushed) -> None:

@@ -56,17 +56,18 @@ CASES: list[tuple[str, str, dict[str, object], str, tuple[str, ...]]] = [
                 "trustedRootSecretRef": REF,
                 "matchOIDCIdentity": KEYLESS,
             },
-            proxySecretRef=REF,
+            serviceAccountName="sa",
         ),
         VERIFICATION,
-        ("spec.verify", "spec.proxySecretRef"),
+        ("spec.verify", "spec.serviceAccountName"),
     ),
     (
-        "HelmRepository",
-        "oci-provider",
-        source_spec(OCI, type="oci", provider="aws"),
+        # The static OCI HelmRepository has no status: its chart says it.
+        "HelmChart",
+        "chart-oci-provider",
+        chart_spec("podinfo", "HelmRepository", "oci-provider"),
         PROVIDER,
-        ("spec.provider",),
+        ("HelmRepository", "oci-provider", "spec.provider"),
     ),
     (
         "OCIRepository",
@@ -127,25 +128,14 @@ CASES: list[tuple[str, str, dict[str, object], str, tuple[str, ...]]] = [
         UNSUPPORTED,
         ("spec.proxySecretRef",),
     ),
-    (
-        "Bucket",
-        "bucket-proxy",
-        {**BUCKET, "proxySecretRef": REF},
-        UNSUPPORTED,
-        ("spec.proxySecretRef",),
-    ),
-    (
-        "Bucket",
-        "bucket-tls",
-        {**BUCKET, "certSecretRef": REF},
-        UNSUPPORTED,
-        ("spec.certSecretRef",),
-    ),
 ]
 
 
 async def test_fields_helmward_cannot_act_on_stall_the_source(sources: Sources) -> None:
     """Nothing is fetched: the addresses do not even resolve."""
+    await sources.apply(
+        "HelmRepository", "oci-provider", source_spec(OCI, type="oci", provider="aws")
+    )
     for kind, name, spec, _, _ in CASES:
         await sources.apply(kind, name, spec)
     for kind, name, _, reason, paths in CASES:
@@ -158,6 +148,7 @@ async def test_fields_helmward_cannot_act_on_stall_the_source(sources: Sources) 
         assert cond(obj, "Ready")["status"] == "False"
         assert "artifact" not in obj["status"], (kind, name)
         assert "not supported by Helmward" in cond(obj, "Ready")["message"]
+    assert not (await sources.get("HelmRepository", "oci-provider")).get("status")
     core = client.CoreV1Api(sources.kube)
     warnings = await core.list_namespaced_event(
         sources.namespace, field_selector="involvedObject.name=chart-verify"
@@ -204,3 +195,58 @@ async def test_verify_added_later_withdraws_the_artifact(
     assert obj["status"]["artifact"]["revision"] == "6.0.3"
     assert not any(c["type"] == "Stalled" for c in obj["status"]["conditions"])
     assert await _served(obj["status"]["artifact"]["url"]) == 200
+
+
+@pytest.fixture
+async def endpoint(tmp_path: Path) -> AsyncIterator[ChartServer]:
+    """An HTTP server standing in for the object store: it answers nothing useful, but
+    counts every request, so a test can show whether a Bucket reached it."""
+    root = tmp_path / "endpoint"
+    root.mkdir()
+    server = ChartServer(root)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def test_bucket_cloud_fields_stall_and_fetch_nothing(
+    sources: Sources, endpoint: ChartServer
+) -> None:
+    """gcp, azure, an STS and workload identity: Stalled with ProviderNotSupported naming the
+    field, and not one request reaches the endpoint; a Bucket without them does reach it."""
+    await sources.secret("keys", {"accesskey": "AKIDTEST", "secretkey": "secret"})
+    host = endpoint.url.removeprefix("http://")
+    base = {
+        "bucketName": "charts",
+        "endpoint": host,
+        "insecure": True,
+        "interval": "10m",
+        "secretRef": {"name": "keys"},
+    }
+    without_keys = {k: v for k, v in base.items() if k != "secretRef"}
+    sts = {"provider": "ldap", "endpoint": endpoint.url}
+    cases = {
+        "gcp": ({**base, "provider": "gcp"}, "spec.provider"),
+        "azure": ({**base, "provider": "azure"}, "spec.provider"),
+        "sts": ({**base, "provider": "generic", "sts": sts}, "spec.sts"),
+        "identity": (
+            {**without_keys, "provider": "aws", "serviceAccountName": "sa"},
+            "spec.serviceAccountName",
+        ),
+    }
+    for name, (spec, _) in cases.items():
+        await sources.apply("Bucket", name, spec)
+    for name, (_, path) in cases.items():
+        obj = await sources.wait("Bucket", name, "Stalled", "True")
+        for type_ in ("Stalled", "Ready", "FetchFailed"):
+            c = cond(obj, type_)
+            assert c["reason"] == PROVIDER, (name, c)
+            assert path in c["message"], (name, c)
+        assert "artifact" not in obj["status"]
+    assert endpoint.hits == {}
+
+    await sources.apply("Bucket", "plain", base)
+    await sources.failed("Bucket", "plain", "FetchFailed")
+    assert endpoint.hits, "the control Bucket should have reached the endpoint"

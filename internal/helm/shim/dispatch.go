@@ -66,6 +66,7 @@ func init() {
 		"digest":       offline(opDigest),
 		"verify":       offline(opVerify),
 		"dependencies": offline(opDependencies),
+		"resolve":      offline(opResolve),
 	}
 }
 

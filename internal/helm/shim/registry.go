@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,12 +48,16 @@ type RegistryAccess struct {
 	PlainHTTP bool `json:"plainHttp,omitempty"`
 	// InsecureSkipTlsVerify accepts any server certificate.
 	InsecureSkipTLSVerify bool `json:"insecureSkipTlsVerify,omitempty"`
-	// CaPem, CertPem and KeyPem are PEM: a CA bundle, a client certificate and its key.
+	// CaPem, CertPem and KeyPem are PEM: a CA bundle (trusted with the system's roots),
+	// a client certificate and its key.
 	CAPEM   string `json:"caPem,omitempty"`
 	CertPEM string `json:"certPem,omitempty"`
 	KeyPEM  string `json:"keyPem,omitempty"`
 	// Timeout bounds the whole call (a Go duration); 60s when empty.
 	Timeout string `json:"timeout,omitempty"`
+	// ProxyURL, when set, is the HTTP(S) proxy every request goes through,
+	// loopback hosts included; the environment's proxy settings otherwise.
+	ProxyURL string `json:"proxyUrl,omitempty"`
 }
 
 // LoginOptions check that a registry accepts the credentials.
@@ -147,6 +152,14 @@ func registryClient(field string, a *RegistryAccess) (*regConn, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConfig
+	if a.ProxyURL != "" {
+		proxy, err := url.Parse(a.ProxyURL)
+		if err != nil || proxy.Host == "" || (proxy.Scheme != "http" && proxy.Scheme != "https") {
+			// The URL may hold credentials: never echo it.
+			return nil, invalid(field+".proxyUrl", "not an http or https URL with a host")
+		}
+		transport.Proxy = http.ProxyURL(proxy)
+	}
 	httpClient := &http.Client{Transport: transport, Timeout: timeout}
 	authorizer := auth.Client{Client: httpClient, Cache: auth.NewCache()}
 	authorizer.SetUserAgent("helmward")
@@ -187,7 +200,11 @@ func registryClient(field string, a *RegistryAccess) (*regConn, error) {
 func registryTLS(field string, a *RegistryAccess) (*tls.Config, error) {
 	conf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: a.InsecureSkipTLSVerify} //nolint:gosec // asked for
 	if a.CAPEM != "" {
-		pool := x509.NewCertPool()
+		// Added to the system's roots, as source-controller's certSecretRef does.
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
 		if !pool.AppendCertsFromPEM([]byte(a.CAPEM)) {
 			return nil, invalid(field+".caPem", "no PEM certificate found")
 		}

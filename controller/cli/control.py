@@ -333,6 +333,9 @@ async def reconcile_sources(
         if found is not None and found.suspended:
             output.line(f"✗ {source} is suspended")
             return finish(args, False, result(found, source, "", False))
+        if found is not None and found.static:
+            output.line(f"✔ {source}: reconciliation not supported by the object")
+            continue
         token = request_token()
         await request(session, source, token, progress)
         ok, data = await converge(session, args, source, token, deadline, progress, release)

@@ -54,6 +54,8 @@ for _kind, _res in RESOURCES.items():
 
 NOT_RECONCILED = "waiting to be reconciled"
 """Flux's message for an object without a Ready condition."""
+STATIC_READY = "Helm repository is Ready"
+"""What Flux's CLI says of an OCI HelmRepository, which no controller reconciles."""
 
 _HEX = re.compile(r"\b[a-f0-9]{40,128}\b")
 
@@ -110,9 +112,16 @@ class Item:
         return conditions.get(self.conditions, type_)
 
     @property
+    def static(self) -> bool:
+        """A static object, which has no reconciler: an OCI HelmRepository."""
+        return isinstance(self.model, api.HelmRepository) and self.model.spec.type == "oci"
+
+    @property
     def ready(self) -> tuple[str, str]:
         """(status, message) of the Ready condition; False and Flux's 'waiting to be
-        reconciled' when there is none."""
+        reconciled' when there is none; True for a static object, as Flux's CLI shows it."""
+        if self.static:
+            return "True", STATIC_READY
         c = self.condition(ConditionType.READY)
         if c is None:
             return "False", NOT_RECONCILED

@@ -172,3 +172,22 @@ def test_an_object_the_models_reject_is_still_listed() -> None:
     assert item.invalid is not None
     assert item.invalid.startswith("spec.interval:")
     assert item.ready == ("False", "m")
+
+
+def test_an_oci_helm_repository_is_static_and_ready_as_flux_shows_it() -> None:
+    def repo(kind: str | None) -> dict[str, Any]:
+        spec: dict[str, Any] = {"url": "oci://registry.example/charts", "interval": "5m"}
+        if kind:
+            spec["type"] = kind
+        meta = {"name": "r", "namespace": "n"}
+        return {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository"} | {
+            "metadata": meta,
+            "spec": spec if kind else {**spec, "url": "https://charts.example"},
+        }
+
+    static = item_of(repo("oci"))
+    assert static.static
+    assert static.ready == ("True", "Helm repository is Ready")
+    default = item_of(repo(None))
+    assert not default.static
+    assert default.ready == ("False", "waiting to be reconciled")

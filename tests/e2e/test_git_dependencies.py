@@ -1,8 +1,11 @@
 """A HelmRelease of a chart in a GitRepository whose dependency comes from the harness's chart
-repository: the controller builds it with Helm's downloader and installs parent and subchart."""
+repository: the controller builds it with Helm's downloader and installs parent and subchart;
+a restarted controller process reuses the stored build for another release of the chart."""
 
 from __future__ import annotations
 
+import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -76,5 +79,35 @@ async def test_a_git_chart_with_a_repository_dependency_installs(
             h.kube, "GET", f"/api/v1/namespaces/{h.namespace}/configmaps/withdeps"
         )
         assert parent["data"]["replicas"] == "2"
+        assert _builds(await h.metrics()) == {"built": 1, "reused": 0}
+
+        # A new process on the same storage: another release of the chart (its own HelmChart)
+        # takes the stored charts/ and lock, with no build and no download.
+        assert h.controller is not None
+        h.controller.send_signal(signal.SIGKILL)
+        await h.controller.wait()
+        async with h.restart() as second:
+            h.controller = second
+            await h.apply_release(
+                "again",
+                {
+                    "chart": {
+                        "spec": {
+                            "chart": "charts/app",
+                            "sourceRef": {"kind": "GitRepository", "name": "app"},
+                            "interval": "1m",
+                        }
+                    },
+                    "interval": "5m",
+                },
+            )
+            await h.wait("again", "Ready", "True", within=120)
+            assert (await h.config("again"))["chartVersion"] == "1.0.0"
+            assert _builds(await h.metrics()) == {"built": 0, "reused": 1}
     finally:
         await server.stop()
+
+
+def _builds(metrics: str) -> dict[str, int]:
+    found = re.findall(r'^helmward_dependency_builds_total\{result="(\w+)"\} (\S+)$', metrics, re.M)
+    return {result: int(float(value)) for result, value in found}

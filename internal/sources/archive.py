@@ -52,6 +52,8 @@ class BoundedStream:
 def _safe_link(dest: Path, norm: str, linkname: str, name: str) -> None:
     """Refuse a symlink at `norm` whose target leaves `dest`, as written or as it resolves
     through links already extracted."""
+    if "\x00" in linkname:
+        raise ArchiveError(f"unsafe link target in archive: {name!r}")
     lexical = posixpath.normpath(posixpath.join(posixpath.dirname(norm), linkname))
     real = ((dest / norm).parent.resolve() / linkname).resolve()
     if (
@@ -63,6 +65,13 @@ def _safe_link(dest: Path, norm: str, linkname: str, name: str) -> None:
         raise ArchiveError(f"symlink {name!r} points outside the archive")
 
 
+def _resolves_inside(path: Path, dest: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(dest)
+    except (RuntimeError, OSError):  # a symlink loop: it leads nowhere, so not inside
+        return False
+
+
 def _drop_escaping_links(dest: Path) -> list[str]:
     """Remove the symlinks that no longer resolve inside `dest` (a later link can change where
     an earlier one's `..` leads); their paths."""
@@ -70,7 +79,7 @@ def _drop_escaping_links(dest: Path) -> list[str]:
     for root, dirs, files in os.walk(dest):
         for entry in (*dirs, *files):
             path = Path(root) / entry
-            if path.is_symlink() and not path.resolve().is_relative_to(dest):
+            if path.is_symlink() and not _resolves_inside(path, dest):
                 path.unlink()
                 dropped.append(path.relative_to(dest).as_posix())
     return dropped
@@ -145,7 +154,8 @@ def extract_tgz(
                             remaining -= len(chunk)
                     if member.mode & 0o111:
                         target.chmod(0o755)
-    except (tarfile.TarError, EOFError, gzip.BadGzipFile, OSError) as exc:
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile, OSError, RuntimeError) as exc:
+        # RuntimeError: Path.resolve() on a symlink loop (OSError from Python 3.13).
         _drop_escaping_links(dest)
         raise ArchiveError(f"invalid archive: {exc}") from None
     except ArchiveError:

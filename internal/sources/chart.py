@@ -76,6 +76,8 @@ def parse_metadata(data: bytes) -> ChartMetadata:
         Version.parse(version)
     except SemverError:
         raise ChartError(f"invalid Chart.yaml: version {version!r} is not a valid SemVer") from None
+    if not isinstance(raw.get("dependencies") or [], list):
+        raise ChartError("invalid Chart.yaml: dependencies must be a list")
     api = raw.get("apiVersion")
     return ChartMetadata(name, version, api if isinstance(api, str) and api else "v1", raw)
 

@@ -56,7 +56,7 @@ def assert_links_inside(out: Path) -> None:
         for entry in (*dirnames, *filenames):
             path = Path(dirpath) / entry
             if path.is_symlink():
-                assert path.resolve().is_relative_to(real), f"{path} leaves the tree"
+                assert path.resolve(strict=False).is_relative_to(real), f"{path} leaves the tree"
 
 
 def extract(data: bytes, out: Path, **caps: int) -> int | None:
@@ -92,6 +92,9 @@ def extract(data: bytes, out: Path, **caps: int) -> int | None:
     ]
 )
 @example([Member("a", LNK, linkname="/etc/passwd")])
+@example([Member("c", SYM, linkname="c"), Member("c/x", REG, b"x")])  # a loop: resolve() raised
+@example([Member("c", SYM, linkname="d"), Member("d", SYM, linkname="c")])
+@example([Member("c", SYM, linkname="a\x00b")])  # os.symlink raised ValueError
 @example([Member("a", REG, b"1"), Member("a", REG, b"2"), Member("a", DIR)])
 def test_extract_tgz_stays_inside(items: list[Member]) -> None:
     with sandbox() as out:

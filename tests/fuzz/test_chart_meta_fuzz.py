@@ -42,6 +42,7 @@ def _check_metadata(data: bytes) -> None:
 
 
 @given(chart_docs, st.booleans())
+@example({"name": "c", "version": "1.0.0", "dependencies": True}, False)  # .dependencies raised
 def test_chart_yaml_documents(doc: dict[str, Any], flow: bool) -> None:
     _check_metadata(dump(doc, flow).encode())
 

@@ -49,8 +49,9 @@ def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 def mutated(draw: st.DrawFn) -> dict[str, Any]:
     doc = copy.deepcopy(draw(st.sampled_from(DOCS)))
     if doc.get("kind") == "HelmRelease" and draw(st.booleans()):
-        doc.setdefault("spec", {})["postRenderers"] = draw(
-            st.lists(st.one_of(st.sampled_from(POST_RENDERERS), json_like), max_size=3)
+        # Copies: the mutations below must never reach the strategies' own objects.
+        doc.setdefault("spec", {})["postRenderers"] = copy.deepcopy(
+            draw(st.lists(st.one_of(st.sampled_from(POST_RENDERERS), json_like), max_size=3))
         )
     for _ in range(draw(st.integers(0, 3))):
         paths = _paths(doc)[1:]
@@ -63,7 +64,7 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
         if isinstance(parent, dict) and draw(st.booleans()):
             del parent[path[-1]]
         else:
-            parent[path[-1]] = draw(json_like)
+            parent[path[-1]] = copy.deepcopy(draw(json_like))
     return doc
 
 

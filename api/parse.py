@@ -29,6 +29,8 @@ def parse(obj: Mapping[str, Any]) -> FluxObject:
     Validation follows the API server: wire (camelCase) names only, JSON types without
     coercion, unknown fields rejected.
     """
+    if not isinstance(obj, Mapping):  # a YAML document can be anything
+        raise ParseError("object", [("(root)", f"expected an object, got {type(obj).__name__}")])
     api_version = obj.get("apiVersion")
     kind = obj.get("kind")
     subject = _subject(obj)

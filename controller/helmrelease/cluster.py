@@ -52,7 +52,12 @@ async def kubeconfig_of(api: ApiClient, hr: HelmRelease) -> str:
     keys = [kc.secret_ref.key] if kc.secret_ref.key else ["value", "value.yaml"]
     for key in keys:
         if key in data:
-            return base64.b64decode(data[key]).decode()
+            try:
+                return base64.b64decode(data[key]).decode()
+            except (ValueError, UnicodeDecodeError):
+                raise KubeConfigError(
+                    f"KubeConfig secret '{ns}/{name}' key '{key}' is not UTF-8 text"
+                ) from None
     raise KubeConfigError(
         f"KubeConfig secret '{ns}/{name}' has no key {' or '.join(repr(k) for k in keys)}"
     )

@@ -13,6 +13,7 @@ from internal.drift.live import DEFAULT_FIELD_MANAGER
 from internal.helm import models as hm
 from internal.kube.client import ApiClient, client_for, impersonating
 from internal.kube.discovery import Discovery
+from internal.values import yamldoc
 
 LOCAL = ""
 """The key of the controller's own cluster among the kubeconfig digests."""
@@ -139,21 +140,21 @@ def kube_config_dict(text: str, options: KubeConfigOptions | None = None) -> dic
     """The parsed kubeconfig, checked against what a Secret may ask (`options`)."""
     options = options or KubeConfigOptions()
     try:
-        loaded = yaml.safe_load(text)
+        loaded = yamldoc.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise KubeConfigError(f"kubeconfig is not valid YAML{where}") from None
     if not isinstance(loaded, dict) or not loaded.get("clusters"):
         raise KubeConfigError("kubeconfig has no clusters")
-    for entry in loaded.get("clusters") or []:
-        cluster = (entry or {}).get("cluster") or {}
+    for entry in _named_list(loaded, "clusters"):
+        cluster = _section(entry, "cluster")
         _refuse_files(cluster, "cluster", entry.get("name", ""))
         if not options.allow_insecure_tls:
             # As Flux: without --insecure-kubeconfig-tls the certificate is verified.
             cluster.pop("insecure-skip-tls-verify", None)
-    for user in loaded.get("users") or []:
-        auth = (user or {}).get("user") or {}
+    for user in _named_list(loaded, "users"):
+        auth = _section(user, "user")
         _refuse_files(auth, "user", user.get("name", ""))
         plugins = ("auth-provider",) if options.allow_exec else ("exec", "auth-provider")
         for plugin in plugins:
@@ -165,6 +166,21 @@ def kube_config_dict(text: str, options: KubeConfigOptions | None = None) -> dic
                     f"allowed{hint}; use a token or client certificate"
                 )
     return loaded
+
+
+def _named_list(doc: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """`clusters` or `users` as the list of objects client-go decodes, or KubeConfigError."""
+    entries = doc.get(key) or []
+    if not isinstance(entries, list) or not all(isinstance(e, dict | None) for e in entries):
+        raise KubeConfigError(f"kubeconfig is not valid: '{key}' must be a list of objects")
+    return [e or {} for e in entries]
+
+
+def _section(entry: dict[str, Any], key: str) -> dict[str, Any]:
+    section = entry.get(key) or {}
+    if not isinstance(section, dict):
+        raise KubeConfigError(f"kubeconfig is not valid: '{key}' must be an object")
+    return section
 
 
 def _refuse_files(section: dict[str, Any], kind: str, name: str) -> None:

@@ -15,7 +15,9 @@ from typing import Any
 
 import yaml
 
+from internal.sources.archive import MAX_ENTRIES, ArchiveError, BoundedStream
 from internal.sources.semver import SemverError, Version
+from internal.values import yamldoc
 from internal.values.compose import merge_maps
 
 DEFAULT_MAX_CHART_SIZE = 10 * 1024 * 1024
@@ -52,7 +54,7 @@ _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 def load_yaml(data: bytes | str, what: str) -> Any:
     try:
-        return yaml.load(data, Loader=yaml.CSafeLoader)
+        return yamldoc.load(data)
     except yaml.YAMLError as exc:
         raise ChartError(f"invalid YAML in {what}: {exc}") from None
 
@@ -74,6 +76,8 @@ def parse_metadata(data: bytes) -> ChartMetadata:
         Version.parse(version)
     except SemverError:
         raise ChartError(f"invalid Chart.yaml: version {version!r} is not a valid SemVer") from None
+    if not isinstance(raw.get("dependencies") or [], list):
+        raise ChartError("invalid Chart.yaml: dependencies must be a list")
     api = raw.get("apiVersion")
     return ChartMetadata(name, version, api if isinstance(api, str) and api else "v1", raw)
 
@@ -102,9 +106,13 @@ def read_package(data: bytes, limits: Limits = Limits()) -> dict[str, bytes]:
     total = 0
     top: str | None = None
     try:
-        gz = gzip.GzipFile(fileobj=io.BytesIO(data))
-        with tarfile.open(fileobj=gz, mode="r|") as tar:
-            for member in tar:
+        stream = BoundedStream(gzip.GzipFile(fileobj=io.BytesIO(data)))
+        with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+            for count, member in enumerate(tar, 1):
+                tar.members.clear()  # a stream needs no index; it would grow per member
+                stream.allow(member.size)
+                if count > MAX_ENTRIES:
+                    raise ChartError(f"chart archive holds more than {MAX_ENTRIES} entries")
                 if member.isdir():
                     continue
                 if not member.isfile():
@@ -134,6 +142,8 @@ def read_package(data: bytes, limits: Limits = Limits()) -> dict[str, bytes]:
                 if len(content) != member.size:
                     raise ChartError(f"truncated file {name!r} in chart archive")
                 files[rest] = content
+    except ArchiveError as exc:
+        raise ChartError(f"invalid chart archive: {exc}") from None
     except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as exc:
         raise ChartError(f"invalid chart archive: {exc}") from None
     if "Chart.yaml" not in files:

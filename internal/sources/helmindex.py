@@ -9,6 +9,7 @@ memory near the size of the tree (see docs/decisions.md, "Sources", and hack/ben
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -128,8 +129,13 @@ def parse_index(data: bytes) -> Index:
         raise IndexError_("empty index")
     try:
         tree = ryml.parse_in_arena(data)
-        tree.resolve()  # anchors and aliases
     except Exception as exc:  # ryml raises plain RuntimeErrors
+        raise IndexError_(f"invalid index YAML: {exc}") from None
+    if b"&" in data and b"*" in data:  # no anchors or no aliases: nothing to expand
+        _check_aliases(tree)
+    try:
+        tree.resolve()  # anchors and aliases
+    except Exception as exc:
         raise IndexError_(f"invalid index YAML: {exc}") from None
     root = tree.root_id()
     if not tree.is_map(root):
@@ -150,7 +156,7 @@ def parse_index(data: bytes) -> Index:
         # A chart's node is a key with its sequence: emitted as `"name": [...]`.
         raw: Any = []
         if tree.is_seq(node):
-            raw = next(iter(orjson.loads("{" + ryml.emit_json(tree, node) + "}").values()))
+            raw = _chart_json(ryml.emit_json(tree, node))
         kept: list[ChartVersion] = []
         for position, entry in enumerate(raw if isinstance(raw, list) else ()):
             if not isinstance(entry, dict):
@@ -163,6 +169,95 @@ def parse_index(data: bytes) -> Index:
         index.charts[name] = _Chart(tuple(kept))
         node = tree.next_sibling(node)
     return index
+
+
+MAX_ALIAS_EXPANSION = 1_000_000
+"""Nodes that resolving aliases may add to the tree."""
+
+
+def _check_aliases(tree: Any) -> None:
+    """Refuse what rapidyaml's resolve() cannot survive: an alias inside the node it names
+    (resolve recurses until the process crashes) and aliases that expand past the bound (a
+    "billion laughs" grows the tree exponentially). Node ids are in document order and an
+    alias names the latest anchor before it, so one pass finds each alias's target."""
+    anchors: dict[bytes, int] = {}
+    targets: dict[int, list[int]] = {}
+    for node in range(tree.size()):
+        for is_ref, ref in ((tree.is_key_ref, tree.key_ref), (tree.is_val_ref, tree.val_ref)):
+            if is_ref(node):
+                target = anchors.get(bytes(ref(node)).lstrip(b"*"))
+                if target is not None:
+                    if _is_ancestor(tree, target, node):
+                        raise IndexError_(
+                            "invalid index YAML: an alias refers to a node that contains it"
+                        )
+                    targets.setdefault(node, []).append(target)
+        for has, anchor in (
+            (tree.has_key_anchor, tree.key_anchor),
+            (tree.has_val_anchor, tree.val_anchor),
+        ):
+            if has(node):
+                anchors[bytes(anchor(node))] = node
+    if targets and _expanded_size(tree, targets) - tree.size() > MAX_ALIAS_EXPANSION:
+        raise IndexError_(
+            f"invalid index YAML: aliases expand to more than {MAX_ALIAS_EXPANSION} nodes"
+        )
+
+
+def _is_ancestor(tree: Any, ancestor: int, node: int) -> bool:
+    while node != ryml.NONE:
+        if node == ancestor:
+            return True
+        node = tree.parent(node)
+    return False
+
+
+def _expanded_size(tree: Any, targets: dict[int, list[int]]) -> int:
+    """The tree's node count with each alias counted as the subtree it names. An alias names a
+    node whose subtree ended before it, so sizes are computed later-id first except for those
+    targets, which are computed on demand (memoised, no recursion)."""
+    sizes: dict[int, int] = {}
+    stack = [tree.root_id()]
+    while stack:
+        node = stack[-1]
+        pending = [c for c in _children(tree, node) if c not in sizes]
+        pending += [t for t in targets.get(node, ()) if t not in sizes]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        if node in sizes:
+            continue
+        size = 1 + sum(sizes[c] for c in _children(tree, node))
+        size += sum(sizes[t] - 1 for t in targets.get(node, ()))
+        sizes[node] = size
+        if size - tree.size() > MAX_ALIAS_EXPANSION:
+            return size
+    return sizes[tree.root_id()]
+
+
+def _children(tree: Any, node: int) -> Iterator[int]:
+    child = tree.first_child(node)
+    while child != ryml.NONE:
+        yield child
+        child = tree.next_sibling(child)
+
+
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
+
+
+def _chart_json(emitted: str) -> Any:
+    """One chart's versions from rapidyaml's JSON, which leaves control characters other than
+    newline and tab raw inside strings (where JSON forbids them; outside strings it writes
+    only newlines and spaces), so on a decode error they are escaped and it is read again."""
+    try:
+        return next(iter(orjson.loads("{" + emitted + "}").values()))
+    except orjson.JSONDecodeError:
+        escaped = _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", emitted)
+        try:
+            return next(iter(orjson.loads("{" + escaped + "}").values()))
+        except orjson.JSONDecodeError as exc:
+            raise IndexError_(f"invalid index: cannot read chart entries: {exc}") from None
 
 
 def _text(value: Any) -> str:

@@ -4,7 +4,6 @@ selection for HelmCharts and OCIRepositories, and OCIRepository revisions."""
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from collections.abc import Iterable
@@ -67,7 +66,7 @@ def docker_credentials(config: bytes, host: str) -> Credentials | None:
         if entry.get("auth"):
             try:
                 decoded = base64.b64decode(str(entry["auth"]), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError) as exc:  # binascii.Error, non-ASCII text
                 raise OCIError(f"invalid 'auth' for '{key}': {exc}") from None
             username, sep, password = decoded.partition(":")
             if not sep:

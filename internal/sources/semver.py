@@ -137,7 +137,10 @@ def _bound(text: str) -> _Bound:
         if w:
             dirty = 3 - i
             break
-    nums = [0 if w else int(p or 0) for p, w in zip(parts, wild, strict=True)]
+    try:
+        nums = [0 if w else int(p or 0) for p, w in zip(parts, wild, strict=True)]
+    except ValueError:  # digits mixed with a wildcard, `0*`
+        raise SemverError(f"improper constraint: {text}") from None
     if dirty:
         for i in range(3 - dirty, 3):
             nums[i] = 0

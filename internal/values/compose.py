@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from internal.values import strvals
+from internal.values import strvals, yamldoc
 
 Values = dict[str, Any]
 
@@ -63,7 +63,7 @@ def merge_maps(a: Mapping[str, Any], b: Mapping[str, Any]) -> Values:
 
 
 def read_values(data: bytes) -> Values:
-    doc = yaml.safe_load(data) if data.strip() else {}
+    doc = yamldoc.load(data) if data.strip() else {}
     if doc is None:
         return {}
     if not isinstance(doc, dict):

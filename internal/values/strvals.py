@@ -7,10 +7,15 @@ so a targetPath means here exactly what it means to Helm. Typed parsing turns `t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 MAX_INDEX = 65536
 MAX_NESTING = 30
+MAX_LEVELS = 200
+"""Keys and list indexes nested in one expression (`a[0][0]…`, `a[0].b[0].…`): Go's stacks
+grow, Python's recursion does not, so past this the expression is refused."""
+_INDEX = re.compile(r"[+-]?[0-9]+")
 
 Values = dict[str, Any]
 
@@ -39,7 +44,8 @@ def typed(text: str) -> Any:
         return 0
     if text and text[0] != "0":
         sign = text[1:] if text[0] in "+-" else text
-        if sign.isascii() and sign.isdigit() and -(2**63) <= int(text) < 2**63:
+        # Past 19 digits it is no int64 (and int() refuses thousands of digits).
+        if sign.isascii() and sign.isdigit() and len(sign) <= 19 and -(2**63) <= int(text) < 2**63:
             return int(text)
     return text
 
@@ -81,12 +87,25 @@ class _Parser:
     def __init__(self, text: str, as_strings: bool) -> None:
         self.r = _Reader(text)
         self.convert = str if as_strings else typed
+        self.levels = 0
 
     def parse_into(self, data: Values) -> None:
         while self.r.pos < len(self.r.text):
             self.key(data, 0)
 
+    def nest(self) -> None:
+        self.levels += 1
+        if self.levels > MAX_LEVELS:
+            raise StrvalsError(f"keys and indexes are nested deeper than {MAX_LEVELS} levels")
+
     def key(self, data: Values, depth: int) -> None:
+        self.nest()
+        try:
+            self.key_at(data, depth)
+        finally:
+            self.levels -= 1
+
+    def key_at(self, data: Values, depth: int) -> None:
         name, stop = self.r.until("=[,.")
         if stop is None:
             if name:
@@ -152,11 +171,20 @@ class _Parser:
         if stop is None:
             raise StrvalsError("error parsing index: unterminated '['")
         try:
+            if not _INDEX.fullmatch(text):  # as Go's Atoi: no spaces, underscores, other digits
+                raise ValueError(text)
             return int(text)
         except ValueError:
             raise StrvalsError(f"error parsing index: {text!r} is not a number") from None
 
     def list_item(self, items: list[Any], index: int, depth: int) -> list[Any]:
+        self.nest()
+        try:
+            return self.list_item_at(items, index, depth)
+        finally:
+            self.levels -= 1
+
+    def list_item_at(self, items: list[Any], index: int, depth: int) -> list[Any]:
         if index < 0:
             raise StrvalsError(f"negative {index} index not allowed")
         rest, stop = self.r.until("[.=")

@@ -54,6 +54,7 @@ CONTROLLER_FLAGS = (
     "--max-retry-delay",
     "20s",
 )
+MIN_KILL_GAP = 3.0
 CHART_FAULTS: tuple[Fault, ...] = ("slow", "error", "cut")
 
 
@@ -127,6 +128,10 @@ def running_actions(
             m = RUNNING.match(c.get("message") or "")
             if m and c.get("type") == "Reconciling" and c.get("status") == "True":
                 seen.add(m.group(1))
+    for hr in releases or []:
+        meta = hr.get("metadata") or {}
+        if meta.get("deletionTimestamp") and meta.get("finalizers"):
+            seen.add("uninstall")  # the finalizer uninstalls the release
     for rs in (records or {}).values():
         seen.update(STORAGE_ACTIONS[r.status] for r in rs if r.status in STORAGE_ACTIONS)
     return seen
@@ -247,7 +252,10 @@ async def chaos(
         if successor is not None and (now := replicas.leader()) is not None:
             tally.failovers += now is successor
             successor = None
-        if time.monotonic() - last_kill >= kill_gap * rng.uniform(0.6, 1.4):
+        since = time.monotonic() - last_kill
+        # An action kind not killed yet is short and rare (a rollback, an uninstall): at once.
+        rare = any(tally.kills[a] == 0 for a in busy) and since >= MIN_KILL_GAP
+        if rare or since >= kill_gap * rng.uniform(0.6, 1.4):
             # The action killed least so far among those running; a quiet moment otherwise.
             action = min(busy, key=lambda a: (tally.kills[a], a)) if busy else "idle"
             if busy or rng.random() < 0.1:

@@ -7,11 +7,7 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 from hack.testkit.paths import REPO_ROOT
-
-pytestmark = pytest.mark.slow  # until it has run green twice in a row
 
 SEED = 18
 SUMMARY = re.compile(

@@ -69,19 +69,26 @@ class LeaderElector:
         log.info("acquired lease %s/%s as %s", self.namespace, self.name, self.identity)
 
     async def hold(self) -> None:
-        """Renew until renewal fails for `renew_deadline`; then return (leadership lost)."""
-        last_renewed = asyncio.get_running_loop().time()
+        """Renew until renewal fails for `renew_deadline`; then return (leadership lost).
+
+        A renewal that hangs (the API server waiting on a paused etcd) counts against the
+        deadline too: the leader must stop before the Lease can expire for the others, and the
+        Lease's renewTime is the moment an attempt began, so that is what the deadline counts
+        from."""
+        loop = asyncio.get_running_loop()
+        last_renewed = loop.time()
         while True:
             await asyncio.sleep(self.retry_period)
+            began = loop.time()
+            left = last_renewed + self.renew_deadline - began
             try:
-                renewed = await self._try_acquire_or_renew()
+                renewed = left > 0 and await asyncio.wait_for(self._try_acquire_or_renew(), left)
             except (ApiException, OSError, TimeoutError) as exc:
-                log.warning("renewing lease failed: %s", exc)
+                log.warning("renewing lease failed: %s", exc or "no answer before the deadline")
                 renewed = False
-            now = asyncio.get_running_loop().time()
             if renewed:
-                last_renewed = now
-            elif now - last_renewed > self.renew_deadline:
+                last_renewed = began
+            elif loop.time() - last_renewed >= self.renew_deadline:
                 self.is_leader = False
                 log.error("lost lease %s/%s", self.namespace, self.name)
                 return

@@ -147,7 +147,10 @@ class Manager:
 
         for c in self.controllers:
             c.stop()
-        _, pending = await asyncio.wait(workers, timeout=self.options.graceful_shutdown_timeout)
+        # Leadership lost: another replica may already lead, so in-flight actions are cut at
+        # once rather than given the graceful shutdown (two actors on one release otherwise).
+        grace = 0.0 if lost in done else self.options.graceful_shutdown_timeout
+        _, pending = await asyncio.wait(workers, timeout=grace)
         if pending:
             log.warning("graceful shutdown timed out with %d controllers busy", len(pending))
             pending = await self._cancel_in_flight(pending)

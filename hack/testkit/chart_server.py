@@ -3,12 +3,14 @@ auth, with charts the helm CLI packaged and indexed."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import ssl
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import trustme
 from aiohttp import web
@@ -31,8 +33,15 @@ class CA:
         return self.ca.cert_pem.bytes()
 
 
+# What a faulty server does to every request: answer after a delay, answer 500, or send half
+# the body and close the connection.
+Fault = Literal["slow", "error", "cut"]
+SLOW_SECONDS = 3.0
+
+
 class ChartServer:
-    """Serves a directory over HTTP(S), optionally behind basic auth; counts requests by path."""
+    """Serves a directory over HTTP(S), optionally behind basic auth; counts requests by path.
+    Setting `fault` makes it misbehave until it is set back to None (faults counts them)."""
 
     def __init__(
         self,
@@ -48,6 +57,8 @@ class ChartServer:
         self.tls = tls
         self.hits: dict[str, int] = {}
         self.auth_seen: dict[str, str | None] = {}
+        self.fault: Fault | None = None
+        self.faults: dict[Fault, int] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -72,7 +83,24 @@ class ChartServer:
         path = (self.root / rel).resolve()
         if not path.is_relative_to(self.root.resolve()) or not path.is_file():
             return web.Response(status=404)
+        if self.fault is not None:
+            return await self._faulty(request, path, self.fault)
         return web.FileResponse(path)
+
+    async def _faulty(self, request: web.Request, path: Path, fault: Fault) -> web.StreamResponse:
+        self.faults[fault] = self.faults.get(fault, 0) + 1
+        if fault == "error":
+            return web.Response(status=500, text="injected fault")
+        if fault == "slow":
+            await asyncio.sleep(SLOW_SECONDS)
+            return web.FileResponse(path)
+        body = path.read_bytes()  # noqa: ASYNC240 - a small local file
+        resp = web.StreamResponse(headers={"Content-Length": str(len(body))})
+        await resp.prepare(request)
+        await resp.write(body[: len(body) // 2])
+        if request.transport is not None:
+            request.transport.close()
+        return resp
 
     async def start(self, port: int = 0) -> None:
         app = web.Application()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,5 +97,60 @@ def second_control_plane(
     _cluster_sh("up", env=env, timeout=timeout)
     try:
         yield cluster_env(env)[0]
+    finally:
+        _cluster_sh("down", env=env, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class OwnPlane:
+    """A control plane of the caller's own (see own_control_plane): its kubeconfig, and its
+    components stopped, started and paused by the pids hack/cluster.sh keeps."""
+
+    kubeconfig: Path
+    state_dir: Path
+    env: Mapping[str, str]
+
+    def pid(self, component: str) -> int:
+        return int((self.state_dir / "pids" / f"{component}.pid").read_text().strip())
+
+    def stop(self, component: str) -> None:
+        """SIGTERM the component and wait for it to exit; hack/cluster.sh up brings it back."""
+        pid = self.pid(component)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def start_missing(self, timeout: float = 180) -> None:
+        """Start again whatever is not running (etcd and its data are kept when it runs)."""
+        _cluster_sh("up", env=self.env, timeout=timeout)
+
+    def pause(self, component: str) -> None:
+        os.kill(self.pid(component), signal.SIGSTOP)
+
+    def resume(self, component: str) -> None:
+        os.kill(self.pid(component), signal.SIGCONT)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+@contextlib.contextmanager
+def own_control_plane(state_dir: Path, *, timeout: float = 180) -> Iterator[OwnPlane]:
+    """As second_control_plane, but yields an OwnPlane, for faults injected into the plane."""
+    env = {**os.environ, "HELMWARD_CLUSTER_DIR": str(state_dir)}
+    env.update(zip(PORT_VARIABLES, map(str, free_ports(len(PORT_VARIABLES))), strict=True))
+    _cluster_sh("up", env=env, timeout=timeout)
+    try:
+        yield OwnPlane(cluster_env(env)[0], state_dir, env)
     finally:
         _cluster_sh("down", env=env, timeout=timeout)

@@ -13,6 +13,11 @@ from enum import StrEnum
 from api.helmrelease import Snapshot
 
 PENDING_STATUSES = frozenset({"pending-install", "pending-upgrade", "pending-rollback"})
+# An uninstall cut short (a crash, an OOM) leaves its record `uninstalling`. Helm's upgrade
+# refuses it ("has no deployed releases") and its install refuses the name, so it is unlocked
+# like a pending action: marked failed, then remediated or upgraded. Flux treats it as
+# Unmanaged and upgrades forever (fluxcd/flux2#4614).
+LOCKED_STATUSES = PENDING_STATUSES | {"uninstalling"}
 
 
 class ReleaseState(StrEnum):
@@ -78,7 +83,7 @@ def determine_state(stored: StoredRelease | None, desired: Desired, observed: Ob
     """Classify the release. InSync may still turn Drifted: see `needs_drift_check`."""
     if stored is None:
         return State(ReleaseState.ABSENT, "no release in storage for object")
-    if stored.status in PENDING_STATUSES:
+    if stored.status in LOCKED_STATUSES:
         return State(ReleaseState.LOCKED, f"release with status '{stored.status}'")
 
     cur = observed.latest

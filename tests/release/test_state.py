@@ -102,6 +102,15 @@ ROWS = [
         observed=Observed(),
     ),
     row("pending-rollback", S.LOCKED, "pending-rollback", stored=status("pending-rollback")),
+    # An uninstall cut short: Helm can neither upgrade nor install it, so it is unlocked.
+    row(
+        "uninstalling, no history",
+        S.LOCKED,
+        "uninstalling",
+        stored=status("uninstalling"),
+        observed=Observed(),
+    ),
+    row("uninstalling", S.LOCKED, "uninstalling", stored=status("uninstalling")),
     row("stored but no history", S.UNMANAGED, "found existing release", observed=Observed()),
     row(
         "uninstalled and no history",

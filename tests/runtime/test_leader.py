@@ -58,3 +58,24 @@ async def test_an_unrenewed_lease_expires_to_the_next_candidate(
     await asyncio.wait_for(b.acquire(), 8)
     assert loop.time() - start >= 1.0, "took over before the lease expired"
     assert await _holder(kube, namespace) == "b"
+
+
+async def test_a_renewal_that_hangs_loses_the_lease_within_the_renew_deadline(
+    kube: client.ApiClient, namespace: str
+) -> None:
+    """As when etcd is paused: the API server takes the renewal and never answers. The leader
+    must step down by its renew deadline, before the Lease can expire for the others."""
+    a = _elector(kube, namespace, "a")
+    a.renew_deadline = 1.0
+    await a.acquire()
+
+    async def hangs() -> bool:
+        await asyncio.sleep(3600)
+        return True
+
+    a._try_acquire_or_renew = hangs  # type: ignore[method-assign]
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await asyncio.wait_for(a.hold(), 5)
+    assert not a.is_leader
+    assert loop.time() - start < a.renew_deadline + a.retry_period + 0.5

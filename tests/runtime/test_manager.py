@@ -207,3 +207,47 @@ async def test_only_the_leader_runs_controllers(kube: client.ApiClient, namespac
 
 async def _v(value: bool) -> bool:
     return value
+
+
+async def test_lost_leadership_cuts_in_flight_reconciles_at_once(
+    kube: client.ApiClient, namespace: str
+) -> None:
+    """Another replica may lead as soon as the Lease expires: the graceful shutdown is not
+    given, the cancellers run at once (else two actions on one release)."""
+    started, released = asyncio.Event(), asyncio.Event()
+    ended: list[str] = []
+
+    async def busy(key: str) -> Result:
+        started.set()
+        await released.wait()
+        ended.append("returned")
+        return Result()
+
+    manager = Manager(
+        kube,
+        _options(
+            namespace,
+            leader_elect=True,
+            leader_election_namespace=namespace,
+            leader_election_id="test-lost",
+            graceful_shutdown_timeout=600,
+        ),
+    )
+    assert manager.elector is not None
+    manager.elector.renew_deadline = 1.0
+    manager.elector.retry_period = 0.2
+    manager.cancellers.append(released.set)
+    manager.add(Controller("busy", manager.informer(CONFIG_MAPS), busy, workers=1))
+    stop = asyncio.Event()
+    run = asyncio.create_task(manager.run(stop))
+    await eventually(lambda: _v(manager.ready()), within=10, what="manager leads")
+    await _cm(kube, namespace, "busy")
+    await asyncio.wait_for(started.wait(), 10)
+
+    async def unreachable() -> bool:
+        raise OSError("connection refused")
+
+    manager.elector._try_acquire_or_renew = unreachable  # type: ignore[method-assign]
+    await asyncio.wait_for(run, 10)
+    assert ended == ["returned"], "the in-flight reconcile was cancelled through its call"
+    assert not stop.is_set()

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import os
 import re
-import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from urllib.parse import urlsplit
 from api.sources import GitRepositoryRef
 from internal.sources.credentials import text
 from internal.sources.semver import Constraint, SemverError, Version, parse_version
+from internal.sources.subprocess import run_bounded
 
 
 class GitError(Exception):
@@ -223,27 +222,16 @@ class Git:
         self.env["GIT_CONFIG_COUNT"] = str(n + 1)
 
     async def run(self, *args: str, cwd: Path | None = None) -> str:
-        proc = await asyncio.create_subprocess_exec(
-            "git",
-            *self.config,
-            *args,
-            cwd=cwd or self.workdir,
-            env=self.env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), self.timeout)
+            code, out, err = await run_bounded(
+                ("git", *self.config, *args),
+                cwd=cwd or self.workdir,
+                env=self.env,
+                deadline=self.timeout,
+            )
         except TimeoutError:
-            # The whole group: git's transport helper (git-remote-http, ssh) holds the pipes
-            # open, and the wait below would last as long as the stuck server does.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
             raise GitError(f"git {args[0]} timed out after {self.timeout:g}s") from None
-        if proc.returncode != 0:
+        if code != 0:
             raise GitError(_scrub(err.decode(errors="replace")) or f"git {args[0]} failed")
         return out.decode(errors="replace")
 

@@ -6,10 +6,7 @@ and reasons are source-controller's."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import signal
 from pathlib import Path
 
 from api.sources import GitVerificationMode
@@ -27,6 +24,7 @@ from internal.sources.gitsignatures import (
     ssh_fingerprint,
     tag_signature,
 )
+from internal.sources.subprocess import run_bounded
 
 
 class Verifier:
@@ -147,25 +145,14 @@ class Verifier:
 
     async def _run(self, *argv: str) -> tuple[int, str, str]:
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=self.repo,
-                env=self.env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
+            code, out, err = await run_bounded(
+                argv, cwd=self.repo, env=self.env, deadline=self.timeout
             )
         except FileNotFoundError:
             raise VerificationError(f"{argv[0]} is not installed") from None
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), self.timeout)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
             raise VerificationError(f"{argv[0]} timed out after {self.timeout:g}s") from None
-        return proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
+        return code, out.decode(errors="replace"), err.decode(errors="replace")
 
 
 class Rejected(Exception):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Helm engine shim (internal/helm/shim) with -buildmode=c-shared into
 # ${HELMWARD_CACHE}/shim/<key>/libhelmward.so, where <key> hashes the shim's Go
-# sources, go.mod, go.sum and this script. A no-op when that library is there.
+# sources (its packages' too), go.mod, go.sum and this script. A no-op when that library is there.
 #
 #   hack/lib/build-shim.sh               build if needed, print nothing on success
 #   hack/lib/build-shim.sh --print-path  print where the library is (or will be)
@@ -18,7 +18,7 @@ SHIM_SCRIPT="${HACK_DIR}/lib/build-shim.sh"
 shim_key() {
   local f
   {
-    for f in $(cd "${SHIM_DIR}" && ls go.mod go.sum *.go | grep -v '_test\.go$' | LC_ALL=C sort); do
+    for f in $(cd "${SHIM_DIR}" && { ls go.mod go.sum; find . -path '*/testdata' -prune -o -name '*.go' ! -name '*_test.go' -print | sed 's|^\./||'; } | LC_ALL=C sort); do
       printf '%s  %s\n' "$(sha256sum < "${SHIM_DIR}/${f}" | cut -c1-64)" "${f}"
     done
     printf '%s  %s\n' "$(sha256sum < "${SHIM_SCRIPT}" | cut -c1-64)" "build-shim.sh"

@@ -43,13 +43,15 @@ def _sha256(path: Path) -> str:
 
 
 def key_of(shim_dir: Path = SHIM_DIR, script: Path = BUILD_SCRIPT) -> str:
-    """The build key: the same lines build-shim.sh hashes, hashed the same way."""
+    """The build key: the same lines build-shim.sh hashes (the Go sources of the shim and its
+    packages, by path), hashed the same way."""
     names = sorted(
-        p.name
-        for p in shim_dir.iterdir()
+        p.relative_to(shim_dir).as_posix()
+        for p in shim_dir.rglob("*")
         if p.is_file()
-        and (p.name in ("go.mod", "go.sum") or p.suffix == ".go")
+        and (p.parent == shim_dir and p.name in ("go.mod", "go.sum") or p.suffix == ".go")
         and not p.name.endswith("_test.go")
+        and "testdata" not in p.relative_to(shim_dir).parts
     )
     lines = "".join(f"{_sha256(shim_dir / n)}  {n}\n" for n in names)
     lines += f"{_sha256(script)}  build-shim.sh\n"

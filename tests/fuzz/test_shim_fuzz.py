@@ -1,10 +1,9 @@
-"""The shim's native Go fuzz targets (internal/helm/shim/decode_fuzz_test.go) over the request
-decoder, with a fixed budget each: a crasher fails the test with Go's report.
+"""The shim's native Go fuzz targets (internal/helm/shim/wire/decode_fuzz_test.go) over the
+request decoder, with a fixed budget each: a crasher fails the test with Go's report.
 
-Slow, so not in `make test`: the fuzz build instruments every package the shim links (the
-Helm SDK and client-go among them), which takes tens of minutes with a cold Go cache. Warm,
-the instrumented test binary links in about 30 s and is built once for both targets; each
-then fuzzes for HELMWARD_GO_FUZZTIME (10s)."""
+The decoder lives in package wire, which imports only the standard library, so the
+instrumented build is cheap (about 20 s with a cold Go cache) and runs in `make test`. The
+binary is built once for both targets; each then fuzzes for HELMWARD_GO_FUZZTIME (10s)."""
 
 from __future__ import annotations
 
@@ -15,14 +14,11 @@ from pathlib import Path
 
 import pytest
 
-SHIM = Path(__file__).resolve().parents[2] / "internal" / "helm" / "shim"
+WIRE = Path(__file__).resolve().parents[2] / "internal" / "helm" / "shim" / "wire"
 TARGETS = ["FuzzDecodeRequest", "FuzzDecodeOptions"]
 FUZZTIME = os.environ.get("HELMWARD_GO_FUZZTIME", "10s")
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("go") is None, reason="no Go toolchain"),
-]
+pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="no Go toolchain")
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +26,17 @@ def fuzz_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("shim-fuzz") / "shim.test"
     build = subprocess.run(
         ["go", "test", "-c", "-fuzz=.", "-o", str(out), "."],
-        cwd=SHIM,
+        cwd=WIRE,
         capture_output=True,
         text=True,
-        timeout=3600,
+        timeout=600,
     )
     assert build.returncode == 0, build.stderr[-4000:]
     return out
 
 
 def test_every_target_is_listed() -> None:
-    source = (SHIM / "decode_fuzz_test.go").read_text()
+    source = (WIRE / "decode_fuzz_test.go").read_text()
     declared = sorted(
         line.split("(")[0].removeprefix("func ")
         for line in source.splitlines()

@@ -12,34 +12,12 @@ import (
 	"hash"
 	"slices"
 	"sort"
-	"strconv"
 
 	yamlv2 "go.yaml.in/yaml/v2"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	rspb "helm.sh/helm/v4/pkg/release/v1"
 	"sigs.k8s.io/yaml"
 )
-
-// ObserveSpec is what a release's digest holds besides the release: Flux
-// folds in the OCI digest of the chart artifact it was made from.
-type ObserveSpec struct {
-	// OCIDigest goes into revisions Versions does not name: those the call
-	// itself writes.
-	OCIDigest string `json:"ociDigest,omitempty"`
-	// Versions maps a known revision ("3") to the OCI digest its snapshot
-	// carries.
-	Versions map[string]string `json:"versions,omitempty"`
-}
-
-func (o *ObserveSpec) ociDigestOf(version int) string {
-	if o == nil {
-		return ""
-	}
-	if d, ok := o.Versions[strconv.Itoa(version)]; ok {
-		return d
-	}
-	return o.OCIDigest
-}
 
 // observation has the shape, field order and JSON names of the record Flux
 // digests: the release without its chart, except the chart's metadata.
@@ -159,15 +137,6 @@ func sortNested(v any) {
 			sortNested(item)
 		}
 	}
-}
-
-// DigestQuery asks for the digests of the desired state of a HelmRelease.
-// An absent postRenderers or commonMetadata has the empty digest, as Flux
-// records it; an empty list has a digest of its own.
-type DigestQuery struct {
-	Values         map[string]any      `json:"values,omitempty"`
-	PostRenderers  *[]PostRendererSpec `json:"postRenderers,omitempty"`
-	CommonMetadata *CommonMetadata     `json:"commonMetadata,omitempty"`
 }
 
 // DigestResult holds the digests, each "sha256:<hex>" or "".

@@ -86,11 +86,11 @@ func TestReleaseDigestIgnoresWhatFluxCannotSee(t *testing.T) {
 func TestObserveSpecGivesKnownRevisionsTheirOwnDigest(t *testing.T) {
 	o := &ObserveSpec{OCIDigest: "sha256:new", Versions: map[string]string{"3": "sha256:old", "2": ""}}
 	for version, want := range map[int]string{4: "sha256:new", 3: "sha256:old", 2: ""} {
-		if got := o.ociDigestOf(version); got != want {
+		if got := o.OCIDigestOf(version); got != want {
 			t.Errorf("revision %d: got %q, want %q", version, got, want)
 		}
 	}
-	if got := (*ObserveSpec)(nil).ociDigestOf(1); got != "" {
+	if got := (*ObserveSpec)(nil).OCIDigestOf(1); got != "" {
 		t.Errorf("no spec: got %q", got)
 	}
 }

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"maps"
 	"reflect"
-	"strings"
+	"slices"
+
+	"github.com/helmward/helmward/internal/helm/shim/wire"
 )
 
 // handler is one op of the dispatch table: the struct its options decode
@@ -68,6 +73,9 @@ func init() {
 		"dependencies": offline(opDependencies),
 		"resolve":      offline(opResolve),
 	}
+	if err := checkTables(opTable, wire.Ops); err != nil {
+		panic(err)
+	}
 }
 
 // call is a decoded request: the envelope, its op's handler and options.
@@ -77,39 +85,41 @@ type call struct {
 	options any
 }
 
+// decodeRequest decodes a request (package wire) and finds its op's handler.
+func decodeRequest(data []byte) (*call, error) {
+	c, err := wire.Decode(data)
+	var bad *wire.InvalidError
+	if errors.As(err, &bad) {
+		return nil, &shimError{code: CodeInvalidRequest, field: bad.Field, err: bad.Err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &call{req: c.Request, handler: opTable[c.Request.Op], options: c.Options}, nil
+}
+
 func dispatch(st *callState, c *call) (any, error) {
 	return c.handler.run(st, c.req, c.options)
 }
 
 func opNames() []string { return sortedKeys(opTable) }
 
-// checkOp says what is wrong with the envelope's op and which op keys it
-// holds, or nil. present lists the op keys of the request.
-func checkOp(req *Request, present map[string]bool) error {
-	list := strings.Join(opNames(), ", ")
-	if req.Op == "" {
-		return invalid("op", "missing; one of %s", list)
+// sortedKeys are a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// checkTables says how the dispatch table and the decoder's ops disagree, or
+// nil: the same names, options types and offline flags.
+func checkTables(table map[string]handler, ops map[string]wire.Op) error {
+	if !slices.Equal(sortedKeys(table), wire.SortedKeys(ops)) {
+		return fmt.Errorf("dispatch ops %v, wire ops %v", sortedKeys(table), wire.SortedKeys(ops))
 	}
-	h, ok := opTable[req.Op]
-	if !ok {
-		return invalid("op", "unknown op %q; one of %s", req.Op, list)
-	}
-	for _, name := range opNames() {
-		if present[name] && name != req.Op {
-			return invalid(name, "not allowed in a %q request", req.Op)
+	for name, h := range table {
+		if op := ops[name]; op.Options != h.options || op.Offline != h.offline {
+			return fmt.Errorf("op %q: dispatch takes %v (offline %v), wire decodes %v (offline %v)",
+				name, h.options, h.offline, op.Options, op.Offline)
 		}
-	}
-	if !present[req.Op] {
-		return invalid(req.Op, "missing: a %q request carries its options in %q", req.Op, req.Op)
-	}
-	if h.offline && req.Cluster != nil {
-		return invalid("cluster", "not allowed: %s never talks to a cluster", req.Op)
-	}
-	if h.offline && req.Storage != nil {
-		return invalid("storage", "not allowed: %s never reads release storage", req.Op)
-	}
-	if h.offline && req.Observe != nil {
-		return invalid("observe", "not allowed: %s reports no releases", req.Op)
 	}
 	return nil
 }

@@ -197,7 +197,7 @@ func (st *callState) wire(rel *rspb.Release) (*WireRelease, error) {
 	if rel == nil {
 		return nil, nil
 	}
-	return wireRelease(rel, st.observe.ociDigestOf(rel.Version))
+	return wireRelease(rel, st.observe.OCIDigestOf(rel.Version))
 }
 
 // handle decodes, runs and answers one request. It never panics: a panic in

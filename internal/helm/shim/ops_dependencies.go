@@ -54,44 +54,6 @@ const (
 	responseHeaderSlack = 64 << 10
 )
 
-// DependencyRepository is a chart repository the dependencies may name by
-// URL, with the credentials and TLS of the HelmRepository that has it.
-type DependencyRepository struct {
-	URL             string `json:"url"`
-	Username        string `json:"username,omitempty"`
-	Password        string `json:"password,omitempty"`
-	PassCredentials bool   `json:"passCredentials,omitempty"`
-	// InsecureSkipTlsVerify accepts any server certificate.
-	InsecureSkipTLSVerify bool   `json:"insecureSkipTlsVerify,omitempty"`
-	CAPEM                 string `json:"caPem,omitempty"`
-	CertPEM               string `json:"certPem,omitempty"`
-	KeyPEM                string `json:"keyPem,omitempty"`
-}
-
-// DependencyRegistry is how to reach one OCI registry host of oci://
-// dependencies. Its timeout is not used: the op's own bounds the call.
-type DependencyRegistry struct {
-	// Host is host[:port].
-	Host string `json:"host"`
-	RegistryAccess
-}
-
-// DependenciesOptions build the charts/ directory of an unpacked chart.
-type DependenciesOptions struct {
-	// ChartPath is the chart directory; charts/ and the lock are written there.
-	ChartPath    string                 `json:"chartPath"`
-	Repositories []DependencyRepository `json:"repositories,omitempty"`
-	Registries   []DependencyRegistry   `json:"registries,omitempty"`
-	// MaxSize bounds every HTTP response of the call, in bytes (plus 64 KiB
-	// for its headers: the count is of the connection); 0 means none.
-	MaxSize int64 `json:"maxSize,omitempty"`
-	// SourceDateEpoch, seconds, stamps the archives made of file://
-	// dependencies (Helm's SOURCE_DATE_EPOCH), so they are reproducible.
-	SourceDateEpoch *int64 `json:"sourceDateEpoch,omitempty"`
-	// Timeout bounds the whole call (a Go duration); 5m when empty.
-	Timeout string `json:"timeout,omitempty"`
-}
-
 // LockedDependency is one entry of the lock file after the build.
 type LockedDependency struct {
 	Name       string `json:"name"`

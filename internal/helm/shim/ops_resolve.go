@@ -11,15 +11,6 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 )
 
-// ResolveOptions name the tag to resolve.
-type ResolveOptions struct {
-	// Ref is oci://host/repository, with neither tag nor digest.
-	Ref string `json:"ref"`
-	// Tag is resolved as pull resolves it ('+' becomes '_').
-	Tag string `json:"tag"`
-	RegistryAccess
-}
-
 // ResolveResult is what the tag points at.
 type ResolveResult struct {
 	Digest    string `json:"digest"`

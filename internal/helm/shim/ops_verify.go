@@ -59,19 +59,6 @@ const (
 	signatureDigestHexSize = 64
 )
 
-// VerifyOptions name an artifact by repository and manifest digest, and the
-// public keys a signature of it must verify with.
-type VerifyOptions struct {
-	// Ref is oci://host/repository, with neither tag nor digest.
-	Ref string `json:"ref"`
-	// Digest is the artifact's manifest digest, sha256:<64 hex>.
-	Digest string `json:"digest"`
-	// PublicKeys are PEM public keys (the content of cosign.pub): ECDSA,
-	// RSA or Ed25519. A signature verifying with any one of them will do.
-	PublicKeys []string `json:"publicKeys"`
-	RegistryAccess
-}
-
 // VerifyResult is a signature that verified. There is no unverified result:
 // anything else is an error.
 type VerifyResult struct {

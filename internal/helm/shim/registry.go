@@ -40,71 +40,14 @@ var (
 
 const defaultRegistryTimeout = 60 * time.Second
 
-// RegistryAccess says how to reach a registry: credentials, plain HTTP, TLS.
-type RegistryAccess struct {
-	Username string `json:"username,omitempty"`
-	Password string `json:"password,omitempty"`
-	// PlainHttp talks HTTP instead of HTTPS.
-	PlainHTTP bool `json:"plainHttp,omitempty"`
-	// InsecureSkipTlsVerify accepts any server certificate.
-	InsecureSkipTLSVerify bool `json:"insecureSkipTlsVerify,omitempty"`
-	// CaPem, CertPem and KeyPem are PEM: a CA bundle (trusted with the system's roots),
-	// a client certificate and its key.
-	CAPEM   string `json:"caPem,omitempty"`
-	CertPEM string `json:"certPem,omitempty"`
-	KeyPEM  string `json:"keyPem,omitempty"`
-	// Timeout bounds the whole call (a Go duration); 60s when empty.
-	Timeout string `json:"timeout,omitempty"`
-	// ProxyURL, when set, is the HTTP(S) proxy every request goes through,
-	// loopback hosts included; the environment's proxy settings otherwise.
-	ProxyURL string `json:"proxyUrl,omitempty"`
-}
-
-// LoginOptions check that a registry accepts the credentials.
-type LoginOptions struct {
-	// Host is host[:port], or an oci:// URL whose host is used.
-	Host string `json:"host"`
-	RegistryAccess
-}
-
 // LoginResult names the host logged in to.
 type LoginResult struct {
 	Host string `json:"host"`
 }
 
-// TagsOptions list the tags of a repository.
-type TagsOptions struct {
-	// Ref is oci://host/repository (no tag or digest).
-	Ref string `json:"ref"`
-	// All returns every tag as the registry lists it; otherwise only the
-	// strict semver tags, newest first, '_' turned back into '+' (Helm's way).
-	All bool `json:"all,omitempty"`
-	RegistryAccess
-}
-
 // TagsResult is the list of tags.
 type TagsResult struct {
 	Tags []string `json:"tags"`
-}
-
-// PullOptions pull a chart, or one layer of any OCI artifact.
-type PullOptions struct {
-	// Ref is oci://host/repository, with neither tag nor digest.
-	Ref string `json:"ref"`
-	// Tag and Digest select the manifest; Digest wins. A chart version's '+'
-	// may be given as is: it becomes '_' in the tag, as Helm pushes it.
-	Tag    string `json:"tag,omitempty"`
-	Digest string `json:"digest,omitempty"`
-	// Artifact pulls any artifact instead of a Helm chart, keeping the layer
-	// LayerMediaType names (the first layer of the manifest when empty).
-	Artifact       bool   `json:"artifact,omitempty"`
-	LayerMediaType string `json:"layerMediaType,omitempty"`
-	// MaxSize bounds the kept layer, in bytes; 0 means no bound.
-	MaxSize int64 `json:"maxSize,omitempty"`
-	// Dest, when set, is a file the layer is written to instead of being
-	// returned in the response.
-	Dest string `json:"dest,omitempty"`
-	RegistryAccess
 }
 
 // PullResult is the manifest pulled and the layer kept.

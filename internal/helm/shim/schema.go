@@ -8,10 +8,9 @@ import (
 	"reflect"
 	"slices"
 	"sort"
-)
 
-// SchemaOptions takes no options.
-type SchemaOptions struct{}
+	"github.com/helmward/helmward/internal/helm/shim/wire"
+)
 
 // SchemaResult is the protocol: JSON field paths, "a.b" for a field of a
 // nested object, "a[]" for an array and "a{}" for a map of objects.
@@ -65,7 +64,7 @@ func fieldPaths(t reflect.Type) []string {
 	out := []string{}
 	var walk func(t reflect.Type, prefix string)
 	walk = func(t reflect.Type, prefix string) {
-		for name, ft := range jsonFields(t) {
+		for name, ft := range wire.JSONFields(t) {
 			if held, ok := holds[t.Name()+"."+name]; ok {
 				ft = held
 			}
@@ -95,7 +94,9 @@ func deref(t reflect.Type) reflect.Type {
 }
 
 // ours says whether a type is a struct of this package ("main" in the
-// library, the import path in a test binary).
+// library, the import path in a test binary) or of package wire.
 func ours(t reflect.Type) bool {
-	return t.Kind() == reflect.Struct && t.PkgPath() == reflect.TypeFor[Request]().PkgPath()
+	pkg := t.PkgPath()
+	return t.Kind() == reflect.Struct &&
+		(pkg == reflect.TypeFor[Response]().PkgPath() || pkg == reflect.TypeFor[Request]().PkgPath())
 }

@@ -5,9 +5,13 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/helmward/helmward/internal/helm/shim/wire"
 )
 
 func TestSchemaDescribesEveryOpOfTheTable(t *testing.T) {
@@ -92,5 +96,22 @@ func TestDecodeRequestGivesTheHandlerItsOptions(t *testing.T) {
 	var se *shimError
 	if !errors.As(err, &se) || se.field != "status" || !strings.Contains(se.Error(), "unknown field") {
 		t.Fatalf("status is no op any more: got %v", err)
+	}
+}
+
+// The shim refuses to start when its dispatch table and the decoder's ops
+// disagree, so the decoder that is fuzzed is the one that runs.
+func TestTheDispatchTableMatchesTheDecoder(t *testing.T) {
+	if err := checkTables(opTable, wire.Ops); err != nil {
+		t.Fatal(err)
+	}
+	moved := maps.Clone(wire.Ops)
+	moved["get"] = wire.Op{Options: reflect.TypeFor[HistoryQuery]()}
+	if err := checkTables(opTable, moved); err == nil || !strings.Contains(err.Error(), `op "get"`) {
+		t.Errorf("a changed options type: %v", err)
+	}
+	delete(moved, "get")
+	if err := checkTables(opTable, moved); err == nil {
+		t.Error("a missing op was not reported")
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package wire
 
 import (
 	"encoding/json"
@@ -8,31 +8,27 @@ import (
 )
 
 // The property of both targets: decoding never panics, a refused request is
-// an InvalidRequest that classifies and encodes as the shim's error JSON, and
-// an accepted one carries options of exactly the type its op's handler takes.
+// an *InvalidError naming a field and a reason that encodes as JSON, and an
+// accepted one carries options of exactly the type Ops names for its op.
 
 func checkDecoded(t *testing.T, data []byte) {
-	c, err := decodeRequest(data)
+	c, err := Decode(data)
 	if err != nil {
-		var se *shimError
-		if !errors.As(err, &se) || se.code != CodeInvalidRequest {
-			t.Fatalf("decode error is not an InvalidRequest: %#v", err)
+		var bad *InvalidError
+		if !errors.As(err, &bad) || bad.Field == "" || bad.Err == nil || bad.Err.Error() == "" {
+			t.Fatalf("decode error is not an InvalidError with a field and a reason: %#v", err)
 		}
-		wire := classify(err, false)
-		if wire.Code != CodeInvalidRequest || wire.Message == "" {
-			t.Fatalf("classified as %+v", wire)
-		}
-		if _, merr := json.Marshal(&Response{Error: wire}); merr != nil {
-			t.Fatalf("error response does not encode: %v", merr)
+		if _, merr := json.Marshal(map[string]string{"field": bad.Field, "message": err.Error()}); merr != nil {
+			t.Fatalf("error does not encode: %v", merr)
 		}
 		return
 	}
-	h, ok := opTable[c.req.Op]
+	op, ok := Ops[c.Request.Op]
 	if !ok {
-		t.Fatalf("accepted unknown op %q", c.req.Op)
+		t.Fatalf("accepted unknown op %q", c.Request.Op)
 	}
-	if got, want := reflect.TypeOf(c.options), reflect.PointerTo(h.options); got != want {
-		t.Fatalf("op %q decoded options as %v, want %v", c.req.Op, got, want)
+	if got, want := reflect.TypeOf(c.Options), reflect.PointerTo(op.Options); got != want {
+		t.Fatalf("op %q decoded options as %v, want %v", c.Request.Op, got, want)
 	}
 }
 
@@ -47,8 +43,8 @@ func zeroOptions(t reflect.Type) []byte {
 }
 
 func FuzzDecodeRequest(f *testing.F) {
-	for _, name := range opNames() {
-		f.Add([]byte(`{"op":"` + name + `","` + name + `":` + string(zeroOptions(opTable[name].options)) + `}`))
+	for _, name := range OpNames() {
+		f.Add([]byte(`{"op":"` + name + `","` + name + `":` + string(zeroOptions(Ops[name].Options)) + `}`))
 	}
 	f.Add([]byte(`{"op": "install", "cluster": {"qps": "fast"}}`))
 	f.Add([]byte(`{"op": "install", "install": {"postRenderers": [{"kustomize": {"patches": [{"patch": "x", "target": {"kind": "A"}}]}}]}}`))
@@ -60,9 +56,9 @@ func FuzzDecodeRequest(f *testing.F) {
 // FuzzDecodeOptions reaches every op's options decoder: the envelope is built
 // around the fuzzed options, so most inputs get past the envelope checks.
 func FuzzDecodeOptions(f *testing.F) {
-	names := opNames()
+	names := OpNames()
 	for i, name := range names {
-		f.Add(uint8(i), zeroOptions(opTable[name].options))
+		f.Add(uint8(i), zeroOptions(Ops[name].Options))
 		f.Add(uint8(i), []byte(`{"labels": {"a": 1}, "maxHistory": 1.5, "timeout": "x", "values": [null]}`))
 	}
 	f.Fuzz(func(t *testing.T, op uint8, options []byte) {

@@ -1,4 +1,4 @@
-package main
+package wire
 
 import (
 	"bytes"
@@ -6,18 +6,37 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
-// decodeRequest parses a request strictly and decodes the op's options into
-// the struct its handler takes. Every error names the offending field by its
-// full path, e.g. install.postRenderers[0].kustomize.patches[1].tarGet.
-func decodeRequest(data []byte) (*call, error) {
+// InvalidError is a request the decoder refuses: Field is the offending
+// field's full path, e.g. install.postRenderers[0].kustomize.patches[1].tarGet.
+type InvalidError struct {
+	Field string
+	Err   error
+}
+
+func (e *InvalidError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+func invalid(field, format string, args ...any) error {
+	return &InvalidError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// Call is a decoded request: the envelope and its op's options, a pointer to
+// the struct Ops names for the op.
+type Call struct {
+	Request *Request
+	Options any
+}
+
+// Decode parses a request strictly and decodes the op's options into the
+// struct Ops names. Every error is an *InvalidError naming the offending field.
+func Decode(data []byte) (*Call, error) {
 	if !utf8.Valid(data) {
 		return nil, invalid("request", "malformed JSON: not valid UTF-8")
 	}
@@ -46,26 +65,56 @@ func decodeRequest(data []byte) (*call, error) {
 		return nil, err
 	}
 	present := map[string]bool{}
-	for name := range opTable {
+	for name := range Ops {
 		present[name] = obj[name] != nil
 	}
 	if err := checkOp(req, present); err != nil {
 		return nil, err
 	}
-	h := opTable[req.Op]
-	options := reflect.New(h.options).Interface()
+	options := reflect.New(Ops[req.Op].Options).Interface()
 	if err := unmarshalField(parts[req.Op], options, req.Op); err != nil {
 		return nil, err
 	}
-	return &call{req: req, handler: h, options: options}, nil
+	return &Call{Request: req, Options: options}, nil
+}
+
+// checkOp says what is wrong with the envelope's op and which op keys it
+// holds, or nil. present lists the op keys of the request.
+func checkOp(req *Request, present map[string]bool) error {
+	list := strings.Join(OpNames(), ", ")
+	if req.Op == "" {
+		return invalid("op", "missing; one of %s", list)
+	}
+	op, ok := Ops[req.Op]
+	if !ok {
+		return invalid("op", "unknown op %q; one of %s", req.Op, list)
+	}
+	for _, name := range OpNames() {
+		if present[name] && name != req.Op {
+			return invalid(name, "not allowed in a %q request", req.Op)
+		}
+	}
+	if !present[req.Op] {
+		return invalid(req.Op, "missing: a %q request carries its options in %q", req.Op, req.Op)
+	}
+	if op.Offline && req.Cluster != nil {
+		return invalid("cluster", "not allowed: %s never talks to a cluster", req.Op)
+	}
+	if op.Offline && req.Storage != nil {
+		return invalid("storage", "not allowed: %s never reads release storage", req.Op)
+	}
+	if op.Offline && req.Observe != nil {
+		return invalid("observe", "not allowed: %s reports no releases", req.Op)
+	}
+	return nil
 }
 
 // checkEnvelope checks the envelope's keys and each value's shape: the op's
 // options against the struct of the op a key names.
 func checkEnvelope(obj map[string]any) error {
-	fields := jsonFields(reflect.TypeOf(Request{}))
-	for name, h := range opTable {
-		fields[name] = h.options
+	fields := JSONFields(reflect.TypeOf(Request{}))
+	for name, op := range Ops {
+		fields[name] = op.Options
 	}
 	return checkFields(obj, fields, "")
 }
@@ -77,7 +126,7 @@ func unmarshalField(data []byte, into any, path string) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &te):
-		return invalid(orRoot(join(path, te.Field)), "expected %s, got JSON %s", te.Type, te.Value)
+		return invalid(orRoot(strings.Trim(path+"."+te.Field, ".")), "expected %s, got JSON %s", te.Type, te.Value)
 	default:
 		return invalid(orRoot(path), "%v", err)
 	}
@@ -113,13 +162,13 @@ func checkShape(v any, t reflect.Type, path string) error {
 		if !ok {
 			return invalid(orRoot(path), "expected an object, got %s", jsonKind(v))
 		}
-		return checkFields(obj, jsonFields(t), path)
+		return checkFields(obj, JSONFields(t), path)
 	case reflect.Map:
 		obj, ok := v.(map[string]any)
 		if !ok {
 			return invalid(orRoot(path), "expected an object, got %s", jsonKind(v))
 		}
-		for _, k := range sortedKeys(obj) {
+		for _, k := range SortedKeys(obj) {
 			if err := checkShape(obj[k], t.Elem(), join(path, k)); err != nil {
 				return err
 			}
@@ -163,7 +212,7 @@ func checkShape(v any, t reflect.Type, path string) error {
 // checkFields checks the keys of an object against the fields of a struct,
 // in sorted order so the error is deterministic.
 func checkFields(obj map[string]any, fields map[string]reflect.Type, path string) error {
-	for _, k := range sortedKeys(obj) {
+	for _, k := range SortedKeys(obj) {
 		ft, ok := fields[k]
 		if !ok {
 			return invalid(join(path, k), "unknown field; known fields here: %s", knownList(fields))
@@ -175,9 +224,9 @@ func checkFields(obj map[string]any, fields map[string]reflect.Type, path string
 	return nil
 }
 
-// jsonFields maps the JSON names of a struct's fields (embedded structs
+// JSONFields maps the JSON names of a struct's fields (embedded structs
 // flattened, as encoding/json does) to their types.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
+func JSONFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -192,7 +241,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 				et = et.Elem()
 			}
 			if et.Kind() == reflect.Struct {
-				for k, v := range jsonFields(et) {
+				for k, v := range JSONFields(et) {
 					out[k] = v
 				}
 				continue
@@ -210,15 +259,15 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 }
 
 func knownList(fields map[string]reflect.Type) string {
-	return strings.Join(sortedKeys(fields), ", ")
+	return strings.Join(SortedKeys(fields), ", ")
 }
 
-// sortedKeys are a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
-}
-
+// join appends a key to a field path. A key the path could not show
+// unambiguously (empty, or holding a separator) is quoted.
 func join(path, key string) string {
+	if key == "" || strings.ContainsAny(key, ".[]\"") {
+		key = strconv.Quote(key)
+	}
 	if path == "" {
 		return key
 	}

@@ -49,7 +49,7 @@ def key_of(shim_dir: Path = SHIM_DIR, script: Path = BUILD_SCRIPT) -> str:
         p.relative_to(shim_dir).as_posix()
         for p in shim_dir.rglob("*")
         if p.is_file()
-        and (p.parent == shim_dir and p.name in ("go.mod", "go.sum") or p.suffix == ".go")
+        and ((p.parent == shim_dir and p.name in ("go.mod", "go.sum")) or p.suffix == ".go")
         and not p.name.endswith("_test.go")
         and "testdata" not in p.relative_to(shim_dir).parts
     )

@@ -136,6 +136,7 @@ class Figures:
     dependency_p90_s: float | None = None
     log_dependency_p50_s: float | None = None
     log_dependency_p90_s: float | None = None
+    storage_watch_lag_p50_s: float | None = None
     failed: str | None = None
 
 
@@ -332,6 +333,9 @@ async def measure(
 
 def dependencies(figures: Figures, fl: Fleet, storage: StorageWatch, log: Path | None) -> None:
     """The dependency latencies, from Helm storage and (Helmward) its log."""
+    lags = storage.lags()
+    if lags:
+        figures.storage_watch_lag_p50_s = quantile(lags, 0.5)
     if not fl.depends_on:
         return
     latencies = storage.latencies(fl.depends_on)
@@ -431,7 +435,10 @@ def table(result: dict[str, Any]) -> str:
         lines.append(row)
     for f in runs.values():
         hwm = ", ".join(f"{k} {v:.0f}" for k, v in f.vmhwm_mib.items())
-        lines.append(f"  {f.controller}: VmHWM (MiB) {hwm}; {f.rss_samples} RSS samples")
+        lines.append(
+            f"  {f.controller}: VmHWM (MiB) {hwm}; {f.rss_samples} RSS samples; Helm storage "
+            f"watch lag p50 {_cell(f.storage_watch_lag_p50_s)}s"
+        )
         if f.log_dependency_p50_s is not None:
             lines.append(
                 f"  {f.controller}: dependency latency from its log p50 "

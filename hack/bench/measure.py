@@ -193,6 +193,12 @@ class StorageWatch:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    def lags(self) -> list[float]:
+        """How long after Helm stamped each release's first record (info.first_deployed) the
+        watch saw it: Helm renders the chart between the two, so this bounds the watch's own
+        delay from above."""
+        return [self.created[k] - t for k, t in self.first_deployed.items()]
+
     def latencies(self, deps: Mapping[str, str]) -> list[float]:
         """For each dependent → dependency (namespace/name keys): from the dependency's record
         showing deployed to the dependent's first record."""

@@ -22,12 +22,14 @@ Figures, for each controller and as Helmward/Flux ratios:
 - idle requests and writes (verbs other than GET, LIST and WATCH) per release over one
   interval starting 5s after all are Ready, from apiserver_request_total on the kinds a Helm
   controller touches (HelmReleases, HelmCharts, HelmRepositories, Secrets, Events, ConfigMaps);
-- dependency latency p50/p90 (chains): one source for both controllers, Helm storage as a
-  watch of its Secrets sees it, from a dependency's record first showing status deployed to its
-  dependent's first record appearing (Helm writes it, pending-install, before it applies
-  anything). Helm's release JSON has no time of reaching deployed (info.last_deployed is when
-  the install began), so the watch's clock, in milliseconds, stands for both ends. For Helmward
-  the same latency from its own log (in sync -> install starting) is reported too.
+- dependency latency p50/p90 (chains): one source for both controllers, Helm storage. From a
+  dependency's record first showing status deployed, as a watch of the storage Secrets sees it
+  (Helm's release JSON has no time of reaching deployed: info.last_deployed is when the install
+  began), to its dependent's install beginning, Helm's own sub-second stamp on the first record
+  (info.first_deployed, the installing controller's clock, taken before it renders the chart).
+  Ready's lastTransitionTime has whole seconds only. The watch lag printed (first record seen
+  minus its stamp) bounds the watch's delay from above. For Helmward the latency from its own
+  log (in sync -> install starting) is reported too.
 
 Targets of the issue (not gates: the exit status is 0 whenever every run completed, non-zero
 when some release never became Ready): wall <= 0.2x, controller CPU <= 0.3x, peak RSS <= 0.6x,

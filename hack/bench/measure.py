@@ -142,15 +142,16 @@ def decode_release(secret: Mapping[str, Any]) -> dict[str, Any]:
 @dataclass
 class StorageWatch:
     """Helm's release records (Secrets labelled owner=helm) as a watch sees them: when each
-    release's first record appeared (its install began: Helm writes it pending-install before
-    it applies anything) and when a record of it first showed status deployed. Times are this
-    process's wall clock at the event, in seconds."""
+    release's first record appeared (Helm writes it, pending-install, before it applies
+    anything) and when a record of it first showed status deployed, in seconds of this
+    process's wall clock at the event; and Helm's own sub-second stamp of each first record.
+    Helm records no time of reaching deployed, so that end is the watch's."""
 
     created: dict[str, float] = field(default_factory=dict)
     deployed: dict[str, float] = field(default_factory=dict)
     first_deployed: dict[str, float] = field(default_factory=dict)
-    """Helm's own info.first_deployed of each release's first record (the installing
-    controller's clock, sub-second), a cross-check of `created`."""
+    """Helm's own info.first_deployed of each release's first record: the installing
+    controller's clock, sub-second, taken when Helm began the install."""
     _task: asyncio.Task[None] | None = None
 
     def _seen(self, event: Mapping[str, Any], at: float) -> None:
@@ -199,14 +200,20 @@ class StorageWatch:
         delay from above."""
         return [self.created[k] - t for k, t in self.first_deployed.items()]
 
+    def began(self, key: str) -> float | None:
+        """When the release's install began: Helm's own stamp on its first record (taken
+        before it renders the chart), else when the watch saw that record."""
+        return self.first_deployed.get(key, self.created.get(key))
+
     def latencies(self, deps: Mapping[str, str]) -> list[float]:
         """For each dependent → dependency (namespace/name keys): from the dependency's record
-        showing deployed to the dependent's first record."""
-        return [
-            self.created[n] - self.deployed[d]
-            for n, d in deps.items()
-            if n in self.created and d in self.deployed
-        ]
+        showing deployed to the dependent's install beginning."""
+        out = []
+        for dependent, dependency in deps.items():
+            began = self.began(dependent)
+            if began is not None and dependency in self.deployed:
+                out.append(began - self.deployed[dependency])
+        return out
 
 
 def _timestamp(text: str) -> float:

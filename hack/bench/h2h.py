@@ -47,6 +47,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,7 @@ from hack.bench.measure import (
     RssSampler,
     StorageWatch,
     api_requests,
+    cpu_seconds,
     helmward_log_latencies,
     peak_rss_mib,
     quantile,
@@ -295,42 +297,60 @@ async def measure(
 ) -> Figures:
     """One controller's run on `plane`: install the fleet, wait Ready, idle one interval."""
     figures = Figures(which, fl.layout, len(fl.releases), args.interval)
-    plane_pids = [plane.pid("kube-apiserver"), plane.pid("etcd")]
-    kubeconfig = str(plane.kubeconfig)
+    storage = StorageWatch()
     async with api_client(plane.kubeconfig) as api:
         flux_bin = tools.flux_bin if which == "flux" else None
         await install_kinds(api, flux_bin)
         async with running(which, plane, fl, work, flux_bin) as ctl:
             await prepare(api, fl, tools.charts.url, within=120)
-            pids = list(ctl.pids.values())
-            rss = RssSampler(pids)
-            storage = StorageWatch()
-            await storage.start(api)
-            rss.start()
-            cpu0, plane0 = total_cpu_seconds(pids), [total_cpu_seconds([p]) for p in plane_pids]
-            start = time.monotonic()
-            await apply_all(api, fl, args.interval)
-            await until_ready(api, HELM_RELEASES.path(), len(fl.releases), args.timeout, ctl.alive)
-            figures.wall_s = time.monotonic() - start
-            figures.cpu_install_s = total_cpu_seconds(pids) - cpu0
-            figures.apiserver_cpu_install_s = total_cpu_seconds(plane_pids[:1]) - plane0[0]
-            figures.etcd_cpu_install_s = total_cpu_seconds(plane_pids[1:]) - plane0[1]
-            await asyncio.sleep(SETTLE)
-            await storage.stop()
-            before, cpu1 = api_requests(tools.kubectl, kubeconfig), total_cpu_seconds(pids)
-            await asyncio.sleep(args.interval)
-            traffic = release_traffic(api_requests(tools.kubectl, kubeconfig) - before)
-            figures.cpu_idle_s = total_cpu_seconds(pids) - cpu1
-            await rss.stop()
+            async with RssSampler(list(ctl.pids.values())).sampling() as rss:
+                async with storage.watching(api):
+                    await install(api, plane, fl, args, ctl, figures)
+                    await asyncio.sleep(SETTLE)
+                traffic = await idle(plane, args, tools, ctl, figures)
             figures.peak_rss_mib, figures.rss_samples = rss.peak_mib, rss.samples
             figures.vmhwm_mib = {name: peak_rss_mib(pid) for name, pid in ctl.pids.items()}
-            log = ctl.log
     n = len(fl.releases)
     figures.idle_requests = {f"{v} {r}": c for (v, r), c in sorted(traffic.items())}
     figures.idle_requests_per_release = sum(traffic.values()) / n
     figures.idle_writes_per_release = writes(traffic) / n
-    dependencies(figures, fl, storage, log)
+    dependencies(figures, fl, storage, ctl.log)
     return figures
+
+
+async def install(
+    api: client.ApiClient,
+    plane: OwnPlane,
+    fl: Fleet,
+    args: argparse.Namespace,
+    ctl: Running,
+    figures: Figures,
+) -> None:
+    """Apply the fleet and wait for all Ready: the wall and the CPU it took."""
+    pids = list(ctl.pids.values())
+    apiserver, etcd = plane.pid("kube-apiserver"), plane.pid("etcd")
+    cpu = [total_cpu_seconds(pids), cpu_seconds(apiserver), cpu_seconds(etcd)]
+    start = time.monotonic()
+    await apply_all(api, fl, args.interval)
+    await until_ready(api, HELM_RELEASES.path(), len(fl.releases), args.timeout, ctl.alive)
+    figures.wall_s = time.monotonic() - start
+    figures.cpu_install_s = total_cpu_seconds(pids) - cpu[0]
+    figures.apiserver_cpu_install_s = cpu_seconds(apiserver) - cpu[1]
+    figures.etcd_cpu_install_s = cpu_seconds(etcd) - cpu[2]
+
+
+async def idle(
+    plane: OwnPlane, args: argparse.Namespace, tools: Tools, ctl: Running, figures: Figures
+) -> Counter[tuple[str, str]]:
+    """One interval with every release in sync: the CPU it took and the requests on the
+    release kinds."""
+    pids = list(ctl.pids.values())
+    kubeconfig = str(plane.kubeconfig)
+    before, cpu = api_requests(tools.kubectl, kubeconfig), total_cpu_seconds(pids)
+    await asyncio.sleep(args.interval)
+    traffic = release_traffic(api_requests(tools.kubectl, kubeconfig) - before)
+    figures.cpu_idle_s = total_cpu_seconds(pids) - cpu
+    return traffic
 
 
 def dependencies(figures: Figures, fl: Fleet, storage: StorageWatch, log: Path | None) -> None:
@@ -425,7 +445,9 @@ def table(result: dict[str, Any]) -> str:
         f"{'':40} " + " ".join(f"{c:>10}" for c in runs) + ("   ratio   target" if ratio else ""),
     ]
     for name, label, bound in ROWS:
-        row = f"{label:40} " + " ".join(f"{_cell(getattr(f, name)):>10}" for f in runs.values())
+        row = f"{label:40} " + " ".join(
+            f"{'FAILED' if f.failed else _cell(getattr(f, name)):>10}" for f in runs.values()
+        )
         if ratio:
             row += f" {_cell(ratio[name]):>7}"
             goal = goals.get(name)
@@ -436,6 +458,9 @@ def table(result: dict[str, Any]) -> str:
                 row += f"   Helmward <= {goal['bound']}s {_verdict(goal['met'])}"
         lines.append(row)
     for f in runs.values():
+        if f.failed:
+            lines.append(f"  {f.controller}: FAILED: {f.failed}")
+            continue
         hwm = ", ".join(f"{k} {v:.0f}" for k, v in f.vmhwm_mib.items())
         lines.append(
             f"  {f.controller}: VmHWM (MiB) {hwm}; {f.rss_samples} RSS samples; Helm storage "

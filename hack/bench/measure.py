@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -110,7 +110,6 @@ class RssSampler:
     every: float = 0.2
     peak_mib: float = 0.0
     samples: int = 0
-    _task: asyncio.Task[None] | None = None
 
     def sample(self) -> None:
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
@@ -122,15 +121,15 @@ class RssSampler:
             self.sample()
             await asyncio.sleep(self.every)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self.sample()
+    @contextlib.asynccontextmanager
+    async def sampling(self) -> AsyncIterator[RssSampler]:
+        """Samples while the block runs, and once more at its end."""
+        task = asyncio.create_task(self._run())
+        try:
+            yield self
+        finally:
+            await _cancelled(task)
+            self.sample()
 
 
 def decode_release(secret: Mapping[str, Any]) -> dict[str, Any]:
@@ -152,7 +151,6 @@ class StorageWatch:
     first_deployed: dict[str, float] = field(default_factory=dict)
     """Helm's own info.first_deployed of each release's first record: the installing
     controller's clock, sub-second, taken when Helm began the install."""
-    _task: asyncio.Task[None] | None = None
 
     def _seen(self, event: Mapping[str, Any], at: float) -> None:
         secret = event.get("object") or {}
@@ -182,17 +180,18 @@ class StorageWatch:
                     self._seen(event, time.time())
                     resource_version = event["object"]["metadata"]["resourceVersion"]
 
-    async def start(self, api: client.ApiClient) -> None:
+    @contextlib.asynccontextmanager
+    async def watching(self, api: client.ApiClient) -> AsyncIterator[StorageWatch]:
+        """Records what the watch sees while the block runs (from the records there at its
+        start on)."""
         listing = await rest.request(
             api, "GET", SECRETS.path(), query={"labelSelector": "owner=helm"}
         )
-        self._task = asyncio.create_task(self._run(api, listing["metadata"]["resourceVersion"]))
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        task = asyncio.create_task(self._run(api, listing["metadata"]["resourceVersion"]))
+        try:
+            yield self
+        finally:
+            await _cancelled(task)
 
     def lags(self) -> list[float]:
         """How long after Helm stamped each release's first record (info.first_deployed) the
@@ -214,6 +213,12 @@ class StorageWatch:
             if began is not None and dependency in self.deployed:
                 out.append(began - self.deployed[dependency])
         return out
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _timestamp(text: str) -> float:

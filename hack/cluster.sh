@@ -25,6 +25,9 @@ APISERVER_PORT="${HELMWARD_APISERVER_PORT:-26443}"
 KCM_PORT="${HELMWARD_KCM_PORT:-20257}"
 SCHEDULER_PORT="${HELMWARD_SCHEDULER_PORT:-20259}"
 KWOK_PORT="${HELMWARD_KWOK_PORT:-20247}"
+# Room for about 65,000 Services (a /24 fills at about 250: a fleet of charts with a Service
+# each outgrows it). Its first address, 10.0.0.1, is the kubernetes Service, in the serving cert.
+SERVICE_CIDR="10.0.0.0/16"
 
 # Start order; down stops them in reverse.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
@@ -276,7 +279,7 @@ cmd_up() {
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "${PKI}/sa.pub" \
     --service-account-signing-key-file "${PKI}/sa.key" \
-    --service-cluster-ip-range 10.0.0.0/24 \
+    --service-cluster-ip-range "${SERVICE_CIDR}" \
     --authorization-mode RBAC --allow-privileged=true \
     --enable-priority-and-fairness=false --profiling=false \
     --endpoint-reconciler-type none "${audit[@]}"
@@ -291,6 +294,7 @@ cmd_up() {
     --use-service-account-credentials=true \
     --bind-address 127.0.0.1 --secure-port "${KCM_PORT}" \
     --leader-elect=false --controllers '*,-node-ipam-controller' \
+    --service-cluster-ip-range "${SERVICE_CIDR}" \
     --concurrent-gc-syncs 5
   start kube-scheduler kube-scheduler \
     --kubeconfig "${STATE_DIR}/scheduler.kubeconfig" \

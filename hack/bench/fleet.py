@@ -14,20 +14,24 @@ import argparse
 import asyncio
 import contextlib
 import json
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from kubernetes_asyncio import client
 
+from hack.bench.measure import (
+    api_requests,
+    helmward_log_latencies,
+    peak_rss_mib,
+    release_traffic,
+    writes,
+)
 from hack.testkit.chart_server import chart_repository
 from hack.testkit.charts import write_message_chart
 from hack.testkit.kube import api_client, create_helm_repository, install_crds
@@ -37,26 +41,10 @@ from internal.kube import rest
 from internal.kube.resources import HELM_RELEASES
 
 NAMESPACE = "fleet-bench"
-# The console log: time, level, logger, then the object the reconcile is about.
-LOG_LINE = re.compile(
-    r"^(\S+)\tINFO\tcontroller\.helmrelease\.\w+\tHelmRelease \S+/(\S+): state (\S+)"
-)
 
 
 def sh(*args: str) -> str:
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout
-
-
-def api_requests(kubectl: str, kubeconfig: str) -> Counter[tuple[str, str]]:
-    """apiserver_request_total summed by (verb, resource), from the API server's metrics."""
-    counts: Counter[tuple[str, str]] = Counter()
-    text = sh(kubectl, "--kubeconfig", kubeconfig, "get", "--raw", "/metrics")
-    for line in text.splitlines():
-        if not line.startswith("apiserver_request_total{"):
-            continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
-        counts[(labels.get("verb", ""), labels.get("resource", ""))] += int(float(line.split()[-1]))
-    return counts
 
 
 async def sample_heap(port: int, into: list[float], pid: int, anon: list[float]) -> None:
@@ -80,13 +68,6 @@ def wait_gone(kubectl: str, kubeconfig: str, ns: str) -> None:
     namespace = f"namespace/{ns}"
     wait = [kubectl, "--kubeconfig", kubeconfig, "wait", "--for=delete", namespace]
     subprocess.run([*wait, "--timeout=600s"], capture_output=True)
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def measure(
@@ -167,26 +148,12 @@ async def measure(
     await asyncio.sleep(args.interval * 1.1)
     after = api_requests(kubectl, kubeconfig)
     delta = after - before
-    mine = {
-        k: v
-        for k, v in delta.items()
-        if k[1]
-        in (
-            "helmreleases",
-            "helmcharts",
-            "helmrepositories",
-            "secrets",
-            "events",
-            "configmaps",
-        )
-    }
-    writes = sum(
-        v for (verb, _), v in mine.items() if verb in ("POST", "PUT", "PATCH", "APPLY", "DELETE")
-    )
+    mine = release_traffic(delta)
+    written = writes(mine)
     lists = sum(v for (verb, res), v in mine.items() if verb == "LIST" and res == "secrets")
     print(
         f"idle interval ({args.interval}s): {sum(mine.values())} requests on the "
-        f"release kinds, {writes / args.releases:.2f} writes per in-sync release, "
+        f"release kinds, {written / args.releases:.2f} writes per in-sync release, "
         f"{lists} LISTs of Helm storage"
     )
     for (verb, res), v in sorted(mine.items(), key=lambda kv: -kv[1])[:8]:
@@ -310,22 +277,8 @@ async def main() -> int:
     if deps is None:
         return 1
 
-    done: dict[str, datetime] = {}
-    began: dict[str, datetime] = {}
-    for line in log_path.read_text().splitlines():
-        m = LOG_LINE.match(line)
-        if not m:
-            continue
-        at = datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
-        if m.group(3) == "InSync":
-            done.setdefault(m.group(2), at)
-        elif m.group(3) == "Absent":
-            began.setdefault(m.group(2), at)
-    latencies = [
-        (began[n] - done[d[0]]).total_seconds()
-        for n, d in deps.items()
-        if d and n in began and d[0] in done
-    ]
+    pairs = {n: d[0] for n, d in deps.items() if d}
+    latencies = helmward_log_latencies(log_path, pairs)
     if latencies:
         print(
             f"dependency Ready -> dependent install: p50 {statistics.median(latencies):.3f}s, "

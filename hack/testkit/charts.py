@@ -266,3 +266,22 @@ def write_message_chart(root: Path, name: str, version: str, *, test_hook: bool 
         "  containers:\n  - name: h\n    image: busybox:1.36\n{{- end }}\n"
     )
     return d
+
+
+WORKLOAD_TEMPLATES = {
+    "serviceaccount.yaml": (
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {{ .Release.Name }}\n"
+    ),
+    "configmap.yaml": CONFIGMAP,
+    "service.yaml": SERVICE,
+    "deployment.yaml": DEPLOYMENT.replace(
+        "    spec:\n", "    spec:\n      serviceAccountName: {{ .Release.Name }}\n", 1
+    ),
+}
+
+
+def write_workload_chart(root: Path, name: str, version: str) -> Path:
+    """`root/name-version`: what a small application ships, a Deployment of one replica (KWOK
+    makes its pod Ready) running as the release's own ServiceAccount, a Service in front of it
+    and a ConfigMap showing `.Values.message`."""
+    return make_chart(root, name, version=version, templates=WORKLOAD_TEMPLATES)

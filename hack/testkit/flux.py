@@ -75,14 +75,26 @@ class Flux:
 
 @contextlib.asynccontextmanager
 async def running_flux(
-    kubeconfig: Path, namespace: str, work_dir: Path, *, bin_dir: Path | None = None
+    kubeconfig: Path,
+    namespace: str,
+    work_dir: Path,
+    *,
+    bin_dir: Path | None = None,
+    watch_all_namespaces: bool = False,
+    concurrent: int = 4,
 ) -> AsyncIterator[Flux]:
     """source-controller and helm-controller watching only `namespace` (their runtime namespace),
+    or every namespace with `watch_all_namespaces`; `concurrent` reconciles in parallel in each,
     no leader election, artifacts under `work_dir`; stopped on exit."""
     bin_dir = bin_dir or flux_bin_dir()
     storage, *ports = free_ports(5)
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "RUNTIME_NAMESPACE": namespace}
-    common = ("--watch-all-namespaces=false", "--enable-leader-election=false", "--log-level=info")
+    common = (
+        f"--watch-all-namespaces={str(watch_all_namespaces).lower()}",
+        "--enable-leader-election=false",
+        "--log-level=info",
+        f"--concurrent={concurrent}",
+    )
     (work_dir / "flux-storage").mkdir(parents=True, exist_ok=True)
     commands = {
         "source-controller": (
@@ -95,7 +107,6 @@ async def running_flux(
         "helm-controller": (
             f"--metrics-addr=127.0.0.1:{ports[2]}",
             f"--health-addr=127.0.0.1:{ports[3]}",
-            "--concurrent=4",
             "--requeue-dependency=5s",
         ),
     }

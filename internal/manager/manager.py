@@ -6,9 +6,12 @@ A `Manager` is one release of one object for one reconcile. It reads the newest 
 nothing: which action runs when is the state machine's business (internal/release/plan.py), and
 the caller folds the outcomes into the object's status.
 
-Reading storage costs no List once a release is known: the newest version is fetched by name
-(`sh.helm.release.v1.<name>.v<N>`) and the next version is probed, so a release made outside the
-controller is still seen.
+Reading storage: with a watch of the storage Secrets (`records.Records`), a release whose
+newest record has not changed since it was last read costs no request at all, and a changed one
+one GET of that version; its body (manifest, values) is read only when a caller needs it
+(`load`). Without the watch (another cluster, storage outside the watched namespace, or right
+after this client wrote), the newest version is fetched by name (`sh.helm.release.v1.<name>.v<N>`)
+and the next version is probed, so a release made outside the controller is still seen.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from internal.helm.engine import Engine
 from internal.kube.client import ApiException
 from internal.manager import digests, options, polling
 from internal.manager.clusters import Cluster, Clusters
+from internal.manager.records import Records, Summary
 from internal.release import health, inventory
 from internal.release.plan import RollbackTarget
 from internal.release.state import (
@@ -72,17 +76,37 @@ class ReleaseClient:
     (sync, test, rollback, uninstall, unlock, drift, health, inventory)."""
 
     def __init__(
-        self, engine: Engine, hr: HelmRelease, target: options.Target, cluster: Cluster
+        self,
+        engine: Engine,
+        hr: HelmRelease,
+        target: options.Target,
+        cluster: Cluster,
+        records: Records | None = None,
     ) -> None:
         self.engine = engine
         self.hr = hr
         self.target = target
         self.cluster = cluster
+        self.records = records
+        """The watch of this release's storage; None when it does not cover it."""
         self._release: hm.Release | None = None
+        self._summary: StoredRelease | None = None
+        """The newest release as last read, when `sync` knew it unchanged from the watch."""
+        self._wrote = False
 
     @property
     def release(self) -> hm.Release | None:
-        """The newest release in storage, as of the last `sync`."""
+        """The newest release in storage, as of the last `sync`; `load` it first when the
+        caller reads its body."""
+        if self._release is None and self._summary is not None:
+            raise RuntimeError("the release's body was not read: await load() first")
+        return self._release
+
+    async def load(self) -> hm.Release | None:
+        """The newest release with its body: read now when `sync` answered from the watch."""
+        if self._release is None and self._summary is not None:
+            self._release = await self._get(self._summary.version)
+            self._summary = None
         return self._release
 
     # --- what is stored ------------------------------------------------------------------------
@@ -114,6 +138,41 @@ class ReleaseClient:
         return got.result.release
 
     async def sync(self, known_version: int | None = None) -> None:
+        """Know the newest stored release. `known_version` is the version the caller last
+        recorded: a watch that has not yet seen it is not trusted."""
+        self._release, self._summary = None, None
+        records = self._watching()
+        if records is None:
+            await self._read(known_version)
+            return
+        ns, name = self.target.storage_namespace, self.target.release_name
+        newest = records.newest(ns, name)
+        if newest is None and not known_version:
+            return
+        if newest is None or newest.version < (known_version or 0):
+            await self._read(known_version)
+            return
+        oci = self._observe().versions.get(str(newest.version), "")
+        read = records.summary(ns, name, newest, oci)
+        if read is not None:
+            self._summary = read.stored
+            return
+        rel = await self._get(newest.version)
+        if rel is None:  # deleted since the watch saw it
+            await self._read(known_version)
+            return
+        self._release = rel
+        records.remember(ns, name, Summary(newest.resource_version, oci, _stored(rel)))
+
+    def _watching(self) -> Records | None:
+        """The watch, when it answers for this release's storage now. Once this client has
+        written, it reads storage itself: the watch may not have delivered the write yet."""
+        records = self.records
+        if records is None or self._wrote or not records.covers(self.target.storage_namespace):
+            return None
+        return records
+
+    async def _read(self, known_version: int | None) -> None:
         """Read the newest stored release. With the version the caller last saw, two GETs;
         without it (a release never seen), one List of the release's storage."""
         rel = await self._get(known_version) if known_version else None
@@ -125,15 +184,13 @@ class ReleaseClient:
         self._release = rel
 
     def stored(self) -> StoredRelease | None:
-        rel = self.release
-        if rel is None:
-            return None
-        return StoredRelease(
-            rel.name, rel.version, rel.status, rel.chart.name, rel.chart.version, rel.digest
-        )
+        if self._summary is not None:
+            return self._summary
+        return None if self._release is None else _stored(self._release)
 
     def is_installed(self) -> bool:
-        return self.release is not None and self.release.status != "uninstalled"
+        stored = self.stored()
+        return stored is not None and stored.status != "uninstalled"
 
     # --- actions -------------------------------------------------------------------------------
 
@@ -145,6 +202,9 @@ class ReleaseClient:
         )
 
     async def _act(self, call: Any) -> Done:
+        self._wrote = True
+        if self.records is not None:
+            self.records.forget(self.target.storage_namespace, self.target.release_name)
         try:
             out = await call
         except herr.HelmError as exc:
@@ -173,12 +233,13 @@ class ReleaseClient:
     ) -> list[tuple[Change, dict[str, Any]]]:
         """Compare the live objects with the stored release's manifest (server-side-apply dry
         runs); the changes that would bring them back, each with its object."""
-        if self.release is None:
+        release = await self.load()
+        if release is None:
             return []
         return await live.detect(
             self.cluster.api,
             self.cluster.discovery,
-            self.release.manifest,
+            release.manifest,
             self.target.namespace,
             self.target.release_name,
             rules,
@@ -195,8 +256,9 @@ class ReleaseClient:
     async def unlock(self) -> tuple[str, Done]:
         """Mark a release left pending by a crash as failed, so it can be remediated. Returns
         the status it was left in and what the engine stored."""
-        assert self.release is not None
-        return self.release.status, await self.mark_failed(UNLOCK_DESCRIPTION)
+        stored = self.stored()
+        assert stored is not None
+        return stored.status, await self.mark_failed(UNLOCK_DESCRIPTION)
 
     async def mark_failed(self, description: str) -> Done:
         """Record the newest stored release as failed, as Helm records a failed action, so the
@@ -211,7 +273,7 @@ class ReleaseClient:
         done = await self._run(self.engine.mark_failed, request)
         release = getattr(done.result, "release", None)
         if release is not None:
-            self._release = release
+            self._release, self._summary = release, None
         return done
 
     async def wait_healthy(
@@ -258,8 +320,9 @@ class Manager(ReleaseClient):
         target: options.Target,
         cluster: Cluster,
         chart: Chart,
+        records: Records | None = None,
     ) -> None:
-        super().__init__(engine, hr, target, cluster)
+        super().__init__(engine, hr, target, cluster, records)
         self.chart = chart
 
     def is_upgrade_required(self, desired: Desired, observed: Observed) -> bool:
@@ -271,7 +334,8 @@ class Manager(ReleaseClient):
         return await self._run(self.engine.install, request, self.chart.oci_digest)
 
     async def upgrade_release(self) -> Done:
-        method = self.release.apply_method if self.release else None
+        stored = await self.load()
+        method = stored.apply_method if stored else None
         request = options.upgrade(self.hr, self.target, self.chart.path, self.chart.values, method)
         return await self._run(self.engine.upgrade, request, self.chart.oci_digest)
 
@@ -279,14 +343,17 @@ class Manager(ReleaseClient):
 class ManagerFactory:
     """Builds the Manager or ReleaseClient of one release, on the clusters it can reach."""
 
-    def __init__(self, engine: Engine, clusters: Clusters) -> None:
+    def __init__(self, engine: Engine, clusters: Clusters, records: Records | None = None) -> None:
         self.engine = engine
         self.clusters = clusters
+        self.records = records
+        """The watch of Helm storage on the local cluster, when the controller runs one."""
 
     def new_manager(
         self, hr: HelmRelease, target: options.Target, cluster: Cluster, chart: Chart
     ) -> Manager:
-        return Manager(self.engine, hr, target, cluster, chart)
+        records = self.records if self.clusters.is_local(cluster) else None
+        return Manager(self.engine, hr, target, cluster, chart, records)
 
     async def digests(self, hr: HelmRelease, values: Mapping[str, Any]) -> hm.DigestResult:
         """What Flux records of the object's desired state, computed as Flux computes it."""
@@ -296,3 +363,9 @@ class ManagerFactory:
         self, hr: HelmRelease, target: options.Target, cluster: Cluster
     ) -> ReleaseClient:
         return ReleaseClient(self.engine, hr, target, cluster)
+
+
+def _stored(rel: hm.Release) -> StoredRelease:
+    return StoredRelease(
+        rel.name, rel.version, rel.status, rel.chart.name, rel.chart.version, rel.digest
+    )

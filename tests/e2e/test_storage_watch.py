@@ -1,0 +1,150 @@
+"""In-sync releases are confirmed from the watch of Helm storage: an idle interval reads no
+storage record, a restart makes no Helm action and no status write, and a revision written
+behind the controller's back is still seen."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+
+import pytest
+
+from hack.testkit.wait import eventually
+from tests.e2e.conftest import Harness
+
+pytestmark = pytest.mark.e2e
+
+RELEASES = ("quiet-a", "quiet-b", "quiet-c")
+INTERVAL = 2
+
+
+def requests_by_method(metrics: str) -> dict[str, int]:
+    """rest_client_requests_total summed by method: the controller's and its engine's."""
+    totals: dict[str, int] = {}
+    for method, value in re.findall(
+        r'^rest_client_requests_total\{[^}]*method="(\w+)"[^}]*\} (\S+)$', metrics, re.M
+    ):
+        totals[method] = totals.get(method, 0) + int(float(value))
+    return totals
+
+
+def reconciles(metrics: str) -> int:
+    found = re.findall(
+        r'^controller_runtime_reconcile_total\{controller="HelmRelease"[^}]*\} (\S+)$',
+        metrics,
+        re.M,
+    )
+    return sum(int(float(v)) for v in found)
+
+
+def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+
+
+async def install(h: Harness, *names: str) -> None:
+    for name in names:
+        spec = {**h.chart_spec(version="1.0.0"), "interval": f"{INTERVAL}s"}
+        await h.apply_release(name, {**spec, "values": {"message": name}})
+    for name in names:
+        await h.wait(name, "Ready", "True")
+
+
+async def settled(h: Harness) -> None:
+    """Wait until a whole interval passes with no request but the reconciles' own."""
+    await asyncio.sleep(INTERVAL * 2)
+
+
+def helm(h: Harness, *args: str) -> str:
+    argv = [str(h.helm), *args, "-n", h.namespace, "--kubeconfig", str(h.kubeconfig)]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
+def kubectl(h: Harness, *args: str) -> str:
+    argv = [str(h.helm.parent / "kubectl"), *args, "-n", h.namespace]
+    argv += ["--kubeconfig", str(h.kubeconfig)]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
+async def test_an_idle_interval_reads_no_storage_and_writes_nothing(harness: Harness) -> None:
+    h = harness
+    await install(h, *RELEASES)
+    await settled(h)
+    before, runs = requests_by_method(await h.metrics()), reconciles(await h.metrics())
+    await asyncio.sleep(INTERVAL * 3)
+    metrics = await h.metrics()
+    assert reconciles(metrics) - runs >= len(RELEASES) * 2, "the releases were reconciled"
+    assert delta(requests_by_method(metrics), before) == {}
+
+
+async def test_a_restart_confirms_in_sync_releases_with_no_action_or_write(
+    harness: Harness,
+) -> None:
+    h = harness
+    await install(h, *RELEASES)
+    await settled(h)
+    statuses = {name: (await h.get(name))["status"] for name in RELEASES}
+    revisions = {name: helm(h, "history", name, "-o", "json") for name in RELEASES}
+    assert h.controller is not None
+    await h.controller.stop()
+
+    async with h.restart() as again:
+        h.controller = again
+        log = h.work_dir / "controller-2.log"
+
+        async def confirmed() -> bool:
+            text = log.read_text() if log.exists() else ""
+            return all(f"/{name}: state InSync" in text for name in RELEASES)
+
+        await eventually(confirmed, within=60, what="every release confirmed InSync")
+        await asyncio.sleep(1)
+        text = log.read_text()
+        assert re.findall(r"state (\w+) \(.*\) -> (\S+)$", text, re.M) == [
+            ("InSync", "none")
+        ] * len(RELEASES)
+        sent = requests_by_method(await h.metrics())
+        # One GET of each release's newest record (the summary is rebuilt), a LIST and a WATCH
+        # per informer: no PATCH, PUT or POST.
+        assert set(sent) == {"GET"}
+        for name in RELEASES:
+            assert (await h.get(name))["status"] == statuses[name]
+            assert helm(h, "history", name, "-o", "json") == revisions[name]
+        await settled(h)
+        before = requests_by_method(await h.metrics())
+        await asyncio.sleep(INTERVAL * 3)
+        assert delta(requests_by_method(await h.metrics()), before) == {}
+
+
+async def test_a_revision_written_behind_the_controllers_back_is_seen(harness: Harness) -> None:
+    h = harness
+    await install(h, "behind")
+    chart = h.work_dir / "src" / "demo-1.0.0"
+    helm(h, "upgrade", "behind", str(chart), "--set", "message=cli")
+    assert (await h.config("behind"))["message"] == "cli"
+
+    async def upgraded_back() -> bool:
+        return (await h.config("behind"))["message"] == "behind"
+
+    # Storage's v2 is not what the status recorded: Unmanaged, upgraded to v3.
+    await eventually(upgraded_back, within=60, what="the controller's values back")
+    assert (await h.get("behind"))["status"]["history"][0]["version"] == 3
+    log = (h.work_dir / "controller.log").read_text()
+    assert "release not observed: storage has behind.v2, last observed behind.v1" in log
+
+
+async def test_a_record_edited_in_place_is_read_again(harness: Harness) -> None:
+    """A changed resourceVersion with the same version: one GET of it, and no action when
+    what it holds is unchanged."""
+    h = harness
+    await install(h, "touched")
+    await settled(h)
+    before = requests_by_method(await h.metrics())
+    kubectl(h, "annotate", "secret", "sh.helm.release.v1.touched.v1", "touched=yes")
+
+    async def read_again() -> bool:
+        return delta(requests_by_method(await h.metrics()), before).get("GET", 0) >= 1
+
+    await eventually(read_again, within=30, what="the record read again")
+    await settled(h)
+    assert delta(requests_by_method(await h.metrics()), before) == {"GET": 1}
+    assert len((await h.get("touched"))["status"]["history"]) == 1

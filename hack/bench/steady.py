@@ -44,7 +44,8 @@ KINDS = ("helmreleases", "helmcharts", "helmrepositories", "secrets", "events", 
 WRITES = ("POST", "PUT", "PATCH", "APPLY", "DELETE")
 # The console log: time, level, logger, the object, then the state the loop found.
 STATE_LINE = re.compile(
-    r"^\S+\tINFO\tcontroller\.helmrelease\.\w+\tHelmRelease \S+/(\S+): state (\S+) .*-> (\S+)$"
+    r"^\S+\tINFO\tcontroller\.helmrelease\.\w+\tHelmRelease \S+/(\S+): "
+    r"state (\S+) .*-> ([\w-]+)"
 )
 Key = tuple[str, str, str]
 

@@ -99,9 +99,9 @@ async def test_a_restart_confirms_in_sync_releases_with_no_action_or_write(
         await eventually(confirmed, within=60, what="every release confirmed InSync")
         await asyncio.sleep(1)
         text = log.read_text()
-        assert re.findall(r"state (\w+) \(.*\) -> (\S+)$", text, re.M) == [
-            ("InSync", "none")
-        ] * len(RELEASES)
+        assert re.findall(r": state (\w+) \(.*\) -> ([\w-]+)", text) == [("InSync", "none")] * len(
+            RELEASES
+        )
         sent = requests_by_method(await h.metrics())
         # One GET of each release's newest record (the summary is rebuilt), a LIST and a WATCH
         # per informer: no PATCH, PUT or POST.

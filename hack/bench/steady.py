@@ -36,6 +36,7 @@ from hack.testkit.charts import write_message_chart
 from hack.testkit.kube import api_client, create_helm_repository, install_crds
 from hack.testkit.launcher import Controller, running_controller
 from hack.testkit.plane import cluster_env, second_control_plane
+from hack.testkit.ports import free_ports
 from internal.kube import rest
 from internal.kube.resources import HELM_RELEASES
 
@@ -193,8 +194,17 @@ async def run(args: argparse.Namespace, kubeconfig: Path, bin_dir: Path) -> int:
         sh(kubectl, "--kubeconfig", kc, "create", "namespace", NAMESPACE)
         await create_helm_repository(api, NAMESPACE, charts.url, interval="10m")
         first = work / "controller-1.log"
+        # The artifacts' address is the same across the restart, as a Deployment's Service is:
+        # another one would rewrite every HelmChart's artifact URL.
+        (port,) = free_ports(1)
         async with running_controller(
-            kubeconfig, work / "data", namespace=NAMESPACE, flags=flags, log=first, grace=120
+            kubeconfig,
+            work / "data",
+            namespace=NAMESPACE,
+            flags=flags,
+            log=first,
+            grace=120,
+            storage_port=port,
         ) as controller:
             start = time.monotonic()
             await apply_releases(api, names, args.interval)
@@ -209,7 +219,13 @@ async def run(args: argparse.Namespace, kubeconfig: Path, bin_dir: Path) -> int:
         second = work / "controller-2.log"
         before = api_requests(kubectl, kc)
         async with running_controller(
-            kubeconfig, work / "data", namespace=NAMESPACE, flags=flags, log=second, grace=120
+            kubeconfig,
+            work / "data",
+            namespace=NAMESPACE,
+            flags=flags,
+            log=second,
+            grace=120,
+            storage_port=port,
         ) as controller:
             start = time.monotonic()
             to_first, cpu = await first_reconcile_cpu(controller, second)

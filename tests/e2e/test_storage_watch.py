@@ -10,8 +10,9 @@ import subprocess
 
 import pytest
 
+from hack.testkit.launcher import running_controller
 from hack.testkit.wait import eventually
-from tests.e2e.conftest import Harness
+from tests.e2e.conftest import CONTROLLER_FLAGS, Harness
 
 pytestmark = pytest.mark.e2e
 
@@ -88,7 +89,17 @@ async def test_a_restart_confirms_in_sync_releases_with_no_action_or_write(
     assert h.controller is not None
     await h.controller.stop()
 
-    async with h.restart() as again:
+    # On the same artifact address, as a Deployment behind its Service: a new one would
+    # rewrite every HelmChart's artifact URL.
+    again_ = running_controller(
+        h.kubeconfig,
+        h.work_dir / "data",
+        namespace=h.namespace,
+        flags=(*CONTROLLER_FLAGS, *h.flags),
+        log=h.work_dir / "controller-2.log",
+        storage_port=h.controller.storage_port,
+    )
+    async with again_ as again:
         h.controller = again
         log = h.work_dir / "controller-2.log"
 

@@ -52,7 +52,8 @@ Key = tuple[str, str, str]
 
 
 def api_requests(kubectl: str, kubeconfig: str) -> Counter[Key]:
-    """apiserver_request_total by (verb, resource, subresource), for the release kinds."""
+    """apiserver_request_total by (verb, resource, subresource), for the release kinds and the
+    non-resource paths (Helm's reachability check is a GET of /version)."""
     counts: Counter[Key] = Counter()
     text = sh(kubectl, "--kubeconfig", kubeconfig, "get", "--raw", "/metrics")
     for line in text.splitlines():
@@ -60,12 +61,14 @@ def api_requests(kubectl: str, kubeconfig: str) -> Counter[Key]:
             continue
         labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
         key = (labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", ""))
-        if key[1] in KINDS:
+        if key[1] in KINDS or not key[1]:
             counts[key] += int(float(line.split()[-1]))
     return counts
 
 
 def report(delta: Counter[Key], releases: int, what: str) -> None:
+    """`delta` of two readings holds the scrape that took the first one: it is left out."""
+    delta[("GET", "", "")] -= 1
     total = sum(delta.values())
     writes = sum(v for (verb, _, _), v in delta.items() if verb in WRITES)
     gets = delta[("GET", "secrets", "")]
@@ -75,7 +78,8 @@ def report(delta: Counter[Key], releases: int, what: str) -> None:
     )
     for (verb, res, sub), v in sorted(delta.items(), key=lambda kv: -kv[1])[:10]:
         if v:
-            print(f"  {verb:<7} {res + ('/' + sub if sub else ''):<22} {v}")
+            what = (res + ("/" + sub if sub else "")) or "(non-resource)"
+            print(f"  {verb:<7} {what:<22} {v}")
 
 
 def cpu_seconds(pid: int) -> float:

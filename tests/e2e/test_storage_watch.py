@@ -38,7 +38,7 @@ def requests_by_method(metrics: str) -> dict[str, int]:
 
 def reconciles(metrics: str) -> int:
     found = re.findall(
-        r'^controller_runtime_reconcile_total\{controller="HelmRelease"[^}]*\} (\S+)$',
+        r'^controller_runtime_reconcile_total\{controller="(?i:helmrelease)"[^}]*\} (\S+)$',
         metrics,
         re.M,
     )
@@ -64,7 +64,9 @@ async def settled(h: Harness) -> None:
 
 def helm(h: Harness, *args: str) -> str:
     argv = [str(h.helm), *args, "-n", h.namespace, "--kubeconfig", str(h.kubeconfig)]
-    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def kubectl(h: Harness, *args: str) -> str:
@@ -135,7 +137,7 @@ async def test_a_revision_written_behind_the_controllers_back_is_seen(harness: H
     h = harness
     await install(h, "behind")
     chart = h.work_dir / "src" / "demo-1.0.0"
-    helm(h, "upgrade", "behind", str(chart), "--set", "message=cli")
+    helm(h, "upgrade", "behind", str(chart), "--set", "message=cli", "--force-conflicts")
     assert (await h.config("behind"))["message"] == "cli"
 
     async def upgraded_back() -> bool:

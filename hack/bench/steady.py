@@ -2,8 +2,9 @@
 what a restart of the controller costs.
 
 1. Installs N HelmReleases of a small chart and waits until all are Ready.
-2. Idle: the API requests (from the API server's apiserver_request_total) per release over one
-   interval (`--interval`, also every release's spec.interval), and the writes among them.
+2. Idle: the API requests (from the API server's apiserver_request_total) per release over two
+   intervals in turn (`--interval`, also every release's spec.interval), and the writes among
+   them.
 3. Restart: stops the controller and starts another on the same storage; prints the time until
    every release was confirmed InSync, the Helm actions and status writes the restart made, the
    API requests per release until then, and the CPU the new process spent before its first
@@ -216,7 +217,8 @@ async def run(args: argparse.Namespace, kubeconfig: Path, bin_dir: Path) -> int:
                 return 1
             print(f"{args.releases} HelmReleases Ready in {time.monotonic() - start:.1f}s")
             await asyncio.sleep(5)
-            await idle(args, kubectl, kc, f"idle interval ({args.interval}s)")
+            await idle(args, kubectl, kc, f"first idle interval ({args.interval}s)")
+            await idle(args, kubectl, kc, f"second idle interval ({args.interval}s)")
             mem = memory_mib(controller.pid)
             print("controller memory (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in mem.items()))
         records_before = storage_records(kubectl, kc)

@@ -23,6 +23,8 @@ from internal.kube.resources import key_of
 
 log = logging.getLogger(__name__)
 
+WAIT_FOR_OTHERS = 30.0
+
 
 @dataclass(frozen=True)
 class Result:
@@ -65,7 +67,8 @@ class Controller:
         self.in_flight: set[str] = set()
         self.predicate = predicate
         self.waits_for = tuple(waits_for)
-        """Informers the reconciles read besides their own, listed before the first one."""
+        """Informers the reconciles read besides their own, listed before the first one (for
+        at most WAIT_FOR_OTHERS seconds: the reconciles must do without them meanwhile)."""
         informer.add_handler(self._on_event)
 
     def enqueue(self, key: str, *, urgent: bool = False) -> None:
@@ -78,8 +81,12 @@ class Controller:
     async def run(self) -> None:
         """Wait for the informers' first lists (the manager runs informers), then work until
         the queue shuts down."""
-        for informer in (self.informer, *self.waits_for):
-            await informer.synced.wait()
+        await self.informer.synced.wait()
+        for other in self.waits_for:
+            try:
+                await asyncio.wait_for(other.synced.wait(), WAIT_FOR_OTHERS)
+            except TimeoutError:
+                log.warning("%s: starting before %s are listed", self.name, other.resource.plural)
         await asyncio.gather(*(self._worker() for _ in range(self.workers)))
 
     def stop(self) -> None:

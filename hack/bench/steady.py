@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from hack.bench.fleet import sh, wait_gone
 from hack.testkit.chart_server import chart_repository
 from hack.testkit.charts import write_message_chart
@@ -160,10 +162,33 @@ async def wait_ready(api: Any, count: int, within: float) -> bool:
     return False
 
 
-async def idle(args: argparse.Namespace, kubectl: str, kubeconfig: str, what: str) -> None:
-    before = api_requests(kubectl, kubeconfig)
+async def sent(controller: Controller) -> Counter[str]:
+    """The controller's own rest_client_requests_total by method (its engine's included)."""
+    counts: Counter[str] = Counter()
+    async with aiohttp.ClientSession() as http, http.get(controller.metrics_url) as resp:
+        text = await resp.text()
+    for method, value in re.findall(
+        r'^rest_client_requests_total\{[^}]*method="(\w+)"[^}]*\} (\S+)$', text, re.M
+    ):
+        counts[method] += int(float(value))
+    return counts
+
+
+def report_sent(delta: Counter[str], releases: int) -> None:
+    total = sum(delta.values())
+    print(
+        f"  as the controller counts them (rest_client_requests_total, /version included): "
+        f"{total} = {total / releases:.3f} per release {dict(delta)}"
+    )
+
+
+async def idle(
+    args: argparse.Namespace, kubectl: str, kubeconfig: str, controller: Controller, what: str
+) -> None:
+    before, mine = api_requests(kubectl, kubeconfig), await sent(controller)
     await asyncio.sleep(args.interval * 1.1)
     report(api_requests(kubectl, kubeconfig) - before, args.releases, what)
+    report_sent(await sent(controller) - mine, args.releases)
 
 
 async def first_reconcile_cpu(controller: Controller, log: Path) -> tuple[float, float]:
@@ -216,8 +241,8 @@ async def run(args: argparse.Namespace, kubeconfig: Path, bin_dir: Path) -> int:
                 return 1
             print(f"{args.releases} HelmReleases Ready in {time.monotonic() - start:.1f}s")
             await asyncio.sleep(5)
-            await idle(args, kubectl, kc, f"first idle interval ({args.interval}s)")
-            await idle(args, kubectl, kc, f"second idle interval ({args.interval}s)")
+            await idle(args, kubectl, kc, controller, f"first idle interval ({args.interval}s)")
+            await idle(args, kubectl, kc, controller, f"second idle interval ({args.interval}s)")
             mem = memory_mib(controller.pid)
             print("controller memory (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in mem.items()))
         records_before = storage_records(kubectl, kc)
@@ -259,9 +284,11 @@ async def run(args: argparse.Namespace, kubeconfig: Path, bin_dir: Path) -> int:
             )
             await asyncio.sleep(2)
             report(api_requests(kubectl, kc) - before, args.releases, "restart until confirmed")
+            report_sent(await sent(controller), args.releases)
             mem = memory_mib(controller.pid)
             print("controller memory (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in mem.items()))
-            await idle(args, kubectl, kc, f"idle interval after the restart ({args.interval}s)")
+            after = f"idle interval after the restart ({args.interval}s)"
+            await idle(args, kubectl, kc, controller, after)
             records = storage_records(kubectl, kc)
             if args.shared:  # deleted while a controller runs, which uninstalls the releases
                 sh(kubectl, "--kubeconfig", kc, "delete", "namespace", NAMESPACE, "--timeout=600s")

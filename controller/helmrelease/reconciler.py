@@ -75,8 +75,7 @@ class HelmReleaseReconciler:
         oci_repositories: Informer | None = None,
         storage: Informer | None = None,
     ) -> None:
-        """`storage` watches Helm's storage Secrets (metadata only): an in-sync release is then
-        confirmed from it, with no read of storage."""
+        """`storage`, Helm's storage Secrets (metadata): what confirms an in-sync release."""
         self.api = api_client
         self.releases = releases
         self.chart_informer = charts

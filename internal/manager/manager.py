@@ -6,12 +6,8 @@ A `Manager` is one release of one object for one reconcile. It reads the newest 
 nothing: which action runs when is the state machine's business (internal/release/plan.py), and
 the caller folds the outcomes into the object's status.
 
-Reading storage: with a watch of the storage Secrets (`records.Records`), a release whose
-newest record has not changed since it was last read costs no request at all, and a changed one
-one GET of that version; its body (manifest, values) is read only when a caller needs it
-(`load`). Without the watch (another cluster, storage outside the watched namespace, or right
-after this client wrote), the newest version is fetched by name (`sh.helm.release.v1.<name>.v<N>`)
-and the next version is probed, so a release made outside the controller is still seen.
+Reading storage is the `reader.Reader`'s: from the watch of Helm storage when it covers the
+release (an unchanged in-sync release costs no request), else by GETs of the newest version.
 """
 
 from __future__ import annotations
@@ -30,7 +26,8 @@ from internal.helm.engine import Engine
 from internal.kube.client import ApiException
 from internal.manager import digests, options, polling
 from internal.manager.clusters import Cluster, Clusters
-from internal.manager.records import Records, Summary
+from internal.manager.reader import Reader
+from internal.manager.records import Records
 from internal.release import health, inventory
 from internal.release.plan import RollbackTarget
 from internal.release.state import (
@@ -87,27 +84,17 @@ class ReleaseClient:
         self.hr = hr
         self.target = target
         self.cluster = cluster
-        self.records = records
-        """The watch of this release's storage; None when it does not cover it."""
-        self._release: hm.Release | None = None
-        self._summary: StoredRelease | None = None
-        """The newest release as last read, when `sync` knew it unchanged from the watch."""
-        self._wrote = False
+        self.reader = Reader(engine, hr, target, cluster, records)
 
     @property
     def release(self) -> hm.Release | None:
         """The newest release in storage, as of the last `sync`; `load` it first when the
         caller reads its body."""
-        if self._release is None and self._summary is not None:
-            raise RuntimeError("the release's body was not read: await load() first")
-        return self._release
+        return self.reader.release
 
     async def load(self) -> hm.Release | None:
         """The newest release with its body: read now when `sync` answered from the watch."""
-        if self._release is None and self._summary is not None:
-            self._release = await self._get(self._summary.version)
-            self._summary = None
-        return self._release
+        return await self.reader.load()
 
     # --- what is stored ------------------------------------------------------------------------
 
@@ -121,72 +108,15 @@ class ReleaseClient:
         return digests.observe(self.hr, self.target, oci_digest)
 
     async def _get(self, version: int) -> hm.Release | None:
-        """The stored release at `version`, the newest when 0; None when there is none."""
-        try:
-            got = await self.engine.get(
-                hm.GetRequest(
-                    release_name=self.target.release_name,
-                    namespace=self.target.namespace,
-                    version=version,
-                ),
-                cluster=self.cluster.target,
-                storage=self._storage(),
-                observe=self._observe(),
-            )
-        except herr.ReleaseNotFoundError:
-            return None
-        return got.result.release
+        return await self.reader.get(version)
 
     async def sync(self, known_version: int | None = None) -> None:
         """Know the newest stored release. `known_version` is the version the caller last
         recorded: a watch that has not yet seen it is not trusted."""
-        self._release, self._summary = None, None
-        records = self._watching()
-        if records is None:
-            await self._read(known_version)
-            return
-        ns, name = self.target.storage_namespace, self.target.release_name
-        newest = records.newest(ns, name)
-        if newest is None and not known_version:
-            return
-        if newest is None or newest.version < (known_version or 0):
-            await self._read(known_version)
-            return
-        oci = self._observe().versions.get(str(newest.version), "")
-        read = records.summary(ns, name, newest, oci)
-        if read is not None:
-            self._summary = read.stored
-            return
-        rel = await self._get(newest.version)
-        if rel is None:  # deleted since the watch saw it
-            await self._read(known_version)
-            return
-        self._release = rel
-        records.remember(ns, name, Summary(newest.resource_version, oci, _stored(rel)))
-
-    def _watching(self) -> Records | None:
-        """The watch, when it answers for this release's storage now. Once this client has
-        written, it reads storage itself: the watch may not have delivered the write yet."""
-        records = self.records
-        if records is None or self._wrote or not records.covers(self.target.storage_namespace):
-            return None
-        return records
-
-    async def _read(self, known_version: int | None) -> None:
-        """Read the newest stored release. With the version the caller last saw, two GETs;
-        without it (a release never seen), one List of the release's storage."""
-        rel = await self._get(known_version) if known_version else None
-        if rel is None:
-            self._release = await self._get(0)
-            return
-        while (newer := await self._get(rel.version + 1)) is not None:
-            rel = newer
-        self._release = rel
+        await self.reader.sync(known_version)
 
     def stored(self) -> StoredRelease | None:
-        if self._summary is not None:
-            return self._summary
-        return None if self._release is None else _stored(self._release)
+        return self.reader.stored()
 
     def is_installed(self) -> bool:
         stored = self.stored()
@@ -202,9 +132,7 @@ class ReleaseClient:
         )
 
     async def _act(self, call: Any) -> Done:
-        self._wrote = True
-        if self.records is not None:
-            self.records.forget(self.target.storage_namespace, self.target.release_name)
+        self.reader.wrote()
         try:
             out = await call
         except herr.HelmError as exc:
@@ -273,7 +201,7 @@ class ReleaseClient:
         done = await self._run(self.engine.mark_failed, request)
         release = getattr(done.result, "release", None)
         if release is not None:
-            self._release, self._summary = release, None
+            self.reader.replace(release)
         return done
 
     async def wait_healthy(
@@ -363,9 +291,3 @@ class ManagerFactory:
         self, hr: HelmRelease, target: options.Target, cluster: Cluster
     ) -> ReleaseClient:
         return ReleaseClient(self.engine, hr, target, cluster)
-
-
-def _stored(rel: hm.Release) -> StoredRelease:
-    return StoredRelease(
-        rel.name, rel.version, rel.status, rel.chart.name, rel.chart.version, rel.digest
-    )

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -200,7 +201,17 @@ async def first_reconcile_cpu(controller: Controller, log: Path) -> tuple[float,
         await asyncio.sleep(0.02)
 
 
+def compile_bytecode() -> None:
+    """Compile the controller's modules, as `pip install` does in the image: with
+    PYTHONDONTWRITEBYTECODE set (as on a developer's machine) every start would compile them
+    again, a fifth of a second of start-up CPU the image does not spend."""
+    root = Path(__file__).resolve().parents[2]
+    dirs = [str(root / d) for d in ("api", "controller", "internal")]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *dirs], check=True)
+
+
 async def run(args: argparse.Namespace, kubeconfig: Path, bin_dir: Path) -> int:
+    compile_bytecode()
     kubectl = str(bin_dir / "kubectl")
     kc = str(kubeconfig)
     work = Path(tempfile.mkdtemp(prefix="helmward-steady-"))

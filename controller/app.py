@@ -401,7 +401,9 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
             workers=args.concurrent,
             predicate=spec_changed(),
             jitter_percentage=args.interval_jitter_percentage,
-            waits_for=[storage_informer],
+            # A restart's first reconciles read these too: a HelmChart informer not yet listed
+            # would have each template applied again (a write per release).
+            waits_for=[storage_informer, charts_informer, oci_informer],
         )
         manager.add(releases)
         for each in manager.controllers:

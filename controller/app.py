@@ -57,6 +57,7 @@ from internal.kube.resources import (
     SECRETS,
     key_of,
 )
+from internal.manager import records
 from internal.manager.clusters import KubeConfigOptions
 from internal.memory.cgroup import MemoryFileError, WatchPlan, plan
 from internal.sources.chart import Limits
@@ -374,6 +375,14 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
         releases_informer = manager.informer(HELM_RELEASES)
         charts_informer = manager.informer(HELM_CHARTS)
         oci_informer = manager.informer(OCI_REPOSITORIES)
+        # Helm's storage Secrets, metadata only and slimmed: what tells an in-sync release.
+        storage_informer = manager.informer(
+            SECRETS,
+            sharded=False,
+            metadata_only=True,
+            label_selector=records.LABEL_SELECTOR,
+            transform=records.slim,
+        )
         reconciler = HelmReleaseReconciler(
             kube,
             engine,
@@ -383,6 +392,7 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
             metrics,
             settings,
             oci_repositories=oci_informer,
+            storage=storage_informer,
         )
         releases = Controller(
             "HelmRelease",
@@ -391,6 +401,9 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
             workers=args.concurrent,
             predicate=spec_changed(),
             jitter_percentage=args.interval_jitter_percentage,
+            # A restart's first reconciles read these too: a HelmChart informer not yet listed
+            # would have each template applied again (a write per release).
+            waits_for=[storage_informer, charts_informer, oci_informer],
         )
         manager.add(releases)
         for each in manager.controllers:

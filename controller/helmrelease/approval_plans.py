@@ -26,6 +26,7 @@ __all__ = ["PreviewError", "plan_action"]
 async def plan_action(req: Request, action: Action, drifted: Drifted) -> Plan:
     """The plan of `action` for the request's release. Raises PreviewError."""
     mgr = req.mgr
+    await mgr.load()
     if action in (Action.INSTALL, Action.UPGRADE):
         return await plan_upgrade(mgr)
     if action is Action.CORRECT_DRIFT:

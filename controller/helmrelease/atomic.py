@@ -46,7 +46,8 @@ async def rollback_target(req: Request, state: State) -> RollbackTarget:
 
 
 async def observe(req: Request, desired: Desired, drift_checked: bool) -> tuple[State, Drifted]:
-    """The release's state now: storage read by version, drift looked for when InSync."""
+    """The release's state now: storage as the watch shows it (read when it changed),
+    drift looked for when InSync."""
     work, mgr = req.work, req.mgr
     latest = work.status.latest()
     await mgr.sync(latest.version if latest else None)
@@ -73,8 +74,8 @@ async def settle(
     if step.action is Action.NONE:
         if force_at is not None:
             work.status.last_handled_force_at = force_at
-        if work.status.inventory is None and req.mgr.release is not None:
-            await set_inventory(req, req.mgr.release)
+        if work.status.inventory is None and (release := await req.mgr.load()) is not None:
+            await set_inventory(req, release)
     elif step.action is Action.STALL:
         retries = step.stall is not None and step.stall.value == "RetriesExceeded"
         message = retries_message(work, ctx) if retries else step.reason

@@ -48,6 +48,7 @@ from internal.kube.discovery import Discovery
 from internal.kube.resources import HELM_RELEASES
 from internal.manager.clusters import Cluster, Clusters, KubeConfigError
 from internal.manager.manager import Chart, ManagerFactory
+from internal.manager.records import Records
 from internal.release import health
 from internal.values.compose import ValuesError
 from internal.values.redact import REDACTOR
@@ -72,7 +73,9 @@ class HelmReleaseReconciler:
         metrics: Recorder,
         settings: Settings,
         oci_repositories: Informer | None = None,
+        storage: Informer | None = None,
     ) -> None:
+        """`storage`, Helm's storage Secrets (metadata): what confirms an in-sync release."""
         self.api = api_client
         self.releases = releases
         self.chart_informer = charts
@@ -90,7 +93,11 @@ class HelmReleaseReconciler:
             Discovery(api_client),
             engine.version().field_manager or DEFAULT_FIELD_MANAGER,
         )
-        self.managers = ManagerFactory(engine, Clusters(local, settings.kubeconfig))
+        records = None
+        if storage is not None:
+            records = Records(storage.namespace, storage.synced.is_set)
+            storage.add_handler(records.on_event)
+        self.managers = ManagerFactory(engine, Clusters(local, settings.kubeconfig), records)
         self.writer = StatusWriter(api_client, releases)
         self.refs = References(api_client, settings.refs)
         self.invalid = InvalidReporter(api_client, releases, events, metrics)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from api.duration import format_duration
@@ -22,6 +22,8 @@ from controller.runtime.workqueue import ShutDown, WorkQueue
 from internal.kube.resources import key_of
 
 log = logging.getLogger(__name__)
+
+WAIT_FOR_OTHERS = 30.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Controller:
         observe: Observer | None = None,
         predicate: Callable[[str, Obj], bool] | None = None,
         runtime_metrics: metrics.RuntimeMetrics | None = None,
+        waits_for: Sequence[Informer] = (),
     ) -> None:
         self.name = name
         self.informer = informer
@@ -63,6 +66,9 @@ class Controller:
         self.observe = observe
         self.in_flight: set[str] = set()
         self.predicate = predicate
+        self.waits_for = tuple(waits_for)
+        """Informers the reconciles read besides their own, listed before the first one (for
+        at most WAIT_FOR_OTHERS seconds: the reconciles must do without them meanwhile)."""
         informer.add_handler(self._on_event)
 
     def enqueue(self, key: str, *, urgent: bool = False) -> None:
@@ -73,9 +79,14 @@ class Controller:
             self.queue.add(key_of(obj))
 
     async def run(self) -> None:
-        """Wait for the informer's first list (the manager runs informers), then work until
+        """Wait for the informers' first lists (the manager runs informers), then work until
         the queue shuts down."""
         await self.informer.synced.wait()
+        for other in self.waits_for:
+            try:
+                await asyncio.wait_for(other.synced.wait(), WAIT_FOR_OTHERS)
+            except TimeoutError:
+                log.warning("%s: starting before %s are listed", self.name, other.resource.plural)
         await asyncio.gather(*(self._worker() for _ in range(self.workers)))
 
     def stop(self) -> None:

@@ -36,6 +36,7 @@ class Informer:
         watch_timeout: int = 300,
         page_size: int = 500,
         metadata_only: bool = False,
+        transform: Callable[[Obj], Obj] | None = None,
     ) -> None:
         self.api = api
         self.resource = resource
@@ -45,6 +46,8 @@ class Informer:
         self.watch_timeout = watch_timeout
         self.page_size = page_size
         self.metadata_only = metadata_only
+        self.transform = transform
+        """Applied to every object before it is stored: what a store need not keep is dropped."""
         self.store: dict[str, Obj] = {}
         self.resource_version = ""
         self.synced = asyncio.Event()
@@ -119,6 +122,8 @@ class Informer:
             # Metadata-only lists of nothing answer `"items": null`.
             for item in page.get("items") or []:
                 _trim(item)
+                if self.transform is not None:
+                    item = self.transform(item)
                 item.setdefault("apiVersion", self.resource.api_version)
                 item.setdefault("kind", self.resource.kind)
                 fresh[key_of(item)] = item
@@ -155,6 +160,8 @@ class Informer:
         async for event in events:
             kind, obj = event.get("type"), event.get("object", {})
             _trim(obj)
+            if self.transform is not None and kind != "BOOKMARK":
+                obj = self.transform(obj)
             rv = _rv(obj)
             if kind == "BOOKMARK":
                 self.bookmarks += 1

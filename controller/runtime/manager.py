@@ -19,11 +19,13 @@ from kubernetes_asyncio.client import ApiClient
 
 from controller.runtime.controller import Controller
 from controller.runtime.health import Exposition, serve_health, serve_metrics
-from controller.runtime.informer import Informer
+from controller.runtime.informer import Informer, Obj
 from controller.runtime.leader import LeaderElector
 from internal.kube.resources import Resource
 
 log = logging.getLogger(__name__)
+
+InformerKey = tuple[Resource, str | None, str | None, bool, Callable[[Obj], Obj] | None]
 
 CANCEL_GRACE = 30.0
 """Seconds the reconciles get to record their cancelled actions once the grace ran out."""
@@ -47,7 +49,7 @@ class Manager:
         self.api = api
         self.options = options
         self.controllers: list[Controller] = []
-        self._informers: dict[tuple[Resource, str | None, str | None, bool], Informer] = {}
+        self._informers: dict[InformerKey, Informer] = {}
         self.elector = (
             LeaderElector(api, options.leader_election_namespace, options.leader_election_id)
             if options.leader_elect
@@ -68,10 +70,11 @@ class Manager:
         label_selector: str | None = None,
         sharded: bool = True,
         metadata_only: bool = False,
+        transform: Callable[[Obj], Obj] | None = None,
     ) -> Informer:
         """The one informer for this resource and selector, shared by all who ask."""
         selector = self.options.watch_label_selector if sharded else label_selector
-        key = (resource, self.options.watch_namespace, selector, metadata_only)
+        key = (resource, self.options.watch_namespace, selector, metadata_only, transform)
         if key not in self._informers:
             self._informers[key] = Informer(
                 self.api,
@@ -80,6 +83,7 @@ class Manager:
                 label_selector=selector,
                 resync_period=self.options.resync_period,
                 metadata_only=metadata_only,
+                transform=transform,
             )
         return self._informers[key]
 

@@ -76,6 +76,11 @@ class Clusters:
         cluster = base if service_account is None else self._as(key, base, service_account)
         return cluster if persistent else cluster.fresh()
 
+    def is_local(self, cluster: Cluster) -> bool:
+        """Whether `cluster` is this one, as the controller or as a service account."""
+        plain = cluster.target.model_copy(update={"service_account": None, "cache": True})
+        return plain == self.local.target
+
     async def _remote_cluster(self, key: str, kubeconfig: str) -> Cluster:
         remote = self._remote.get(key)
         if remote is None:

@@ -6,9 +6,8 @@ A `Manager` is one release of one object for one reconcile. It reads the newest 
 nothing: which action runs when is the state machine's business (internal/release/plan.py), and
 the caller folds the outcomes into the object's status.
 
-Reading storage costs no List once a release is known: the newest version is fetched by name
-(`sh.helm.release.v1.<name>.v<N>`) and the next version is probed, so a release made outside the
-controller is still seen.
+Reading storage is the `reader.Reader`'s: from the watch of Helm storage when it covers the
+release (an unchanged in-sync release costs no request), else by GETs of the newest version.
 """
 
 from __future__ import annotations
@@ -27,6 +26,8 @@ from internal.helm.engine import Engine
 from internal.kube.client import ApiException
 from internal.manager import digests, options, polling
 from internal.manager.clusters import Cluster, Clusters
+from internal.manager.reader import Reader
+from internal.manager.records import Records
 from internal.release import health, inventory
 from internal.release.plan import RollbackTarget
 from internal.release.state import (
@@ -72,18 +73,28 @@ class ReleaseClient:
     (sync, test, rollback, uninstall, unlock, drift, health, inventory)."""
 
     def __init__(
-        self, engine: Engine, hr: HelmRelease, target: options.Target, cluster: Cluster
+        self,
+        engine: Engine,
+        hr: HelmRelease,
+        target: options.Target,
+        cluster: Cluster,
+        records: Records | None = None,
     ) -> None:
         self.engine = engine
         self.hr = hr
         self.target = target
         self.cluster = cluster
-        self._release: hm.Release | None = None
+        self.reader = Reader(engine, hr, target, cluster, records)
 
     @property
     def release(self) -> hm.Release | None:
-        """The newest release in storage, as of the last `sync`."""
-        return self._release
+        """The newest release in storage, as of the last `sync`; `load` it first when the
+        caller reads its body."""
+        return self.reader.release
+
+    async def load(self) -> hm.Release | None:
+        """The newest release with its body: read now when `sync` answered from the watch."""
+        return await self.reader.load()
 
     # --- what is stored ------------------------------------------------------------------------
 
@@ -97,43 +108,19 @@ class ReleaseClient:
         return digests.observe(self.hr, self.target, oci_digest)
 
     async def _get(self, version: int) -> hm.Release | None:
-        """The stored release at `version`, the newest when 0; None when there is none."""
-        try:
-            got = await self.engine.get(
-                hm.GetRequest(
-                    release_name=self.target.release_name,
-                    namespace=self.target.namespace,
-                    version=version,
-                ),
-                cluster=self.cluster.target,
-                storage=self._storage(),
-                observe=self._observe(),
-            )
-        except herr.ReleaseNotFoundError:
-            return None
-        return got.result.release
+        return await self.reader.get(version)
 
     async def sync(self, known_version: int | None = None) -> None:
-        """Read the newest stored release. With the version the caller last saw, two GETs;
-        without it (a release never seen), one List of the release's storage."""
-        rel = await self._get(known_version) if known_version else None
-        if rel is None:
-            self._release = await self._get(0)
-            return
-        while (newer := await self._get(rel.version + 1)) is not None:
-            rel = newer
-        self._release = rel
+        """Know the newest stored release. `known_version` is the version the caller last
+        recorded: a watch that has not yet seen it is not trusted."""
+        await self.reader.sync(known_version)
 
     def stored(self) -> StoredRelease | None:
-        rel = self.release
-        if rel is None:
-            return None
-        return StoredRelease(
-            rel.name, rel.version, rel.status, rel.chart.name, rel.chart.version, rel.digest
-        )
+        return self.reader.stored()
 
     def is_installed(self) -> bool:
-        return self.release is not None and self.release.status != "uninstalled"
+        stored = self.stored()
+        return stored is not None and stored.status != "uninstalled"
 
     # --- actions -------------------------------------------------------------------------------
 
@@ -145,6 +132,7 @@ class ReleaseClient:
         )
 
     async def _act(self, call: Any) -> Done:
+        self.reader.wrote()
         try:
             out = await call
         except herr.HelmError as exc:
@@ -173,12 +161,13 @@ class ReleaseClient:
     ) -> list[tuple[Change, dict[str, Any]]]:
         """Compare the live objects with the stored release's manifest (server-side-apply dry
         runs); the changes that would bring them back, each with its object."""
-        if self.release is None:
+        release = await self.load()
+        if release is None:
             return []
         return await live.detect(
             self.cluster.api,
             self.cluster.discovery,
-            self.release.manifest,
+            release.manifest,
             self.target.namespace,
             self.target.release_name,
             rules,
@@ -195,8 +184,9 @@ class ReleaseClient:
     async def unlock(self) -> tuple[str, Done]:
         """Mark a release left pending by a crash as failed, so it can be remediated. Returns
         the status it was left in and what the engine stored."""
-        assert self.release is not None
-        return self.release.status, await self.mark_failed(UNLOCK_DESCRIPTION)
+        stored = self.stored()
+        assert stored is not None
+        return stored.status, await self.mark_failed(UNLOCK_DESCRIPTION)
 
     async def mark_failed(self, description: str) -> Done:
         """Record the newest stored release as failed, as Helm records a failed action, so the
@@ -211,7 +201,7 @@ class ReleaseClient:
         done = await self._run(self.engine.mark_failed, request)
         release = getattr(done.result, "release", None)
         if release is not None:
-            self._release = release
+            self.reader.replace(release)
         return done
 
     async def wait_healthy(
@@ -258,8 +248,9 @@ class Manager(ReleaseClient):
         target: options.Target,
         cluster: Cluster,
         chart: Chart,
+        records: Records | None = None,
     ) -> None:
-        super().__init__(engine, hr, target, cluster)
+        super().__init__(engine, hr, target, cluster, records)
         self.chart = chart
 
     def is_upgrade_required(self, desired: Desired, observed: Observed) -> bool:
@@ -271,7 +262,8 @@ class Manager(ReleaseClient):
         return await self._run(self.engine.install, request, self.chart.oci_digest)
 
     async def upgrade_release(self) -> Done:
-        method = self.release.apply_method if self.release else None
+        stored = await self.load()
+        method = stored.apply_method if stored else None
         request = options.upgrade(self.hr, self.target, self.chart.path, self.chart.values, method)
         return await self._run(self.engine.upgrade, request, self.chart.oci_digest)
 
@@ -279,14 +271,17 @@ class Manager(ReleaseClient):
 class ManagerFactory:
     """Builds the Manager or ReleaseClient of one release, on the clusters it can reach."""
 
-    def __init__(self, engine: Engine, clusters: Clusters) -> None:
+    def __init__(self, engine: Engine, clusters: Clusters, records: Records | None = None) -> None:
         self.engine = engine
         self.clusters = clusters
+        self.records = records
+        """The watch of Helm storage on the local cluster, when the controller runs one."""
 
     def new_manager(
         self, hr: HelmRelease, target: options.Target, cluster: Cluster, chart: Chart
     ) -> Manager:
-        return Manager(self.engine, hr, target, cluster, chart)
+        records = self.records if self.clusters.is_local(cluster) else None
+        return Manager(self.engine, hr, target, cluster, chart, records)
 
     async def digests(self, hr: HelmRelease, values: Mapping[str, Any]) -> hm.DigestResult:
         """What Flux records of the object's desired state, computed as Flux computes it."""

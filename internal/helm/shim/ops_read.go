@@ -7,6 +7,7 @@ import (
 
 	"helm.sh/helm/v4/pkg/action"
 	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
+	"helm.sh/helm/v4/pkg/release"
 	rspb "helm.sh/helm/v4/pkg/release/v1"
 )
 
@@ -41,9 +42,14 @@ func openRevision(st *callState, req *Request, field, name, namespace string, ve
 	if err != nil {
 		return nil, nil, err
 	}
-	g := action.NewGet(ses.cfg)
-	g.Version = version
-	reli, err := g.Run(name)
+	// Storage is read directly, not through Helm's Get: that first asks the API server
+	// for its version (a reachability check), a second request for every read.
+	var reli release.Releaser
+	if version <= 0 {
+		reli, err = ses.cfg.Releases.Last(name)
+	} else {
+		reli, err = ses.cfg.Releases.Get(name, version)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,12 +1,11 @@
-"""Secret-store backends for references in values (see base.py), opened by name."""
+"""Secret-store backends for references in values (see base.py), opened by name.
+
+The cloud backends' SDKs are imported when one is first opened: most controllers never open
+one, and importing them costs a controller's start a third of a second of CPU."""
 
 from __future__ import annotations
 
 from internal.kube.client import ApiClient
-from internal.values.backends.aws_clients import aws_clients
-from internal.values.backends.aws_secrets import AwsSecrets
-from internal.values.backends.aws_ssm import AwsSsm
-from internal.values.backends.azure_kv import open_azure_kv
 from internal.values.backends.base import Backend, BackendError, Credentials
 from internal.values.backends.k8s import KubeSecrets
 
@@ -27,14 +26,20 @@ async def open_backend(
     `azure_any_resource` lets a Key Vault's challenge name a resource outside the vault's own
     domain (a vault that is not on Azure's domains, such as the tests' stand-in); the
     operator's choice (`--values-azure-any-resource`), never a tenant's."""
-    if name == AwsSecrets.name:
-        return AwsSecrets(aws_clients("secretsmanager", name, credentials))
-    if name == AwsSsm.name:
-        return AwsSsm(aws_clients("ssm", name, credentials))
+    if name in ("awssecrets", "awsssm"):
+        from internal.values.backends.aws_clients import aws_clients
+        from internal.values.backends.aws_secrets import AwsSecrets
+        from internal.values.backends.aws_ssm import AwsSsm
+
+        aws = AwsSecrets if name == AwsSecrets.name else AwsSsm
+        service = "secretsmanager" if aws is AwsSecrets else "ssm"
+        return aws(aws_clients(service, name, credentials))
     if name == KubeSecrets.name:
         if api is None or not namespace:
             raise BackendError(None, "NoNamespace", "k8s: needs a client and the namespace")
         return KubeSecrets(api, namespace)
     if name == "azurekv":
+        from internal.values.backends.azure_kv import open_azure_kv
+
         return open_azure_kv(credentials, verify_challenge_resource=not azure_any_resource)
     raise BackendError(None, "UnknownBackend", f"no backend named {name!r}")

@@ -33,6 +33,7 @@ from controller.helmrelease.reconciler import HelmReleaseReconciler, Settings
 from controller.helmrelease.refs import RefSettings
 from controller.metrics import Recorder
 from controller.notify import ForwardingRecorder
+from controller.runtime import heapdump
 from controller.runtime.controller import Controller, Result, spec_changed
 from controller.runtime.informer import Informer, Obj
 from controller.runtime.manager import Manager, Options
@@ -249,6 +250,10 @@ def _wire_wakeups(
     releases.informer.add_handler(on_release)
 
 
+def _store_sizes(manager: Manager) -> str:
+    return "informer stores: " + ", ".join(f"{name} {n}" for name, n in manager.store_sizes())
+
+
 class OOMWatchSetupError(Exception):
     """The OOMWatch gate is on but the watcher cannot start: the controller does not run."""
 
@@ -324,6 +329,7 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
 
     async with kube_client.ApiClient(configuration) as kube:
         manager = Manager(kube, options)
+        heapdump.install(loop, os.environ, lambda: _store_sizes(manager))
         manager.cancellers.append(engine.cancel_all)
         if manager.elector is not None:
             for name in ("lease_duration", "renew_deadline", "retry_period"):

@@ -276,7 +276,7 @@ cmd_up() {
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "${PKI}/sa.pub" \
     --service-account-signing-key-file "${PKI}/sa.key" \
-    --service-cluster-ip-range 10.0.0.0/24 \
+    --service-cluster-ip-range 10.0.0.0/16 \
     --authorization-mode RBAC --allow-privileged=true \
     --enable-priority-and-fairness=false --profiling=false \
     --endpoint-reconciler-type none "${audit[@]}"

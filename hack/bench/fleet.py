@@ -271,6 +271,10 @@ async def main() -> int:
         str(args.kube_api_qps),
         "--kube-api-burst",
         str(args.kube_api_burst),
+        # The Lease outside the namespaces the cleanup deletes: losing it there would stop the
+        # controller before it uninstalls the releases and drops their finalizers.
+        "--leader-election-namespace",
+        "default",
     )
     async with (
         chart_repository(bin_dir / "helm", [chart], work / "repo") as charts,

@@ -38,6 +38,7 @@ from controller.runtime.controller import Controller, Result, spec_changed
 from controller.runtime.informer import Informer, Obj
 from controller.runtime.manager import Manager, Options
 from controller.runtime.oomwatch import watch_memory
+from controller.runtime.refindex import RefIndex
 from controller.sources.context import Context
 from controller.sources.driver import reconcile_object
 from controller.sources.helmrepository import is_static
@@ -147,9 +148,19 @@ def source_controllers(
     return controllers
 
 
+def _chart_sources(chart: Obj) -> list[tuple[str, str]]:
+    """The (kind, 'namespace/name') of the source a HelmChart is built from."""
+    ref = (chart.get("spec") or {}).get("sourceRef") or {}
+    if not ref.get("kind") or not ref.get("name"):
+        return []
+    return [(str(ref["kind"]), f"{chart['metadata'].get('namespace')}/{ref['name']}")]
+
+
 def _wire_chart_wakeups(controllers: dict[str, Controller]) -> None:
     """A source with a new artifact wakes the HelmCharts built from it."""
     charts = controllers["HelmChart"]
+    built_from = RefIndex(_chart_sources)
+    charts.informer.add_handler(built_from.on_event)
     revisions: dict[tuple[str, str], object] = {}
 
     for kind in ("HelmRepository", "GitRepository", "Bucket"):
@@ -162,19 +173,26 @@ def _wire_chart_wakeups(controllers: dict[str, Controller]) -> None:
             if revisions.get((kind, key)) == artifact:
                 return
             revisions[(kind, key)] = artifact
-            ns = obj["metadata"].get("namespace")
-            for chart_key, chart in charts.informer.store.items():
-                ref = (chart.get("spec") or {}).get("sourceRef") or {}
-                if ref.get("kind") == kind and f"{ns}/{ref.get('name')}" == key:
-                    charts.enqueue(chart_key)
+            for chart_key in built_from.referring((kind, key)):
+                charts.enqueue(chart_key)
 
         controllers[kind].informer.add_handler(on_source)
+
+
+def _included(repo: Obj) -> list[str]:
+    """The 'namespace/name' of each GitRepository a GitRepository includes."""
+    ns = repo["metadata"].get("namespace")
+    includes = (repo.get("spec") or {}).get("include") or []
+    names = ((i.get("repository") or {}).get("name") for i in includes)
+    return [f"{ns}/{name}" for name in names if name]
 
 
 def _wire_include_wakeups(repos: Controller) -> None:
     """A GitRepository with an artifact of a new revision wakes the GitRepositories that
     include it. The revision, not the digest: an including artifact is rebuilt at the same
     revision, so repositories that include each other do not wake each other for ever."""
+    including = RefIndex(_included)
+    repos.informer.add_handler(including.on_event)
     revisions: dict[str, object] = {}
 
     def on_repository(event: str, obj: Obj) -> None:
@@ -186,12 +204,8 @@ def _wire_include_wakeups(repos: Controller) -> None:
             return
         else:
             revisions[key] = revision
-        ns, name = obj["metadata"].get("namespace"), obj["metadata"].get("name")
-        for other_key, other in repos.informer.store.items():
-            if other_key == key or other["metadata"].get("namespace") != ns:
-                continue
-            includes = (other.get("spec") or {}).get("include") or []
-            if any((i.get("repository") or {}).get("name") == name for i in includes):
+        for other_key in including.referring(key):
+            if other_key != key:
                 repos.enqueue(other_key)
 
     repos.informer.add_handler(on_repository)

@@ -1,6 +1,7 @@
 """A debugging aid, off by default: with HELMWARD_HEAP_DUMP set to a directory, Python's
 allocations are traced from start-up and each SIGUSR2 writes where the live memory was
-allocated (by line, by file, and the biggest call stacks) to `heap-<pid>-<n>.txt` there.
+allocated (by line, by file, and the biggest call stacks with HELMWARD_HEAP_DUMP_FRAMES > 1)
+to `heap-<pid>-<n>.txt` there.
 Tracing costs CPU and memory of its own, so it is for measuring, never for production.
 """
 
@@ -18,7 +19,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 ENV = "HELMWARD_HEAP_DUMP"
-FRAMES = 12
+FRAMES_ENV = "HELMWARD_HEAP_DUMP_FRAMES"
+"""Frames kept per allocation (1): more give whole call stacks, and slow the process enough
+to lose its leader lease under load."""
 Extra = Callable[[], str]
 """More lines for each dump (the informers' store sizes, say)."""
 
@@ -34,7 +37,8 @@ def install(
     directory = Path(where)
     directory.mkdir(parents=True, exist_ok=True)
     if not tracemalloc.is_tracing():
-        tracemalloc.start(FRAMES)
+        frames = environ.get(FRAMES_ENV, "")
+        tracemalloc.start(int(frames) if frames.isdigit() and int(frames) > 0 else 1)
     counter = itertools.count(1)
 
     def dump() -> None:

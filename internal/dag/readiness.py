@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import cel
-
 
 class InvalidExpression(ValueError):
     """A readyExpr that does not compile: the release stalls (InvalidCELExpression)."""
@@ -43,6 +41,8 @@ def builtin_ready(dep: Mapping[str, Any]) -> Readiness:
 
 @lru_cache(maxsize=1024)
 def compile_expression(expr: str) -> Any:
+    import cel  # here: the package loads a REPL (~400 modules, ~20 MiB) most fleets never use
+
     try:
         return cel.compile(expr)
     except (ValueError, RuntimeError) as exc:

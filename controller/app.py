@@ -33,10 +33,12 @@ from controller.helmrelease.reconciler import HelmReleaseReconciler, Settings
 from controller.helmrelease.refs import RefSettings
 from controller.metrics import Recorder
 from controller.notify import ForwardingRecorder
+from controller.runtime import heapdump
 from controller.runtime.controller import Controller, Result, spec_changed
 from controller.runtime.informer import Informer, Obj
 from controller.runtime.manager import Manager, Options
 from controller.runtime.oomwatch import watch_memory
+from controller.runtime.refindex import RefIndex
 from controller.sources.context import Context
 from controller.sources.driver import reconcile_object
 from controller.sources.helmrepository import is_static
@@ -147,9 +149,19 @@ def source_controllers(
     return controllers
 
 
+def _chart_sources(chart: Obj) -> list[tuple[str, str]]:
+    """The (kind, 'namespace/name') of the source a HelmChart is built from."""
+    ref = (chart.get("spec") or {}).get("sourceRef") or {}
+    if not ref.get("kind") or not ref.get("name"):
+        return []
+    return [(str(ref["kind"]), f"{chart['metadata'].get('namespace')}/{ref['name']}")]
+
+
 def _wire_chart_wakeups(controllers: dict[str, Controller]) -> None:
     """A source with a new artifact wakes the HelmCharts built from it."""
     charts = controllers["HelmChart"]
+    built_from = RefIndex(_chart_sources)
+    charts.informer.add_handler(built_from.on_event)
     revisions: dict[tuple[str, str], object] = {}
 
     for kind in ("HelmRepository", "GitRepository", "Bucket"):
@@ -162,19 +174,26 @@ def _wire_chart_wakeups(controllers: dict[str, Controller]) -> None:
             if revisions.get((kind, key)) == artifact:
                 return
             revisions[(kind, key)] = artifact
-            ns = obj["metadata"].get("namespace")
-            for chart_key, chart in charts.informer.store.items():
-                ref = (chart.get("spec") or {}).get("sourceRef") or {}
-                if ref.get("kind") == kind and f"{ns}/{ref.get('name')}" == key:
-                    charts.enqueue(chart_key)
+            for chart_key in built_from.referring((kind, key)):
+                charts.enqueue(chart_key)
 
         controllers[kind].informer.add_handler(on_source)
+
+
+def _included(repo: Obj) -> list[str]:
+    """The 'namespace/name' of each GitRepository a GitRepository includes."""
+    ns = repo["metadata"].get("namespace")
+    includes = (repo.get("spec") or {}).get("include") or []
+    names = ((i.get("repository") or {}).get("name") for i in includes)
+    return [f"{ns}/{name}" for name in names if name]
 
 
 def _wire_include_wakeups(repos: Controller) -> None:
     """A GitRepository with an artifact of a new revision wakes the GitRepositories that
     include it. The revision, not the digest: an including artifact is rebuilt at the same
     revision, so repositories that include each other do not wake each other for ever."""
+    including = RefIndex(_included)
+    repos.informer.add_handler(including.on_event)
     revisions: dict[str, object] = {}
 
     def on_repository(event: str, obj: Obj) -> None:
@@ -186,12 +205,8 @@ def _wire_include_wakeups(repos: Controller) -> None:
             return
         else:
             revisions[key] = revision
-        ns, name = obj["metadata"].get("namespace"), obj["metadata"].get("name")
-        for other_key, other in repos.informer.store.items():
-            if other_key == key or other["metadata"].get("namespace") != ns:
-                continue
-            includes = (other.get("spec") or {}).get("include") or []
-            if any((i.get("repository") or {}).get("name") == name for i in includes):
+        for other_key in including.referring(key):
+            if other_key != key:
                 repos.enqueue(other_key)
 
     repos.informer.add_handler(on_repository)
@@ -248,6 +263,10 @@ def _wire_wakeups(
     charts.add_handler(on_source("HelmChart"))
     oci.add_handler(on_source("OCIRepository"))
     releases.informer.add_handler(on_release)
+
+
+def _store_sizes(manager: Manager) -> str:
+    return "informer stores: " + ", ".join(f"{name} {n}" for name, n in manager.store_sizes())
 
 
 class OOMWatchSetupError(Exception):
@@ -325,6 +344,7 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
 
     async with kube_client.ApiClient(configuration) as kube:
         manager = Manager(kube, options)
+        heapdump.install(loop, os.environ, lambda: _store_sizes(manager))
         manager.cancellers.append(engine.cancel_all)
         if manager.elector is not None:
             for name in ("lease_duration", "renew_deadline", "retry_period"):

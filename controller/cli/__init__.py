@@ -11,6 +11,7 @@ import sys
 from importlib.metadata import version
 
 from controller.cli.command import Command, Exit, cluster_flags
+from internal.kube.lazyclient import defer_generated_client
 
 # The modules whose COMMANDS `helmward` offers, in the order `--help` lists them.
 COMMAND_MODULES = (
@@ -91,6 +92,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before any command imports kubernetes-asyncio (the commands' modules do, in parse).
+    defer_generated_client()
     args = parse(argv)
     if args.command == "version":
         print(version("helmward"))

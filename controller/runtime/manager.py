@@ -109,6 +109,19 @@ class Manager:
     def add(self, controller: Controller) -> None:
         self.controllers.append(controller)
 
+    def store_sizes(self) -> list[tuple[str, int]]:
+        """Each informer's resource (and selector) with the number of objects it holds."""
+        informers = {
+            id(i): i for i in [*self._informers.values(), *(c.informer for c in self.controllers)]
+        }
+        return [
+            (
+                f"{i.resource.plural}{' ' + i.label_selector if i.label_selector else ''}",
+                len(i.store),
+            )
+            for i in informers.values()
+        ]
+
     def ready(self) -> bool:
         informers = [*self._informers.values(), *(c.informer for c in self.controllers)]
         return self.started.is_set() and all(i.synced.is_set() for i in informers)

@@ -39,9 +39,13 @@ class Graph:
         return sorted(found)
 
     def cycle_of(self, node: str) -> list[str] | None:
-        for cycle in self.cycles():
-            if node in cycle:
-                return cycle
+        """The cycle `node` is in, found among the nodes it reaches only: asked on every
+        reconcile of a release with dependencies, it must not walk the whole fleet."""
+        if node not in self.edges:
+            return None
+        for component in _strongly_connected(self.edges, (node,)):
+            if node in component and (len(component) > 1 or node in self.edges[node]):
+                return _order_cycle(component, self.edges)
         return None
 
     def levels(self) -> list[list[str]]:
@@ -85,7 +89,11 @@ def _order_cycle(component: list[str], edges: Mapping[str, tuple[str, ...]]) -> 
     return order
 
 
-def _strongly_connected(edges: Mapping[str, tuple[str, ...]]) -> list[list[str]]:
+def _strongly_connected(
+    edges: Mapping[str, tuple[str, ...]], roots: Iterable[str] | None = None
+) -> list[list[str]]:
+    """The strongly connected components among the nodes reachable from `roots` (all nodes
+    when None)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
@@ -93,7 +101,7 @@ def _strongly_connected(edges: Mapping[str, tuple[str, ...]]) -> list[list[str]]
     result: list[list[str]] = []
     counter = 0
 
-    for root in sorted(edges):
+    for root in sorted(edges) if roots is None else roots:
         if root in index:
             continue
         work: list[tuple[str, int]] = [(root, 0)]

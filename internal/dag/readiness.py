@@ -41,7 +41,7 @@ def builtin_ready(dep: Mapping[str, Any]) -> Readiness:
 
 @lru_cache(maxsize=1024)
 def compile_expression(expr: str) -> Any:
-    import cel  # imported when first needed: see internal.release.health
+    import cel  # here, not at the top: it loads a REPL (~400 modules, ~20 MiB, 0.2 s of CPU)
 
     try:
         return cel.compile(expr)

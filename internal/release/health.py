@@ -21,7 +21,7 @@ class InvalidHealthCheck(ValueError):
 
 @lru_cache(maxsize=1024)
 def _compile(expr: str) -> Any:
-    import cel  # imported when first needed: it costs a controller's start 0.2 s of CPU
+    import cel  # here, not at the top: it loads a REPL (~400 modules, ~20 MiB, 0.2 s of CPU)
 
     return cel.compile(expr)
 

@@ -76,3 +76,45 @@ def test_large_chain_does_not_recurse_too_deep() -> None:
     g2 = Graph.build({n: [nodes[i - 1]] for i, n in enumerate(nodes)})  # closes the loop
     (cycle,) = g2.cycles()
     assert len(cycle) == 5000
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cycle_of_agrees_with_cycles_on_random_graphs(seed: int) -> None:
+    rng = random.Random(seed)
+    nodes = [f"ns/n{i}" for i in range(30)]
+    g = Graph.build({n: rng.sample(nodes, k=rng.randint(0, 2)) for n in nodes})
+    member_of = {m: cycle for cycle in g.cycles() for m in cycle}
+    for node in nodes:
+        assert g.cycle_of(node) == member_of.get(node)
+    assert g.cycle_of("ns/absent") is None
+
+
+class CountingEdges(dict[str, tuple[str, ...]]):
+    """Edges that remember which nodes were looked up."""
+
+    def __init__(self, edges: dict[str, tuple[str, ...]]) -> None:
+        super().__init__(edges)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: object = None) -> tuple[str, ...]:  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, ())
+
+    def __getitem__(self, key: str) -> tuple[str, ...]:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def test_cycle_of_reads_only_what_the_node_reaches() -> None:
+    # A fleet of independent pairs plus one cycle: asking about one pair must not walk the
+    # other thousands (it is asked on every reconcile of a release with dependencies).
+    edges = {f"ns/a{i}": (f"ns/b{i}",) for i in range(2000)}
+    edges |= {f"ns/b{i}": () for i in range(2000)}
+    edges |= {"ns/x": ("ns/y",), "ns/y": ("ns/x",)}
+    counting = CountingEdges(edges)
+    g = Graph(counting)
+    assert g.cycle_of("ns/a7") is None
+    assert counting.read == {"ns/a7", "ns/b7"}
+    counting.read.clear()
+    assert g.cycle_of("ns/x") == ["ns/x", "ns/y"]
+    assert counting.read == {"ns/x", "ns/y"}

@@ -55,7 +55,7 @@ func openSession(st *callState, req *Request, namespace string) (*session, error
 
 	cfg := action.NewConfiguration(action.ConfigurationSetLogger(st.log))
 	cfg.RESTClientGetter = t.getter(namespace)
-	cfg.KubeClient = kc
+	cfg.KubeClient = &scopedWaits{Client: kc}
 	cfg.Releases = storage.Init(st.obs)
 	cfg.Releases.SetLogger(st.log)
 	cfg.HookOutputFunc = func(_, _, _ string) io.Writer { return io.Discard }

@@ -372,8 +372,10 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
             ),
         )
         releases_informer = manager.informer(HELM_RELEASES)
-        charts_informer = manager.informer(HELM_CHARTS)
-        oci_informer = manager.informer(OCI_REPOSITORIES)
+        # As Flux's helm-controller: only HelmReleases are sharded; the chart sources they read
+        # are seen whichever shard reconciles them (the source controllers' own are sharded).
+        charts_informer = manager.informer(HELM_CHARTS, sharded=False)
+        oci_informer = manager.informer(OCI_REPOSITORIES, sharded=False)
         reconciler = HelmReleaseReconciler(
             kube,
             engine,

@@ -337,6 +337,7 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
             max_index_size=args.helm_index_max_size,
             chart_limits=Limits(chart=args.helm_chart_max_size, file=args.helm_chart_file_max_size),
             helm=engine,  # one engine per process: its Go runtime and API budget are shared
+            shard_selector=args.watch_label_selector or None,
         )
         metrics = metrics_.default()
         manager.expositions.append(metrics.objects.render)

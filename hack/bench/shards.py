@@ -171,17 +171,18 @@ async def run(args: argparse.Namespace) -> int:
                 )
                 return report(work, home, running, ready)
             finally:
-                # While the shards run, so their finalizers uninstall the releases.
-                cleanup = await asyncio.create_subprocess_exec(
-                    *base,
-                    "delete",
-                    "namespace",
-                    NAMESPACE,
-                    "--timeout=600s",
-                    stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.DEVNULL,
-                )
-                await cleanup.wait()
+                # The releases first, while the shards run and hold their Leases (which live in
+                # this namespace), so their finalizers uninstall them; then the namespace.
+                for what in (("helmreleases", "--all", "-n", NAMESPACE), ("namespace", NAMESPACE)):
+                    cleanup = await asyncio.create_subprocess_exec(
+                        *base,
+                        "delete",
+                        *what,
+                        "--timeout=600s",
+                        stdout=asyncio.subprocess.DEVNULL,
+                        stderr=asyncio.subprocess.DEVNULL,
+                    )
+                    await cleanup.wait()
 
 
 def main() -> int:

@@ -121,6 +121,18 @@ def report(
     return failed
 
 
+async def delete_releases(api: client.ApiClient) -> None:
+    """Delete every HelmRelease of the namespace and wait until the finalizers let them go."""
+    listing = await rest.request(api, "GET", HELM_RELEASES.path(NAMESPACE))
+    for item in listing["items"]:
+        await rest.delete_optional(api, HELM_RELEASES.path(NAMESPACE, item["metadata"]["name"]))
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if not (await rest.request(api, "GET", HELM_RELEASES.path(NAMESPACE)))["items"]:
+            return
+        await asyncio.sleep(1)
+
+
 def fresh_namespace(kubectl: list[str]) -> None:
     """A previous run's namespace may still be terminating (its releases being uninstalled)."""
     wait = [*kubectl, "wait", "--for=delete", f"namespace/{NAMESPACE}", "--timeout=600s"]
@@ -173,16 +185,17 @@ async def run(args: argparse.Namespace) -> int:
             finally:
                 # The releases first, while the shards run and hold their Leases (which live in
                 # this namespace), so their finalizers uninstall them; then the namespace.
-                for what in (("helmreleases", "--all", "-n", NAMESPACE), ("namespace", NAMESPACE)):
-                    cleanup = await asyncio.create_subprocess_exec(
-                        *base,
-                        "delete",
-                        *what,
-                        "--timeout=600s",
-                        stdout=asyncio.subprocess.DEVNULL,
-                        stderr=asyncio.subprocess.DEVNULL,
-                    )
-                    await cleanup.wait()
+                await delete_releases(api)
+                cleanup = await asyncio.create_subprocess_exec(
+                    *base,
+                    "delete",
+                    "namespace",
+                    NAMESPACE,
+                    "--timeout=600s",
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
+                await cleanup.wait()
 
 
 def main() -> int:

@@ -76,12 +76,17 @@ def _ready(obj: dict[str, Any]) -> bool:
 
 
 async def wait_ready(
-    api: client.ApiClient, home: dict[str, str], start: float
+    api: client.ApiClient, home: dict[str, str], start: float, running: dict[str, Controller]
 ) -> dict[str, float] | None:
-    """Seconds from `start` until each shard's releases were all Ready (and "" for all)."""
+    """Seconds from `start` until each shard's releases were all Ready; None when they were
+    not within TIMEOUT, or a shard's controller exited."""
     done: dict[str, float] = {}
     shards = set(home.values())
     while True:
+        ended = {_name(s): c.returncode for s, c in running.items() if c.returncode is not None}
+        if ended:
+            print(f"controllers exited (shard: exit code): {ended}")
+            return None
         listing = await rest.request(api, "GET", HELM_RELEASES.path(NAMESPACE))
         ready = {o["metadata"]["name"] for o in listing["items"] if _ready(o)}
         now = time.monotonic() - start
@@ -126,7 +131,7 @@ async def delete_releases(api: client.ApiClient) -> None:
     listing = await rest.request(api, "GET", HELM_RELEASES.path(NAMESPACE))
     for item in listing["items"]:
         await rest.delete_optional(api, HELM_RELEASES.path(NAMESPACE, item["metadata"]["name"]))
-    deadline = time.monotonic() + TIMEOUT
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         if not (await rest.request(api, "GET", HELM_RELEASES.path(NAMESPACE)))["items"]:
             return
@@ -172,7 +177,7 @@ async def run(args: argparse.Namespace) -> int:
                         await _create(api, HELM_RELEASES, _release(name, home[name], args.interval))
 
                 await asyncio.gather(*(apply(n) for n in names))
-                ready = await wait_ready(api, home, start)
+                ready = await wait_ready(api, home, start, running)
                 if ready is None:
                     return 1
                 print(

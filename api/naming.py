@@ -9,6 +9,9 @@ from api.helmrelease import MAX_RELEASE_NAME_LENGTH, HelmRelease
 
 _HASH_LENGTH = 12
 
+SHARD_LABEL = "sharding.fluxcd.io/key"
+"""Flux's sharding label: which shard's controller (`--watch-label-selector`) owns an object."""
+
 
 def shorten_release_name(name: str) -> str:
     """`name` if it fits Helm's 53 characters; otherwise its first 40 characters, a dash and
@@ -54,6 +57,19 @@ def chart_source_namespace(hr: HelmRelease) -> str:
 def helm_chart_name(hr: HelmRelease) -> str:
     """Name of the HelmChart made from spec.chart: '<namespace>-<name>'."""
     return f"{_namespace(hr)}-{_name(hr)}"
+
+
+def helm_chart_labels(hr: HelmRelease) -> dict[str, str]:
+    """Labels of the HelmChart made from spec.chart: the template's, and the HelmRelease's
+    shard label unless the template sets that label itself. The chart then lands in the
+    release's own shard; Flux leaves it to the template (an unlabelled chart goes to the
+    unsharded controller there)."""
+    meta = hr.spec.chart.metadata if hr.spec.chart is not None else None
+    labels = dict((meta.labels if meta is not None else None) or {})
+    shard = (hr.metadata.labels or {}).get(SHARD_LABEL)
+    if shard is not None:
+        labels.setdefault(SHARD_LABEL, shard)
+    return labels
 
 
 def _name(hr: HelmRelease) -> str:

@@ -358,6 +358,7 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
             max_index_size=args.helm_index_max_size,
             chart_limits=Limits(chart=args.helm_chart_max_size, file=args.helm_chart_file_max_size),
             helm=engine,  # one engine per process: its Go runtime and API budget are shared
+            shard_selector=args.watch_label_selector or None,
         )
         metrics = metrics_.default()
         manager.expositions.append(metrics.objects.render)
@@ -393,8 +394,10 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
             ),
         )
         releases_informer = manager.informer(HELM_RELEASES)
-        charts_informer = manager.informer(HELM_CHARTS)
-        oci_informer = manager.informer(OCI_REPOSITORIES)
+        # As Flux's helm-controller: only HelmReleases are sharded; the chart sources they read
+        # are seen whichever shard reconciles them (the source controllers' own are sharded).
+        charts_informer = manager.informer(HELM_CHARTS, sharded=False)
+        oci_informer = manager.informer(OCI_REPOSITORIES, sharded=False)
         # Helm's storage Secrets, metadata only and slimmed: what tells an in-sync release.
         storage_informer = manager.informer(
             SECRETS,

@@ -278,7 +278,13 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         default=True,
         help="watch every namespace; =false watches --watch-namespace, else $RUNTIME_NAMESPACE",
     )
-    parser.add_argument("--watch-label-selector", default="", help="shard by this label selector")
+    parser.add_argument(
+        "--watch-label-selector",
+        default="",
+        help="reconcile only the HelmReleases, sources and watched kinds this label selector "
+        "selects, as a Flux shard (docs/scaling.md); the HelmCharts, OCIRepositories, ConfigMaps "
+        "and Secrets releases read are seen whatever their labels",
+    )
     parser.add_argument(
         "--watch-configs-label-selector",
         default="reconcile.fluxcd.io/watch=Enabled",

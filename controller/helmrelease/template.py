@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from api.helmrelease import HelmRelease
-from api.naming import chart_source_namespace, helm_chart_name
+from api.naming import SHARD_LABEL, chart_source_namespace, helm_chart_labels, helm_chart_name
 from controller.helmrelease.work import Work
 from controller.runtime.informer import Informer
 from internal.kube import rest
@@ -31,11 +31,11 @@ def desired_chart(hr: HelmRelease) -> dict[str, Any]:
     spec["sourceRef"] = {"kind": tmpl.spec.source_ref.kind, "name": tmpl.spec.source_ref.name}
     spec.setdefault("version", "*")
     meta: dict[str, Any] = {"name": helm_chart_name(hr), "namespace": chart_source_namespace(hr)}
-    if tmpl.metadata is not None:
-        if tmpl.metadata.labels:
-            meta["labels"] = tmpl.metadata.labels
-        if tmpl.metadata.annotations:
-            meta["annotations"] = tmpl.metadata.annotations
+    labels = helm_chart_labels(hr)
+    if labels:
+        meta["labels"] = labels
+    if tmpl.metadata is not None and tmpl.metadata.annotations:
+        meta["annotations"] = tmpl.metadata.annotations
     return {
         "apiVersion": HELM_CHARTS.api_version,
         "kind": "HelmChart",
@@ -56,7 +56,10 @@ def already_applied(current: dict[str, Any] | None, body: dict[str, Any]) -> boo
         have = meta.get(part) or {}
         if any(have.get(k) != v for k, v in (body["metadata"].get(part) or {}).items()):
             return False
-    return True
+    # A release moved out of its shard: the apply drops the shard label it gave the chart.
+    return SHARD_LABEL in (body["metadata"].get("labels") or {}) or SHARD_LABEL not in (
+        meta.get("labels") or {}
+    )
 
 
 async def apply_chart_template(

@@ -72,8 +72,11 @@ class Manager:
         metadata_only: bool = False,
         transform: Callable[[Obj], Obj] | None = None,
     ) -> Informer:
-        """The one informer for this resource and selector, shared by all who ask."""
-        selector = self.options.watch_label_selector if sharded else label_selector
+        """The one informer for this resource and selector, shared by all who ask. A sharded
+        one sees only the shard's objects (--watch-label-selector) among those `label_selector`
+        selects; an unsharded one sees every object `label_selector` selects."""
+        shard = self.options.watch_label_selector if sharded else None
+        selector = ",".join(s for s in (shard, label_selector) if s) or None
         key = (resource, self.options.watch_namespace, selector, metadata_only, transform)
         if key not in self._informers:
             self._informers[key] = Informer(

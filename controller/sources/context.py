@@ -119,6 +119,8 @@ class Context:
     'kind/namespace/name', kept until the informer's copy is as new."""
     metrics: Recorder | None = None
     """Where each reconcile's gotk_ series go; none in tests that do not read them."""
+    shard_selector: str | None = None
+    """--watch-label-selector: a source outside the shard is not there for this one."""
     events: EventRecorder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -182,8 +184,21 @@ class Context:
         if raw_cached is not None:
             # parse reads through JSON; the cache is untouched
             return api.parse(self.newest(raw_cached))
-        raw = await rest.get_optional(self.kube, RESOURCES[kind].path(namespace, name))
+        raw = await self._read(kind, namespace, name)
         return None if raw is None else api.parse(raw)
+
+    async def _read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The object from the API server; in a shard, only if the shard's selector selects it
+        (the API server judges the selector), as a shard's cache would hold it."""
+        if self.shard_selector is None:
+            return await rest.get_optional(self.kube, RESOURCES[kind].path(namespace, name))
+        query = {"fieldSelector": f"metadata.name={name}", "labelSelector": self.shard_selector}
+        listing = await rest.request(self.kube, "GET", RESOURCES[kind].path(namespace), query=query)
+        items = listing.get("items") or []
+        if not items:
+            return None
+        # A list's items carry no kind; the parse needs it.
+        return {"apiVersion": listing.get("apiVersion"), "kind": kind, **items[0]}
 
 
 def _key(obj: dict[str, Any]) -> str:

@@ -94,9 +94,7 @@ async def watch_controllers(
                 watch.kind,
                 watch.dry_run_option,
             )
-        informer = manager.informer(
-            resource, label_selector=watch.label_selector(), sharded=watch.selector is None
-        )
+        informer = manager.informer(resource, label_selector=watch.label_selector())
         watched = Watched(watch, resource, path, info)
         reconciler = WatchReconciler(api, engine, cluster, informer, watched, events, metrics)
         controller = Controller(

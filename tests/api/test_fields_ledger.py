@@ -26,9 +26,10 @@ import yaml
 
 import api
 from api.helmrelease import HelmRelease, HelmReleaseStatus
+from api.naming import SHARD_LABEL
 from controller.helmrelease import inputs
 from controller.helmrelease.chart import source_of
-from controller.helmrelease.template import desired_chart
+from controller.helmrelease.template import already_applied, desired_chart
 from internal.drift.diff import ChangeType, compare
 from internal.manager import options
 from internal.release.actions import Action
@@ -594,6 +595,36 @@ def test_chart_template_fields_reach_the_helm_chart() -> None:
         "verify": verify,
     }
     assert desired_chart(release())["spec"]["interval"] == "5m"
+
+
+def _sharded(shard: str | None, labels: dict[str, str] | None = None) -> HelmRelease:
+    raw = release_object()
+    if labels is not None:
+        raw["spec"]["chart"]["metadata"] = {"labels": labels}
+    if shard is not None:
+        raw["metadata"]["labels"] = {SHARD_LABEL: shard, "team": "a"}
+    hr = api.parse(raw)
+    assert isinstance(hr, HelmRelease)
+    return hr
+
+
+def test_the_release_shard_label_reaches_the_helm_chart() -> None:
+    """The HelmChart of a release in a shard is in that shard (its source controller is the
+    release's), unless the template puts it elsewhere; no other label of the release is
+    copied. Leaving the shard drops the label the apply gave the chart."""
+    chart = desired_chart(_sharded("shard1"))
+    assert chart["metadata"]["labels"] == {SHARD_LABEL: "shard1"}
+    chart = desired_chart(_sharded("shard1", {"app": "x"}))
+    assert chart["metadata"]["labels"] == {"app": "x", SHARD_LABEL: "shard1"}
+    chart = desired_chart(_sharded("shard1", {SHARD_LABEL: "shard2"}))
+    assert chart["metadata"]["labels"] == {SHARD_LABEL: "shard2"}
+    assert "labels" not in desired_chart(_sharded(None))["metadata"]
+    unsharded = desired_chart(_sharded(None))
+    in_shard1 = copy.deepcopy(unsharded)
+    in_shard1["metadata"]["labels"] = {SHARD_LABEL: "shard1"}
+    assert already_applied(in_shard1, desired_chart(_sharded("shard1")))
+    assert not already_applied(in_shard1, unsharded)
+    assert not already_applied(unsharded, desired_chart(_sharded("shard1")))
     by_ref = release(
         chart=None,
         chartRef={

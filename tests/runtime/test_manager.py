@@ -251,3 +251,46 @@ async def test_lost_leadership_cuts_in_flight_reconciles_at_once(
     await asyncio.wait_for(run, 10)
     assert ended == ["returned"], "the in-flight reconcile was cancelled through its call"
     assert not stop.is_set()
+
+
+async def test_a_sharded_informer_sees_the_shards_objects_among_those_it_selects(
+    kube: client.ApiClient, namespace: str
+) -> None:
+    """--watch-label-selector narrows every sharded informer, its own selector too (a
+    watches-mode kind's); an unsharded informer sees what its selector alone selects."""
+    core = client.CoreV1Api(kube)
+    for name, labels in (
+        ("mine-a", {"sharding.fluxcd.io/key": "shard1", "app": "a"}),
+        ("mine-b", {"sharding.fluxcd.io/key": "shard1", "app": "b"}),
+        ("theirs-a", {"sharding.fluxcd.io/key": "shard2", "app": "a"}),
+        ("nobodys-a", {"app": "a"}),
+    ):
+        meta = client.V1ObjectMeta(name=name, labels=labels)
+        await core.create_namespaced_config_map(namespace, client.V1ConfigMap(metadata=meta))
+    manager = Manager(
+        kube, _options(namespace, watch_label_selector="sharding.fluxcd.io/key=shard1")
+    )
+    informers = {
+        "sharded": manager.informer(CONFIG_MAPS),
+        "sharded app=a": manager.informer(CONFIG_MAPS, label_selector="app=a"),
+        "app=a": manager.informer(CONFIG_MAPS, label_selector="app=a", sharded=False),
+        "all": manager.informer(CONFIG_MAPS, sharded=False),
+    }
+    tasks = [asyncio.create_task(i.run()) for i in informers.values()]
+    try:
+        for informer in informers.values():
+            await asyncio.wait_for(informer.synced.wait(), 30)
+        seen = {
+            what: sorted(k.partition("/")[2] for k in i.store if "kube-root" not in k)
+            for what, i in informers.items()
+        }
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert seen == {
+        "sharded": ["mine-a", "mine-b"],
+        "sharded app=a": ["mine-a"],
+        "app=a": ["mine-a", "nobodys-a", "theirs-a"],
+        "all": ["mine-a", "mine-b", "nobodys-a", "theirs-a"],
+    }

@@ -4,6 +4,7 @@ failure counters), all read from the one action table."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from internal.manager.options import timeout
 from internal.release import conditions as cond
 from internal.release import history
 from internal.release.actions import ACTIONS, Action, ActionFamily, FailureCount
+
+log = logging.getLogger(__name__)
 
 LOG_LINES = 5
 
@@ -84,6 +87,8 @@ async def record(req: Request, action: Action, done: Done) -> None:
     snaps = list(status.history or [])
     label = ACTIONS[action].history_label
     for obs in done.observations:
+        # Which controller wrote which record: a shard's log shows the releases it acted on.
+        log.info("Helm storage %s %s", obs.operation, obs.key)
         if obs.release is None or obs.operation == "delete":
             continue
         # The action names the release it made; an update of an older one keeps its own.

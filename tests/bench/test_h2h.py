@@ -45,6 +45,10 @@ async def test_both_controllers_install_the_fleet_and_every_figure_is_written(
         assert run["peak_rss_mib"] <= sum(run["vmhwm_mib"].values()) + 1
         assert run["rss_samples"] >= run["wall_s"] / 0.5
         assert run["idle_requests_per_release"] >= run["idle_writes_per_release"] >= 0
+        assert run["first_idle_requests_per_release"] >= 0
+        assert run["idle_cpu_ms_per_release_hour"] == pytest.approx(
+            run["cpu_idle_s"] * 1000 / 20 * 3600 / 10
+        )
         # No dependencies in this layout.
         assert (run["dependency_pairs"], run["dependency_p50_s"]) == (0, None)
     ratios = flat["ratios"]
@@ -57,4 +61,5 @@ async def test_both_controllers_install_the_fleet_and_every_figure_is_written(
         "cpu_install_s": False,
         "peak_rss_mib": False,
         "dependency_p50_s": True,
+        "idle_requests_per_release": False,
     }

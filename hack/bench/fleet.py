@@ -35,7 +35,12 @@ from hack.bench.measure import (
 )
 from hack.testkit.chart_server import chart_repository
 from hack.testkit.charts import write_message_chart
-from hack.testkit.kube import api_client, create_helm_repository, install_crds
+from hack.testkit.kube import (
+    api_client,
+    create_helm_repository,
+    helm_release_body,
+    install_crds,
+)
 from hack.testkit.launcher import Controller, running_controller
 from hack.testkit.plane import cluster_env
 from internal.kube import rest
@@ -96,23 +101,9 @@ async def measure(
                 api,
                 "POST",
                 HELM_RELEASES.path(home[name]),
-                body={
-                    "apiVersion": HELM_RELEASES.api_version,
-                    "kind": "HelmRelease",
-                    "metadata": {"name": name, "namespace": home[name]},
-                    "spec": {
-                        "interval": f"{args.interval}s",
-                        "chart": {
-                            "spec": {
-                                "chart": "small",
-                                "version": "1.0.0",
-                                "sourceRef": {"kind": "HelmRepository", "name": "charts"},
-                            }
-                        },
-                        "dependsOn": [{"name": d} for d in deps[name]],
-                        "values": {"message": name},
-                    },
-                },
+                body=helm_release_body(
+                    name, home[name], interval=f"{args.interval}s", depends_on=deps[name]
+                ),
             )
 
     heaps: list[float] = []

@@ -72,7 +72,12 @@ from hack.bench.measure import (
 from hack.testkit.chart_server import ChartServer, chart_repository
 from hack.testkit.charts import write_workload_chart
 from hack.testkit.flux import flux_bin_dir, running_flux
-from hack.testkit.kube import api_client, create_helm_repository, install_crds
+from hack.testkit.kube import (
+    api_client,
+    create_helm_repository,
+    helm_release_body,
+    install_crds,
+)
 from hack.testkit.launcher import running_controller
 from hack.testkit.plane import OwnPlane, cluster_env, own_control_plane
 from internal.kube import rest
@@ -269,23 +274,13 @@ async def until_ready(
 def release_body(key: str, fl: Fleet, interval: int) -> dict[str, Any]:
     ns, name = key.split("/")
     dep = fl.depends_on.get(key)
-    return {
-        "apiVersion": HELM_RELEASES.api_version,
-        "kind": "HelmRelease",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {
-            "interval": f"{interval}s",
-            "chart": {
-                "spec": {
-                    "chart": CHART[0],
-                    "version": CHART[1],
-                    "sourceRef": {"kind": "HelmRepository", "name": "charts"},
-                }
-            },
-            "dependsOn": [{"name": dep.split("/")[1]}] if dep else [],
-            "values": {"message": name},
-        },
-    }
+    return helm_release_body(
+        name,
+        ns,
+        interval=f"{interval}s",
+        chart=CHART,
+        depends_on=[dep.split("/")[1]] if dep else [],
+    )
 
 
 async def apply_all(api: client.ApiClient, fl: Fleet, interval: int) -> None:

@@ -24,9 +24,10 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
+from hack.bench.measure import peak_rss_mib
 from hack.testkit.chart_server import chart_repository
 from hack.testkit.charts import write_message_chart
-from hack.testkit.kube import api_client, install_crds
+from hack.testkit.kube import api_client, helm_release_body, install_crds
 from hack.testkit.launcher import Controller
 from hack.testkit.plane import cluster_env
 from hack.testkit.shards import MAIN, labels, log_path, running_shards, storage_writes
@@ -35,13 +36,6 @@ from internal.kube.resources import HELM_RELEASES, HELM_REPOSITORIES
 
 NAMESPACE = "shards-bench"
 TIMEOUT = 1800.0
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _name(shard: str) -> str:
@@ -54,20 +48,13 @@ async def _create(api: client.ApiClient, resource: Any, body: dict[str, Any]) ->
 
 
 def _release(name: str, shard: str, interval: int) -> dict[str, Any]:
-    return {
-        "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels(shard)},
-        "spec": {
-            "interval": f"{interval}s",
-            "chart": {
-                "spec": {
-                    "chart": "small",
-                    "version": "1.0.0",
-                    "sourceRef": {"kind": "HelmRepository", "name": f"charts-{_name(shard)}"},
-                }
-            },
-            "values": {"message": name},
-        },
-    }
+    return helm_release_body(
+        name,
+        NAMESPACE,
+        interval=f"{interval}s",
+        repository=f"charts-{_name(shard)}",
+        labels=labels(shard),
+    )
 
 
 def _ready(obj: dict[str, Any]) -> bool:

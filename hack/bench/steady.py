@@ -37,7 +37,12 @@ import aiohttp
 from hack.bench.fleet import sh, wait_gone
 from hack.testkit.chart_server import chart_repository
 from hack.testkit.charts import write_message_chart
-from hack.testkit.kube import api_client, create_helm_repository, install_crds
+from hack.testkit.kube import (
+    api_client,
+    create_helm_repository,
+    helm_release_body,
+    install_crds,
+)
 from hack.testkit.launcher import Controller, running_controller
 from hack.testkit.plane import cluster_env, second_control_plane
 from hack.testkit.ports import free_ports
@@ -123,22 +128,7 @@ async def apply_releases(api: Any, names: list[str], interval: int) -> None:
     sem = asyncio.Semaphore(20)
 
     async def apply(name: str) -> None:
-        body = {
-            "apiVersion": HELM_RELEASES.api_version,
-            "kind": "HelmRelease",
-            "metadata": {"name": name, "namespace": NAMESPACE},
-            "spec": {
-                "interval": f"{interval}s",
-                "chart": {
-                    "spec": {
-                        "chart": "small",
-                        "version": "1.0.0",
-                        "sourceRef": {"kind": "HelmRepository", "name": "charts"},
-                    }
-                },
-                "values": {"message": name},
-            },
-        }
+        body = helm_release_body(name, NAMESPACE, interval=f"{interval}s")
         async with sem:
             await rest.request(api, "POST", HELM_RELEASES.path(NAMESPACE), body=body)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 from kubernetes_asyncio import client, config
@@ -103,3 +104,37 @@ async def create_helm_repository(
         "spec": {"url": url, "interval": interval},
     }
     await rest.request(kube, "POST", HELM_REPOSITORIES.path(namespace), body=body)
+
+
+def helm_release_body(
+    name: str,
+    namespace: str,
+    *,
+    interval: str,
+    chart: tuple[str, str] = ("small", "1.0.0"),
+    repository: str = "charts",
+    depends_on: Sequence[str] = (),
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A HelmRelease of `chart` (name, version) from the HelmRepository `repository`, its values
+    naming the release, as the benchmarks and the chaos fleet make them."""
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace}
+    if labels:
+        metadata["labels"] = dict(labels)
+    return {
+        "apiVersion": HELM_RELEASES.api_version,
+        "kind": "HelmRelease",
+        "metadata": metadata,
+        "spec": {
+            "interval": interval,
+            "chart": {
+                "spec": {
+                    "chart": chart[0],
+                    "version": chart[1],
+                    "sourceRef": {"kind": "HelmRepository", "name": repository},
+                }
+            },
+            "dependsOn": [{"name": d} for d in depends_on],
+            "values": {"message": name},
+        },
+    }

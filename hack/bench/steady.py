@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import re
 import subprocess
 import sys
@@ -227,15 +228,16 @@ async def run(args: argparse.Namespace, kubeconfig: Path, bin_dir: Path) -> int:
         # The artifacts' address is the same across the restart, as a Deployment's Service is:
         # another one would rewrite every HelmChart's artifact URL.
         (port,) = free_ports(1)
-        async with running_controller(
+        controller_at = functools.partial(
+            running_controller,
             kubeconfig,
             work / "data",
             namespace=NAMESPACE,
             flags=flags,
-            log=first,
             grace=120,
             storage_port=port,
-        ) as controller:
+        )
+        async with controller_at(log=first) as controller:
             start = time.monotonic()
             await apply_releases(api, names, args.interval)
             if not await wait_ready(api, args.releases, 1800):
@@ -249,15 +251,7 @@ async def run(args: argparse.Namespace, kubeconfig: Path, bin_dir: Path) -> int:
         records_before = storage_records(kubectl, kc)
         second = work / "controller-2.log"
         before = api_requests(kubectl, kc)
-        async with running_controller(
-            kubeconfig,
-            work / "data",
-            namespace=NAMESPACE,
-            flags=flags,
-            log=second,
-            grace=120,
-            storage_port=port,
-        ) as controller:
+        async with controller_at(log=second) as controller:
             start = time.monotonic()
             to_first, cpu = await first_reconcile_cpu(controller, second)
             print(

@@ -1,12 +1,13 @@
-# Helmward controller image. The Go shim (internal/helm) is built in the first stage.
+# Helmward controller image. The Go shim (internal/helm) is built in the first stage, by the
+# same script (and so with the same flags) as make build.
 FROM golang:1.26-bookworm AS shim
 WORKDIR /src
+COPY hack/lib/ hack/lib/
+COPY hack/tools/ hack/tools/
 COPY internal/helm/shim/ internal/helm/shim/
-RUN cd internal/helm/shim \
- && HELM_VERSION="$(awk '$1 == "helm.sh/helm/v4" {print $2; exit}' go.mod)" \
- && CGO_ENABLED=1 go build -trimpath -buildmode=c-shared \
-      -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=${HELM_VERSION}" \
-      -o /out/libhelmward.so .
+RUN export HELMWARD_CACHE=/build \
+ && bash hack/lib/build-shim.sh \
+ && install -D "$(bash hack/lib/build-shim.sh --print-path)" /out/libhelmward.so
 
 FROM python:3.11-slim-bookworm
 RUN apt-get update && apt-get install -y --no-install-recommends git openssh-client gpg \

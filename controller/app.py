@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import logging
 import os
 import signal
@@ -61,6 +59,7 @@ from internal.kube.resources import (
 )
 from internal.manager import records
 from internal.manager.clusters import KubeConfigOptions
+from internal.memory import malloc
 from internal.memory.cgroup import MemoryFileError, WatchPlan, plan
 from internal.sources.chart import Limits
 from internal.sources.helmindex import IndexCache
@@ -68,7 +67,8 @@ from internal.watches.config import Watch, WatchesError, configured
 
 log = logging.getLogger("helmward")
 
-M_ARENA_MAX = -8  # glibc's mallopt parameter
+MALLOC_ARENAS = 2
+"""glibc's arenas: the engine's answers arrive on pool threads, each of which would get one."""
 
 SOURCES = {
     "HelmRepository": HELM_REPOSITORIES,
@@ -84,17 +84,6 @@ async def _sample_engine(engine: Engine, metrics: Recorder, every: float = 2.0) 
         with contextlib.suppress(Exception):
             metrics.record_engine(await engine.stats())
         await asyncio.sleep(every)
-
-
-def _limit_malloc_arenas(arenas: int = 2) -> None:
-    """glibc gives each thread that allocates its own arena; the engine's calls return their
-    answers on pool threads, so a busy fleet would spread small allocations over many arenas
-    that are never given back. Two keep the footprint flat (as MALLOC_ARENA_MAX=2 would)."""
-    if "MALLOC_ARENA_MAX" in os.environ:
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_ARENA_MAX, arenas)
 
 
 async def cluster_target(
@@ -321,7 +310,8 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
     # short-lived; a tighter GC keeps the controller's footprint flat across a fleet of them.
     os.environ.setdefault("GOGC", str(args.engine_gogc))
     os.environ["HELMWARD_FIELD_MANAGER"] = args.field_manager
-    _limit_malloc_arenas()
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        malloc.limit_arenas(MALLOC_ARENAS)
     engine = Engine()
     watch_namespace = watch_namespace_of(args, os.environ)
     lease_namespace, lease_id = lease_of(

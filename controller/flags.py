@@ -330,7 +330,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine-gogc",
         type=int,
-        default=50,
+        default=25,
         help="the Helm engine's Go GC target percentage (GOGC in the environment wins)",
     )
     parser.add_argument(

@@ -79,10 +79,10 @@ async def test_fifty_concurrent_installs_into_separate_namespaces(
             f"\n{PARALLEL} parallel installs: {elapsed:.1f}s; discovery requests sent {discovery}, "
             f"answered from cache {hits}; OpenAPI requests {openapi}"
         )
-        # One cached target: discovery and OpenAPI are fetched a handful of times, not once (or
-        # more) per action.
+        # One cached target: discovery is fetched a handful of times, not once (or more) per
+        # action.
         assert discovery < PARALLEL / 2, discovery
-        assert openapi < PARALLEL / 2, openapi
+        assert openapi == 0, openapi  # the server validates fields itself (1.27 and later)
         assert hits >= PARALLEL
     finally:
         for ns in namespaces:

@@ -16,6 +16,7 @@ from hack.testkit.wait import eventually
 from internal.helm import (
     ActionCancelledError,
     Engine,
+    HelmError,
     HookFailedError,
     ReleaseExistsError,
     ReleaseNotFoundError,
@@ -167,3 +168,30 @@ async def test_cancel_all_ends_running_calls_and_every_later_one(
             await asyncio.wait_for(engine.install(later, cluster=target), 15)
     finally:
         engine.close()
+
+
+UNKNOWN_FIELD = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-typo
+data:
+  a: "1"
+dataa:
+  b: "2"
+"""
+
+
+async def test_an_unknown_manifest_field_is_refused_by_the_servers_field_validation(
+    releases: Releases,
+) -> None:
+    """The API server (1.27 and later) validates fields itself, strictly: the engine fetches no
+    OpenAPI document to decide that, and a typo in a manifest still fails the install, naming
+    the field."""
+    chart = releases.chart(templates={"configmap.yaml": UNKNOWN_FIELD})
+    before = await releases.engine.stats()
+    with pytest.raises(HelmError, match=r"dataa") as refused:
+        await releases.install("typo", chart, timeout=timedelta(minutes=1))
+    after = await releases.engine.stats()
+    assert "unknown field" in refused.value.message or "not declared" in refused.value.message
+    assert after.requests.openapi == before.requests.openapi
+    assert statuses(refused.value.observations)[-1] == ("update", 1, "failed")

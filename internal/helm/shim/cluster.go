@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -378,19 +379,47 @@ func (f *targetFactory) Validator(directive string) (validation.Schema, error) {
 		validation.NewSchemaValidation(f.Factory),
 		validation.NoDoubleKeySchema{},
 	}
-	oapi := cached.NewClient(f.t.discovery.OpenAPIV3())
-	primary := &cachingVerifier{
-		next:  resource.NewQueryParamVerifierV3(f.t.dynamic, oapi, resource.QueryParamFieldValidation),
-		cache: map[schema.GroupVersionKind]error{},
-	}
-	secondary := resource.NewQueryParamVerifier(f.t.dynamic, f.t.discovery, resource.QueryParamFieldValidation)
-	v := validation.NewParamVerifyingSchema(local, resource.NewFallbackQueryParamVerifier(primary, secondary), directive)
+	v := validation.NewParamVerifyingSchema(local, f.fieldValidationVerifier(), directive)
 	if f.validators == nil {
 		f.validators = map[string]validation.Schema{}
 	}
 	f.validators[directive] = v
 	return v, nil
 }
+
+// fieldValidationVerifier says whether the API server validates a kind's
+// fields itself, in which case the manifest is not validated here. Every
+// server from Kubernetes 1.27 does for every kind (server-side field
+// validation is GA there), so it is not asked: asking fetches and parses the
+// kind's group's OpenAPI v3 document, megabytes for core/v1, once per kind.
+// Older servers are asked, and answers are cached per kind.
+func (f *targetFactory) fieldValidationVerifier() resource.Verifier {
+	if v, err := f.t.discovery.ServerVersion(); err == nil && validatesFields(v.GitVersion) {
+		return serverValidates{}
+	}
+	oapi := cached.NewClient(f.t.discovery.OpenAPIV3())
+	primary := &cachingVerifier{
+		next:  resource.NewQueryParamVerifierV3(f.t.dynamic, oapi, resource.QueryParamFieldValidation),
+		cache: map[schema.GroupVersionKind]error{},
+	}
+	secondary := resource.NewQueryParamVerifier(f.t.dynamic, f.t.discovery, resource.QueryParamFieldValidation)
+	return resource.NewFallbackQueryParamVerifier(primary, secondary)
+}
+
+// validatesFields: the server's version has server-side field validation GA.
+func validatesFields(gitVersion string) bool {
+	v, err := common.ParseKubeVersion(gitVersion)
+	if err != nil {
+		return false
+	}
+	major, errMajor := strconv.Atoi(v.Major)
+	minor, errMinor := strconv.Atoi(v.Minor)
+	return errMajor == nil && errMinor == nil && (major > 1 || major == 1 && minor >= 27)
+}
+
+type serverValidates struct{}
+
+func (serverValidates) HasSupport(schema.GroupVersionKind) error { return nil }
 
 // cachingVerifier remembers whether a kind supports server-side field
 // validation. Only definite answers are kept; transient errors are retried.

@@ -1,6 +1,7 @@
 """The atomic release loop, as Flux's `AtomicRelease`: determine the state (pure), choose the
-next step (pure), run its action reconciler, write the status, and look again, until nothing is
-left to do, a step fails, or a family of actions would run twice in one reconcile."""
+next step (pure), run its action reconciler, and look again, until nothing is left to do, a step
+fails, or a family of actions would run twice in one reconcile. The status is written before
+each action starts and when the loop ends."""
 
 from __future__ import annotations
 
@@ -114,6 +115,8 @@ async def run_atomic(req: Request, desired: Desired, planner: Planner | None = N
         if step.action is Action.CORRECT_DRIFT:
             if await holds(gate, req, state.state, step, desired, drifted):
                 return
+            if done:
+                await req.writer.write_status(work)
             await drift.correct(work, req.mgr, drifted, state.reason)
             done.add(ActionFamily.DRIFT)
             continue
@@ -141,7 +144,8 @@ async def run_atomic(req: Request, desired: Desired, planner: Planner | None = N
         if outcome is not Outcome.CONTINUE:
             finish(work, outcome, ctx)
             return
-        await req.writer.write_status(work)
+        # What the action recorded is written before anything else acts (a next action's
+        # progress, or drift correction), or when the loop ends: not once more in between.
 
 
 def retries_message(work: Work, ctx: Context) -> str:

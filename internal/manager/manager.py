@@ -136,7 +136,9 @@ class ReleaseClient:
         try:
             out = await call
         except herr.HelmError as exc:
+            self.reader.written(exc.observations)
             return Done(exc.observations, exc, exc.result)
+        self.reader.written(out.observations)
         return Done(out.observations, None, out.result)
 
     async def test_release(self) -> Done:

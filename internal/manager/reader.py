@@ -11,6 +11,8 @@ controller is still seen.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from api.helmrelease import HelmRelease
 from internal.helm import errors as herr
 from internal.helm import models as hm
@@ -40,6 +42,8 @@ class Reader:
         self._summary: StoredRelease | None = None
         """The newest release as last read, when `sync` knew it unchanged from the watch."""
         self._wrote = False
+        self._written: hm.Release | None = None
+        """The newest record the last action wrote, as the engine's observer saw it written."""
 
     @property
     def release(self) -> hm.Release | None:
@@ -69,6 +73,20 @@ class Reader:
         if self.records is not None:
             self.records.forget(self.target.storage_namespace, self.target.release_name)
 
+    def written(self, observations: Sequence[hm.Observation]) -> None:
+        """What an action wrote: the next `sync` takes the newest record from these (the
+        observer's copy of what reached storage) instead of reading it back, unless the action
+        deleted it."""
+        newest: tuple[int, hm.Observation] | None = None
+        for o in observations:
+            # The last write of the highest version is that record as it is now.
+            if o.release is not None and (newest is None or o.release.version >= newest[0]):
+                newest = (o.release.version, o)
+        if newest is None or newest[1].operation == "delete":
+            self._written = None
+        else:
+            self._written = newest[1].release
+
     async def get(self, version: int) -> hm.Release | None:
         """The stored release at `version`, the newest when 0; None when there is none."""
         try:
@@ -88,6 +106,10 @@ class Reader:
 
     async def sync(self, known_version: int | None = None) -> None:
         self._release, self._summary = None, None
+        written, self._written = self._written, None
+        if written is not None and written.version >= (known_version or 0):
+            self._release = written
+            return
         records = self._watching()
         if records is None:
             await self._read(known_version)

@@ -153,8 +153,9 @@ async def test_unlock_marks_the_pending_release_failed_and_refreshes_its_snapsho
 ) -> None:
     req = harness.request(release_object())
     await install.reconcile(req)
+    await req.mgr.sync(1)  # what the install wrote, as the engine's observer saw it
     harness.lib.releases[("app", 1)]["status"] = "pending-upgrade"
-    await req.mgr.sync(1)
+    await req.mgr.sync(1)  # storage again
     assert await unlock.reconcile(req) is False
     assert harness.lib.history("app") == [(1, "failed")]
     [snap] = req.work.status.history or []
@@ -164,3 +165,19 @@ async def test_unlock_marks_the_pending_release_failed_and_refreshes_its_snapsho
     assert req.work.events[-1] == Event(
         "Normal", "PendingRelease", "Unlocked release left in 'pending-upgrade'"
     )
+
+
+async def test_the_look_after_an_action_takes_what_it_wrote_without_reading_it_back(
+    harness: Harness,
+) -> None:
+    req = harness.request(release_object())
+    await install.reconcile(req)
+    calls = len(harness.lib.calls)
+    await req.mgr.sync(1)
+    assert harness.lib.calls[calls:] == []
+    stored = req.mgr.stored()
+    assert stored is not None
+    assert (stored.version, stored.status) == (1, "deployed")
+    assert stored.digest == harness.lib.releases[("app", 1)]["digest"]
+    await req.mgr.sync(1)
+    assert harness.lib.calls[calls:] == ["get", "get"], "the next look reads storage"

@@ -1,0 +1,70 @@
+"""`helmward run` as `python -m controller.cli run` starts it, with the process's CPU
+(time.process_time) noted at the start-up's phases into the file named by the first argument;
+the rest are the command line. Run by hack/bench/startup.py with its working directory and
+PYTHONPATH at the tree under test; it imports only the standard library and that tree, and the
+phases are marked from here (wrapping), so the controller's code carries no tracing.
+
+Marks, in order: `imports` (the modules and the command line parsed, as `app.main` is called),
+`engine` and `engine_loaded` (around the Go engine's load), `synced` (the HelmRelease
+controller's informer and the ones it waits for have listed).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+marks_path, argv = sys.argv[1], sys.argv[2:]
+marks = open(marks_path, "w", buffering=1)  # noqa: SIM115 - open for the process's life
+
+
+def mark(name: str) -> None:
+    marks.write(f"{name} {time.process_time():.4f}\n")
+
+
+mark("interpreter")
+from internal.kube.lazyclient import defer_generated_client  # noqa: E402
+
+defer_generated_client()
+import controller.cli  # noqa: E402
+
+_parse = controller.cli.parse
+
+
+def parse(argv: list[str] | None = None) -> Any:
+    args = _parse(argv)
+    import controller.app as app  # what `main` imports next
+
+    engine_class = app.Engine
+
+    def engine(*a: Any, **kw: Any) -> Any:
+        mark("engine")
+        loaded = engine_class(*a, **kw)
+        mark("engine_loaded")
+        return loaded
+
+    app.Engine = engine  # type: ignore[assignment,misc]
+    from controller.runtime.controller import Controller
+
+    run = Controller.run
+
+    async def traced(self: Any) -> None:
+        if self.name == "HelmRelease":
+            import asyncio
+
+            async def synced() -> None:
+                for informer in (self.informer, *self.waits_for):
+                    await informer.synced.wait()
+                mark("synced")
+
+            self._startup_mark = asyncio.ensure_future(synced())
+        await run(self)
+
+    Controller.run = traced  # type: ignore[method-assign]
+    mark("imports")
+    return args
+
+
+controller.cli.parse = parse
+sys.exit(controller.cli.main(argv))

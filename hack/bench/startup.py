@@ -71,11 +71,22 @@ def controller_argv(kubeconfig: Path, ports: tuple[int, int, int]) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def started(tree: Path, argv: list[str], log: Path, marks: Path):  # type: ignore[no-untyped-def]
+async def started(  # type: ignore[no-untyped-def]
+    tree: Path, argv: list[str], log: Path, marks: Path, profile: Path | None = None
+):
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    profiled = ["-m", "cProfile", "-o", str(profile)] if profile else []
     with log.open("w") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(TRACE), str(marks), *argv, cwd=tree, env=env, stdout=out, stderr=out
+            sys.executable,
+            *profiled,
+            str(TRACE),
+            str(marks),
+            *argv,
+            cwd=tree,
+            env=env,
+            stdout=out,
+            stderr=out,
         )
         try:
             yield proc
@@ -116,12 +127,10 @@ def split(marks: Path, total: float) -> dict[str, float]:
 
 async def install(api: object, argv: list[str], tree: Path, count: int, chart_url: str) -> None:
     """The namespace, its HelmRepository and `count` HelmReleases, Ready, unless there."""
-    kubectl, kc = str(cluster_env()[1] / "kubectl"), str(cluster_env()[0])
-    existing = subprocess.run(
-        [kubectl, "--kubeconfig", kc, "get", "namespace", NAMESPACE], capture_output=True
-    )
-    if existing.returncode != 0:
-        sh(kubectl, "--kubeconfig", kc, "create", "namespace", NAMESPACE)
+    namespaces = await rest.request(api, "GET", "/api/v1/namespaces")
+    if NAMESPACE not in {o["metadata"]["name"] for o in namespaces["items"]}:
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+        await rest.request(api, "POST", "/api/v1/namespaces", body=body)
         await create_helm_repository(api, NAMESPACE, chart_url, interval="10m")
     page = await rest.request(api, "GET", HELM_RELEASES.path(NAMESPACE))
     have = {o["metadata"]["name"] for o in page["items"]}
@@ -130,7 +139,6 @@ async def install(api: object, argv: list[str], tree: Path, count: int, chart_ur
         return
     if len(have) > count:
         raise SystemExit(f"{NAMESPACE} has {len(have)} releases: --delete it for {count}")
-    STATE.mkdir(parents=True, exist_ok=True)
     async with started(tree, argv, STATE / "install.log", STATE / "install.marks") as proc:
         start = time.monotonic()
         await apply_releases(api, missing, 600, NAMESPACE)
@@ -140,10 +148,8 @@ async def install(api: object, argv: list[str], tree: Path, count: int, chart_ur
         await asyncio.sleep(3)
 
 
-async def run(args: argparse.Namespace) -> int:
+async def run(args: argparse.Namespace, tree: Path) -> int:
     kubeconfig, bin_dir = cluster_env()
-    tree = Path(args.tree).resolve()
-    compile_bytecode(tree)
     ports = (args.port + 1, args.port + 2, args.port + 3)
     argv = controller_argv(kubeconfig, ports)
     chart = write_message_chart(STATE / "src", "small", "1.0.0")
@@ -156,7 +162,8 @@ async def run(args: argparse.Namespace) -> int:
         await install(api, argv, tree, args.releases, charts.url)
         for n in range(args.starts):
             log, marks = STATE / f"start-{n}.log", STATE / f"start-{n}.marks"
-            async with started(tree, argv, log, marks) as proc:
+            profile = STATE / f"start-{n}.prof" if args.profile else None
+            async with started(tree, argv, log, marks, profile) as proc:
                 total = await first_reconcile(proc, log, 120)
                 await asyncio.sleep(0.5)  # the marks file is line-buffered; all are written
             rows.append(split(marks, total))
@@ -168,8 +175,15 @@ async def run(args: argparse.Namespace) -> int:
         if args.delete:
             kubectl = str(bin_dir / "kubectl")
             async with started(tree, argv, STATE / "delete.log", STATE / "delete.marks"):
-                sh(kubectl, "--kubeconfig", str(kubeconfig), "delete", "namespace", NAMESPACE,
-                   "--timeout=600s")
+                sh(
+                    kubectl,
+                    "--kubeconfig",
+                    str(kubeconfig),
+                    "delete",
+                    "namespace",
+                    NAMESPACE,
+                    "--timeout=600s",
+                )
     return 0
 
 
@@ -181,8 +195,18 @@ def main() -> int:
     parser.add_argument(
         "--port", type=int, default=38610, help="the chart server's; the controller's are +1..+3"
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run each start under cProfile (its figures are then not the plain start's), "
+        "into STATE/start-N.prof",
+    )
     parser.add_argument("--delete", action="store_true", help="delete the namespace at the end")
-    return asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    tree = Path(args.tree).resolve()
+    compile_bytecode(tree)
+    STATE.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(run(args, tree))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ import argparse
 import asyncio
 import importlib
 import sys
-from importlib.metadata import version
 
 from controller.cli.command import Command, Exit, cluster_flags
 from internal.kube.lazyclient import defer_generated_client
@@ -99,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     defer_generated_client()
     args = parse(argv)
     if args.command == "version":
+        from importlib.metadata import version
+
         print(version("helmward"))
         return 0
     if args.command == "run":

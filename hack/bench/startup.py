@@ -75,11 +75,11 @@ async def started(  # type: ignore[no-untyped-def]
     tree: Path, argv: list[str], log: Path, marks: Path, profile: Path | None = None
 ):
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    profiled = ["-m", "cProfile", "-o", str(profile)] if profile else []
+    if profile:
+        env["HELMWARD_PROBE_PROFILE"] = str(profile)
     with log.open("w") as out:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            *profiled,
             str(TRACE),
             str(marks),
             *argv,
@@ -193,13 +193,13 @@ def main() -> int:
     parser.add_argument("--starts", type=int, default=3)
     parser.add_argument("--tree", default=str(Path(__file__).resolve().parents[2]))
     parser.add_argument(
-        "--port", type=int, default=38610, help="the chart server's; the controller's are +1..+3"
+        "--port", type=int, default=28610, help="the chart server's; the controller's are +1..+3"
     )
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="run each start under cProfile (its figures are then not the plain start's), "
-        "into STATE/start-N.prof",
+        help="profile each start until its first reconcile (cProfile, into STATE/start-N.prof; "
+        "its figures are then not the plain start's)",
     )
     parser.add_argument("--delete", action="store_true", help="delete the namespace at the end")
     args = parser.parse_args()

@@ -11,12 +11,31 @@ controller's informer and the ones it waits for have listed).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any
 
 marks_path, argv = sys.argv[1], sys.argv[2:]
 marks = open(marks_path, "w", buffering=1)  # noqa: SIM115 - open for the process's life
+PROFILE = os.environ.get("HELMWARD_PROBE_PROFILE")
+"""A file for a cProfile of the start, from here to the first reconcile's log line."""
+if PROFILE:
+    import cProfile
+    import logging
+
+    profiler = cProfile.Profile()
+    handle = logging.Logger.handle
+
+    def _stop_at_first_reconcile(self: logging.Logger, record: logging.LogRecord) -> None:
+        if record.name.startswith("controller.helmrelease.") and profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(PROFILE)
+            logging.Logger.handle = handle  # type: ignore[method-assign]
+        handle(self, record)
+
+    logging.Logger.handle = _stop_at_first_reconcile  # type: ignore[method-assign]
+    profiler.enable()
 
 
 def mark(name: str) -> None:

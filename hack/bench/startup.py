@@ -26,7 +26,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from hack.bench.fleet import sh
 from hack.bench.steady import apply_releases, cpu_seconds, read_log, wait_ready
@@ -71,9 +73,9 @@ def controller_argv(kubeconfig: Path, ports: tuple[int, int, int]) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def started(  # type: ignore[no-untyped-def]
+async def started(
     tree: Path, argv: list[str], log: Path, marks: Path, profile: Path | None = None
-):
+) -> AsyncIterator[asyncio.subprocess.Process]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     if profile:
         env["HELMWARD_PROBE_PROFILE"] = str(profile)
@@ -125,7 +127,7 @@ def split(marks: Path, total: float) -> dict[str, float]:
     }
 
 
-async def install(api: object, argv: list[str], tree: Path, count: int, chart_url: str) -> None:
+async def install(api: Any, argv: list[str], tree: Path, count: int, chart_url: str) -> None:
     """The namespace, its HelmRepository and `count` HelmReleases, Ready, unless there."""
     namespaces = await rest.request(api, "GET", "/api/v1/namespaces")
     if NAMESPACE not in {o["metadata"]["name"] for o in namespaces["items"]}:

@@ -175,17 +175,13 @@ async def run(args: argparse.Namespace, tree: Path) -> int:
             + ", ".join(f"{k} {statistics.median(r[k] for r in rows):.3f}" for k in PHASES)
         )
         if args.delete:
-            kubectl = str(bin_dir / "kubectl")
+            # The objects first, with a controller to finalize them: its leader Lease lives in
+            # the namespace, which takes no new Lease once it is being deleted.
+            kubectl = [str(bin_dir / "kubectl"), "--kubeconfig", str(kubeconfig)]
             async with started(tree, argv, STATE / "delete.log", STATE / "delete.marks"):
-                sh(
-                    kubectl,
-                    "--kubeconfig",
-                    str(kubeconfig),
-                    "delete",
-                    "namespace",
-                    NAMESPACE,
-                    "--timeout=600s",
-                )
+                for kind in ("helmreleases", "helmcharts", "helmrepositories"):
+                    sh(*kubectl, "delete", kind, "--all", "-n", NAMESPACE, "--timeout=600s")
+            sh(*kubectl, "delete", "namespace", NAMESPACE, "--timeout=600s")
     return 0
 
 

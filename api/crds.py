@@ -7,7 +7,11 @@ A field's Python default, when it is not None, is the default the API server app
 
 from __future__ import annotations
 
+import ast
 import enum
+import functools
+import inspect
+import textwrap
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -76,11 +80,13 @@ def object_schema(model: type[BaseModel]) -> dict[str, Any]:
     hints = get_type_hints(model, include_extras=True)
     properties: dict[str, Any] = {}
     required: list[str] = []
+    docs = field_docs(model)
     for name, field in model.model_fields.items():
         wire = field.alias or name
         schema = type_schema(hints[name])
-        if field.description:
-            schema["description"] = " ".join(field.description.split())
+        description = field.description or docs.get(name)
+        if description:
+            schema["description"] = " ".join(description.split())
         if field.default is not PydanticUndefined and field.default is not None:
             schema["default"] = _plain(field.default)
         if field.is_required() or _forced_required(hints[name]):
@@ -103,13 +109,14 @@ def object_schema(model: type[BaseModel]) -> dict[str, Any]:
 def root_schema(kind: type[FluxObject]) -> dict[str, Any]:
     """The openAPIV3Schema of a top-level kind."""
     fields = kind.model_fields
+    docs = field_docs(kind)
     hints = get_type_hints(kind, include_extras=True)
     spec = type_schema(hints["spec"])
     status = type_schema(hints["status"])
     if kind.resource.status_default:
         status["default"] = dict(kind.resource.status_default)
     for name, schema in (("spec", spec), ("status", status)):
-        description = fields[name].description or _doc(_model_of(hints[name]))
+        description = fields[name].description or docs.get(name) or _doc(_model_of(hints[name]))
         if description:
             schema["description"] = description
     return {
@@ -177,6 +184,43 @@ def render(crd: Mapping[str, Any]) -> str:
 def rendered() -> dict[str, str]:
     """Every generated file: name to text."""
     return {file_name(kind): render(custom_resource_definition(kind)) for kind in KINDS}
+
+
+def field_docs(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's docstring: the string literal after its annotation, in the class that
+    annotates it last. Read here, from the source, rather than by the models
+    (`use_attribute_docstrings` parses every model's source at import, a tenth of the
+    controller's start-up CPU), and cleaned as pydantic would."""
+    docs: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        own = inspect.get_annotations(cls)
+        if not own or not issubclass(cls, BaseModel) or cls is BaseModel:
+            continue
+        found = _own_field_docs(cls)
+        for name in own:
+            if name in found:
+                docs[name] = found[name]
+            else:
+                docs.pop(name, None)
+    return docs
+
+
+@functools.cache
+def _own_field_docs(cls: type) -> dict[str, str]:
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    (node,) = tree.body
+    assert isinstance(node, ast.ClassDef)
+    docs: dict[str, str] = {}
+    for stmt, after in zip(node.body, node.body[1:], strict=False):
+        if (
+            isinstance(stmt, ast.AnnAssign)
+            and isinstance(stmt.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            docs[stmt.target.id] = inspect.cleandoc(after.value.value)
+    return docs
 
 
 def _annotate(schema: dict[str, Any], extras: list[Any]) -> dict[str, Any]:

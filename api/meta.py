@@ -37,7 +37,7 @@ class FluxModel(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         extra="forbid",
-        use_attribute_docstrings=True,
+        defer_build=True,
     )
 
     rules: ClassVar[tuple[Rule, ...]] = ()

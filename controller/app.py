@@ -40,7 +40,6 @@ from controller.runtime.refindex import RefIndex
 from controller.sources.context import Context
 from controller.sources.driver import reconcile_object
 from controller.sources.helmrepository import is_static
-from controller.watches.setup import WatchSetupError, watch_controllers
 from internal.artifacts.server import ArtifactServer
 from internal.artifacts.storage import Storage
 from internal.helm import models as hm
@@ -424,6 +423,9 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
             each.queue.backoff.cap = args.max_retry_delay
         _wire_wakeups(manager, releases, reconciler, charts_informer, oci_informer)
         if watches:
+            # Watches mode (and its reconciler) is imported only when a watches file is given.
+            from controller.watches.setup import watch_controllers
+
             await watch_controllers(
                 manager,
                 kube,
@@ -463,10 +465,15 @@ def main(args: argparse.Namespace) -> int:
     except WatchesError as exc:
         print(f"helmward: {exc}", file=sys.stderr)
         return 1
+    setup_errors: tuple[type[Exception], ...] = (OOMWatchSetupError,)
+    if watches:
+        from controller.watches.setup import WatchSetupError
+
+        setup_errors += (WatchSetupError,)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run(args, watches))
-    except (WatchSetupError, OOMWatchSetupError) as exc:
+    except setup_errors as exc:
         print(f"helmward: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -8,7 +8,6 @@ import argparse
 import asyncio
 import importlib
 import sys
-from importlib.metadata import version
 
 from controller.cli.command import Command, Exit, cluster_flags
 from internal.kube.lazyclient import defer_generated_client
@@ -34,7 +33,10 @@ def commands() -> list[Command]:
     return found
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, people: bool = True) -> argparse.ArgumentParser:
+    """Every command's parser; with `people` False, only `version` and `run`'s (enough for a
+    command line that starts with `run`, whose flags and errors are `run`'s own), so that
+    `helmward run` does not import the other commands' modules (rich, the explain engine)."""
     parser = argparse.ArgumentParser(
         prog="helmward",
         allow_abbrev=False,
@@ -42,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the Helmward version")
-    for cmd in commands():
+    for cmd in commands() if people else []:
         p = sub.add_parser(cmd.name, help=cmd.help, allow_abbrev=False)
         if cmd.cluster:
             cluster_flags(p)
@@ -72,8 +74,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line; a flag that is neither Flux's nor Helmward's is a usage error
     (exit code 2) that names it, as Flux's `unknown flag: --x`. The commands for people take
     flags among their arguments, as kubectl does (`get hr -n demo web`)."""
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(people=argv[:1] != ["run"])
     args, unknown = parser.parse_known_args(argv)
     if args.command not in ("run", "version"):
         sub = _subparser(parser, args.command)
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     defer_generated_client()
     args = parse(argv)
     if args.command == "version":
+        from importlib.metadata import version
+
         print(version("helmward"))
         return 0
     if args.command == "run":

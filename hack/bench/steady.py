@@ -125,21 +125,23 @@ def storage_records(kubectl: str, kubeconfig: str) -> int:
     return len(listed.splitlines()[1:])
 
 
-async def apply_releases(api: Any, names: list[str], interval: int) -> None:
+async def apply_releases(
+    api: Any, names: list[str], interval: int, namespace: str = NAMESPACE
+) -> None:
     sem = asyncio.Semaphore(20)
 
     async def apply(name: str) -> None:
-        body = helm_release_body(name, NAMESPACE, interval=f"{interval}s")
+        body = helm_release_body(name, namespace, interval=f"{interval}s")
         async with sem:
-            await rest.request(api, "POST", HELM_RELEASES.path(NAMESPACE), body=body)
+            await rest.request(api, "POST", HELM_RELEASES.path(namespace), body=body)
 
     await asyncio.gather(*(apply(n) for n in names))
 
 
-async def wait_ready(api: Any, count: int, within: float) -> bool:
+async def wait_ready(api: Any, count: int, within: float, namespace: str = NAMESPACE) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        page = await rest.request(api, "GET", HELM_RELEASES.path(NAMESPACE))
+        page = await rest.request(api, "GET", HELM_RELEASES.path(namespace))
         ready = sum(
             any(
                 c["type"] == "Ready" and c["status"] == "True"

@@ -60,7 +60,11 @@ class RequestModel(BaseModel):
     """A request object: camelCase on the wire, unknown fields refused, immutable."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        defer_build=True,
     )
 
     def wire(self) -> dict[str, Any]:
@@ -71,7 +75,9 @@ class RequestModel(BaseModel):
 class ResponseModel(BaseModel):
     """A response object: camelCase on the wire, immutable."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, defer_build=True
+    )
 
 
 # --- cluster access and storage ----------------------------------------------------------------

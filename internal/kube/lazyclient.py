@@ -4,6 +4,13 @@ JSON through the ApiClient and reads none of them. `defer_generated_client` puts
 those packages in `sys.modules` first: a submodule imports as ever, the ApiClient and
 Configuration come from their own modules, and any other name runs the package's real
 `__init__` then, so code that does use a generated class still finds it.
+
+The ApiClient's Configuration also imports urllib3 (a twentieth of `helmward run`'s import
+CPU) for a basic-auth header Helmward never asks it for. `import urllib3` gets a module that
+is not yet run: the first use of a name of its own runs it whole, as S3's client does when a
+Bucket first needs it (a submodule imports as ever, as with the stand-ins). importlib's
+LazyLoader would not do: on Python 3.11 the import statement reads the module's `__spec__`,
+which loads it.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import threading
 import types
 from pathlib import Path
 from typing import Any
@@ -24,10 +32,14 @@ DIRECT = {
     }
 }
 """Names a package re-exports, and the module they are defined in."""
+LAZY = ("urllib3",)
+"""Modules imported but not used at start: loaded on their first attribute access."""
 
 
 def defer_generated_client() -> bool:
     """Install the stand-ins; False when kubernetes-asyncio is already imported or missing."""
+    for name in LAZY:
+        _load_lazily(name)
     if any(name in sys.modules for name in PACKAGES):
         return False
     spec = importlib.util.find_spec(PACKAGES[0])
@@ -38,6 +50,29 @@ def defer_generated_client() -> bool:
         directory = root.joinpath(*name.split(".")[1:])
         sys.modules[name] = _stand_in(name, directory)
     return True
+
+
+def _load_lazily(name: str) -> None:
+    """`name` in `sys.modules` as its own module object, run on the first access to a name it
+    does not have yet."""
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    lock = threading.RLock()
+
+    def __getattr__(attr: str) -> Any:
+        with lock:
+            if module.__dict__.get("__getattr__") is __getattr__:
+                del module.__dict__["__getattr__"]
+                assert spec.loader is not None
+                spec.loader.exec_module(module)
+        return getattr(module, attr)
+
+    module.__getattr__ = __getattr__  # type: ignore[method-assign]
+    sys.modules[name] = module
 
 
 def _stand_in(name: str, directory: Path) -> types.ModuleType:

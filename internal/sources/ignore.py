@@ -7,8 +7,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pathspec
+# pathspec is imported where rules are built: a start with no Git, OCI or Bucket source needs it
+# not.
+if TYPE_CHECKING:
+    import pathspec
 
 IGNORE_FILE = ".sourceignore"
 EXCLUDE_VCS = (".git/", ".gitignore", ".gitmodules", ".gitattributes")
@@ -53,6 +57,8 @@ class Rules:
 def rules(root_patterns: list[str], nested: dict[str, list[str]] | None = None) -> Rules:
     """Rules with Flux's precedence: the VCS exclusions always; the default exclusions only
     when no pattern at all was given (neither `spec.ignore` nor any `.sourceignore`)."""
+    import pathspec
+
     nested = {d: p for d, p in (nested or {}).items() if p}
     base = list(EXCLUDE_VCS)
     if not root_patterns and not nested:

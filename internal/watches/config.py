@@ -40,7 +40,12 @@ class Watch(BaseModel):
     """One watched kind and the chart every object of that kind is released with."""
 
     model_config = ConfigDict(
-        frozen=True, extra="forbid", strict=True, validate_by_name=True, validate_by_alias=True
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        defer_build=True,
     )
 
     group: str = ""

@@ -36,3 +36,31 @@ def test_run_imports_no_generated_class_and_a_user_of_one_still_finds_it() -> No
         "kubernetes_asyncio.client.api.core_v1_api kubernetes_asyncio.client.models.v1_config_map",
         "V1Pod False",
     ]
+
+
+URLLIB3 = """
+import sys
+from internal.kube.lazyclient import defer_generated_client
+defer_generated_client()
+import controller.app
+from kubernetes_asyncio.client import Configuration
+print(sorted(m for m in sys.modules if m.startswith("urllib3")))
+import urllib3.util.retry
+print(sorted(m for m in sys.modules if m == "urllib3.poolmanager"))
+config = Configuration()
+config.username, config.password = "user", "secret"
+print(config.get_basic_auth_token(), urllib3.Retry is urllib3.util.retry.Retry)
+print(urllib3.PoolManager.__module__, "__getattr__" in vars(urllib3))
+"""
+
+
+def test_run_does_not_load_urllib3_and_its_first_use_loads_it_whole() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", URLLIB3], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out == [
+        "['urllib3']",
+        "[]",
+        "Basic dXNlcjpzZWNyZXQ= True",
+        "urllib3.poolmanager False",
+    ]

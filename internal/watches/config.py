@@ -9,13 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
 from api.duration import parse_duration
 from internal.watches import document
 from internal.watches.expand import expand_env
-from internal.watches.selector import LabelSelector
+from internal.watches.selector import STRICT, LabelSelector
 from internal.watches.values import OverrideError, parse_overrides
 
 UPGRADE_FORCE = "helm.sdk.operatorframework.io/upgrade-force"
@@ -39,14 +39,7 @@ DryRunOption = Literal["none", "client", "server", "true", "false"]
 class Watch(BaseModel):
     """One watched kind and the chart every object of that kind is released with."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        strict=True,
-        validate_by_name=True,
-        validate_by_alias=True,
-        defer_build=True,
-    )
+    model_config = STRICT
 
     group: str = ""
     version: str

@@ -44,15 +44,19 @@ LabelKey = Annotated[str, AfterValidator(_check_key)]
 LabelValue = Annotated[str, AfterValidator(_check_value)]
 
 
+STRICT = ConfigDict(
+    frozen=True,
+    extra="forbid",
+    strict=True,
+    validate_by_name=True,
+    validate_by_alias=True,
+    defer_build=True,
+)
+"""The watches file's models: exactly what is written, by field name or alias, built on use."""
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        strict=True,
-        validate_by_name=True,
-        validate_by_alias=True,
-        defer_build=True,
-    )
+    model_config = STRICT
 
 
 class LabelSelectorRequirement(_Model):

@@ -58,7 +58,7 @@ from internal.kube.resources import (
 )
 from internal.manager import records
 from internal.manager.clusters import KubeConfigOptions
-from internal.memory import malloc
+from internal.memory import malloc, tls
 from internal.memory.cgroup import MemoryFileError, WatchPlan, plan
 from internal.sources.chart import Limits
 from internal.sources.helmindex import IndexCache
@@ -294,6 +294,7 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
     for note in without_effect(args, defaults):
         log.info(note)
     oom_watch = _oom_watch_plan(args)
+    tls.limit_read_buffer()
     configuration = await kube_client.configuration(args.kubeconfig)
     storage_root = Path(args.storage_path)
     storage = Storage(

@@ -2,10 +2,11 @@
 `gotk_reconcile_duration_seconds`, with fluxcd/pkg's names, labels and buckets.
 
 Unlike helm-controller, which registers the condition and suspend gauges but never sets them,
-Helmward sets both on every reconcile of every kind. Each object's lines are rendered when that
-object is recorded, so a scrape only joins them: with a fleet of a thousand objects a scrape costs
-a join, not the formatting of twenty thousand samples (prometheus_client's `generate_latest`
-takes about 180 ms for that).
+Helmward sets both on every reconcile of every kind. Each object keeps only its values (its
+conditions' statuses, whether it is suspended, its histogram's counts), and a scrape writes the
+text straight from them: rendered lines kept per object cost about 3 KiB each, 6 MiB for a fleet
+of a thousand releases and their charts, and writing them on a scrape takes milliseconds
+(prometheus_client's `generate_latest` would take about 180 ms for the same samples).
 """
 
 from __future__ import annotations
@@ -60,62 +61,84 @@ def _object_labels(key: ObjectKey) -> str:
 
 
 class ObjectSeries:
-    """The three families for every object, each object's lines kept rendered."""
+    """The three families for every object: each object's values, written out on a scrape in
+    the order the objects were first recorded."""
 
     def __init__(self) -> None:
         self._conditions: dict[ObjectKey, dict[str, str]] = {}
+        self._suspended: dict[ObjectKey, bool] = {}
         self._histograms: dict[ObjectKey, _Histogram] = {}
-        self._lines: dict[str, dict[ObjectKey, str]] = {name: {} for name in HEADERS}
 
     def record_condition(
         self, kind: str, name: str, namespace: str, type_: str, status: str
     ) -> None:
-        key = (kind, name, namespace)
-        conditions = self._conditions.setdefault(key, {})
-        conditions[type_] = status
-        base = _object_labels(key)
-        self._lines[CONDITION][key] = "".join(
-            text.sample(
-                CONDITION,
-                f"{base},{text.labels((('status', s), ('type', t)))}",
-                1 if s == current else 0,
-            )
-            for t, current in conditions.items()
-            for s in STATUSES
-        )
+        self._conditions.setdefault((kind, name, namespace), {})[type_] = status
 
     def record_suspend(self, kind: str, name: str, namespace: str, suspended: bool) -> None:
-        key = (kind, name, namespace)
-        self._lines[SUSPEND][key] = text.sample(SUSPEND, _object_labels(key), 1 if suspended else 0)
+        self._suspended[(kind, name, namespace)] = suspended
 
     def record_duration(self, kind: str, name: str, namespace: str, seconds: float) -> None:
-        key = (kind, name, namespace)
-        histogram = self._histograms.setdefault(key, _Histogram())
-        histogram.observe(seconds)
-        base = _object_labels(key)
-        bounds = [*(text.value(b) for b in BUCKETS), "+Inf"]
-        counts = [*histogram.counts, histogram.observations]
-        self._lines[DURATION][key] = (
-            "".join(
-                text.sample(f"{DURATION}_bucket", f'{base},le="{bound}"', count)
-                for bound, count in zip(bounds, counts, strict=True)
-            )
-            + text.sample(f"{DURATION}_count", base, histogram.observations)
-            + text.sample(f"{DURATION}_sum", base, histogram.total)
-        )
+        self._histograms.setdefault((kind, name, namespace), _Histogram()).observe(seconds)
 
     def forget(self, kind: str, name: str, namespace: str) -> None:
         """Drop every series of a deleted object, so dashboards do not show ghosts."""
         key = (kind, name, namespace)
         self._conditions.pop(key, None)
+        self._suspended.pop(key, None)
         self._histograms.pop(key, None)
-        for lines in self._lines.values():
-            lines.pop(key, None)
 
     def render(self) -> bytes:
+        labels = _LabelCache()
+        families = (
+            (CONDITION, [_condition_lines(labels(k), c) for k, c in self._conditions.items()]),
+            (
+                SUSPEND,
+                [text.sample(SUSPEND, labels(k), int(s)) for k, s in self._suspended.items()],
+            ),
+            (DURATION, [_duration_lines(labels(k), h) for k, h in self._histograms.items()]),
+        )
         parts: list[bytes] = []
-        for name, lines in self._lines.items():
+        for name, lines in families:
             if lines:
                 parts.append(HEADERS[name])
-                parts.append("".join(lines.values()).encode())
+                parts.append("".join(lines).encode())
         return b"".join(parts)
+
+
+class _LabelCache(dict[ObjectKey, str]):
+    """One scrape's label text per object: each object is in up to three families."""
+
+    def __call__(self, key: ObjectKey) -> str:
+        found = self.get(key)
+        if found is None:
+            found = self[key] = _object_labels(key)
+        return found
+
+
+BOUNDS = (*(text.value(b) for b in BUCKETS), "+Inf")
+
+
+def _condition_lines(base: str, conditions: dict[str, str]) -> str:
+    return "".join(
+        text.sample(
+            CONDITION,
+            f"{base},{text.labels((('status', s), ('type', t)))}",
+            1 if s == current else 0,
+        )
+        for t, current in conditions.items()
+        for s in STATUSES
+    )
+
+
+def _duration_lines(base: str, histogram: _Histogram) -> str:
+    # A scrape writes thirteen of these per object: one f-string each, no helper calls.
+    counts = (*histogram.counts, histogram.observations)
+    buckets = "".join(
+        f'{DURATION}_bucket{{{base},le="{bound}"}} {float(count)!r}\n'
+        for bound, count in zip(BOUNDS, counts, strict=True)
+    )
+    return (
+        buckets
+        + text.sample(f"{DURATION}_count", base, histogram.observations)
+        + text.sample(f"{DURATION}_sum", base, histogram.total)
+    )

@@ -93,6 +93,43 @@ def test_rendered_text_matches_prometheus_client_for_the_same_samples() -> None:
     }
 
 
+def test_a_scrape_writes_each_objects_current_values_in_first_recorded_order() -> None:
+    series = ObjectSeries()
+    series.record_suspend("HelmRelease", "b", "ns", False)
+    series.record_suspend("HelmRelease", "a", "ns", False)
+    series.record_suspend("HelmRelease", "b", "ns", True)
+    series.record_duration("HelmRelease", "a", "ns", 0.02)
+    series.forget("HelmRelease", "b", "ns")
+    series.record_suspend("HelmRelease", "b", "ns", False)
+    bucket = 'gotk_reconcile_duration_seconds_bucket{kind="HelmRelease",name="a",namespace="ns"'
+    assert series.render().decode().splitlines() == [
+        "# HELP gotk_suspend_status 1 while the object is suspended, else 0.",
+        "# TYPE gotk_suspend_status gauge",
+        'gotk_suspend_status{kind="HelmRelease",name="a",namespace="ns"} 0.0',
+        'gotk_suspend_status{kind="HelmRelease",name="b",namespace="ns"} 0.0',
+        "# HELP gotk_reconcile_duration_seconds Seconds each reconcile of the object took.",
+        "# TYPE gotk_reconcile_duration_seconds histogram",
+        f'{bucket},le="0.01"}} 0.0',
+        *(
+            f'{bucket},le="{le}"}} 1.0'
+            for le in (
+                "0.038363583488692544",
+                "0.1471764538093883",
+                "0.5646216173286169",
+                "2.1660908555907006",
+                "8.309900738254731",
+                "31.87975707547831",
+                "122.3021722164349",
+                "469.1949594673653",
+                "1800.0",
+                "+Inf",
+            )
+        ),
+        'gotk_reconcile_duration_seconds_count{kind="HelmRelease",name="a",namespace="ns"} 1.0',
+        'gotk_reconcile_duration_seconds_sum{kind="HelmRelease",name="a",namespace="ns"} 0.02',
+    ]
+
+
 def test_helmward_series_have_no_object_label() -> None:
     reg = CollectorRegistry()
     r = Recorder(reg)

@@ -5,7 +5,7 @@ Unlike helm-controller, which registers the condition and suspend gauges but nev
 Helmward sets both on every reconcile of every kind. Each object keeps only its values (its
 conditions' statuses, whether it is suspended, its histogram's counts), and a scrape writes the
 text straight from them: rendered lines kept per object cost about 3 KiB each, 6 MiB for a fleet
-of a thousand releases and their charts, and writing them on a scrape takes milliseconds
+of a thousand releases and their charts, while writing them on a scrape takes about 50 ms
 (prometheus_client's `generate_latest` would take about 180 ms for the same samples).
 """
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio.sslproto
 
-READ_BUFFER = 16 * 1024
+TLS_RECORD = 16 * 1024
 """Bytes: the most plaintext one TLS record carries."""
+READ_BUFFER = TLS_RECORD
 
 
 def limit_read_buffer(size: int = READ_BUFFER) -> None:
     """Give TLS connections opened from now on a read buffer of `size` bytes."""
-    if size < 16 * 1024:
+    if size < TLS_RECORD:
         raise ValueError(f"a TLS read buffer of {size} bytes cannot hold one TLS record")
     asyncio.sslproto.SSLProtocol.max_size = size

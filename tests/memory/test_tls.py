@@ -7,12 +7,12 @@ import asyncio
 import asyncio.sslproto
 import hashlib
 import ssl
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+import trustme
 
+from hack.testkit.tls import server_context
 from internal.memory.tls import READ_BUFFER, limit_read_buffer
 
 
@@ -23,32 +23,19 @@ def default_size() -> Iterator[int]:
     asyncio.sslproto.SSLProtocol.max_size = before
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    where = tmp_path_factory.mktemp("tls")
-    cert, key = where / "cert.pem", where / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
-
-
-async def _fetch(cert: Path, key: Path, body: bytes) -> tuple[bytes, int]:
+async def _fetch(body: bytes) -> tuple[bytes, int]:
     """`body` sent over one TLS connection; what arrived and the client's read buffer size."""
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(cert, key)
+    ca = trustme.CA()
 
     async def send(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(body)
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(send, "127.0.0.1", 0, ssl=server_context)
+    server = await asyncio.start_server(send, "127.0.0.1", 0, ssl=server_context(ca))
     port = server.sockets[0].getsockname()[1]
-    client_context = ssl.create_default_context(cafile=str(cert))
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
     async with server:
         reader, writer = await asyncio.open_connection(
             "127.0.0.1", port, ssl=client_context, server_hostname="localhost"
@@ -66,11 +53,11 @@ def test_the_python_default_is_256_kib(default_size: int) -> None:
 
 
 def test_a_new_connection_keeps_the_limited_buffer_and_reads_a_large_body_whole(
-    certificate: tuple[Path, Path], default_size: int
+    default_size: int,
 ) -> None:
     limit_read_buffer()
     body = hashlib.sha256(b"seed").digest() * (3 * 1024 * 1024 // 32)
-    received, buffer = asyncio.run(_fetch(*certificate, body))
+    received, buffer = asyncio.run(_fetch(body))
     assert buffer == READ_BUFFER == 16 * 1024
     assert len(received) == len(body) == 3 * 1024 * 1024
     assert received == body

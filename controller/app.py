@@ -58,7 +58,7 @@ from internal.kube.resources import (
 )
 from internal.manager import records
 from internal.manager.clusters import KubeConfigOptions
-from internal.memory import malloc, tls
+from internal.memory import malloc, pages, tls
 from internal.memory.cgroup import MemoryFileError, WatchPlan, plan
 from internal.sources.chart import Limits
 from internal.sources.helmindex import IndexCache
@@ -443,6 +443,9 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
                 each.queue.backoff.base = args.min_retry_delay
                 each.queue.backoff.cap = args.max_retry_delay
         sampler = asyncio.create_task(_sample_engine(engine, metrics))
+        # Everything is imported and the engine's Go init has run: what code it touched once
+        # goes back to the page cache (internal/memory/pages.py).
+        log.debug("released %d KiB of start-up code pages", pages.release_clean_pages())
         # Near the memory limit the watcher sets the same event as SIGTERM: the graceful path.
         watcher = asyncio.create_task(watch_memory(oom_watch, stop)) if oom_watch else None
         try:

@@ -7,23 +7,12 @@ never given back: `limit_arenas` caps them.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
+from internal.memory.libc import libc
 
 M_ARENA_MAX = -8  # mallopt's parameter number
 
 
-@functools.cache
-def _libc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
-    return libc if hasattr(libc, "mallopt") else None
-
-
 def limit_arenas(arenas: int) -> bool:
     """At most `arenas` malloc arenas (as MALLOC_ARENA_MAX would); False without glibc."""
-    libc = _libc()
-    return libc is not None and bool(libc.mallopt(M_ARENA_MAX, arenas))
+    c = libc()
+    return c is not None and hasattr(c, "mallopt") and bool(c.mallopt(M_ARENA_MAX, arenas))

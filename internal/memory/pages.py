@@ -15,12 +15,12 @@ not the file's.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from internal.memory.libc import libc
 
 MADV_DONTNEED = 4
 
@@ -36,8 +36,8 @@ class Mapping:
     perms: str
     inode: int
     path: str
-    rss_kib: int = 0
-    anonymous_kib: int = 0
+    rss_kib: int
+    anonymous_kib: int
 
     @property
     def clean(self) -> bool:
@@ -90,13 +90,8 @@ def releasable(mappings: list[Mapping]) -> list[Mapping]:
     return [m for m in mappings if m.clean and m.rss_kib > 0]
 
 
-@functools.cache
 def _madvise() -> Callable[[int, int, int], int] | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except OSError:
-        return None
-    madvise = getattr(libc, "madvise", None)
+    madvise = getattr(libc(), "madvise", None)
     if madvise is None:
         return None
     madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]

@@ -445,7 +445,8 @@ async def run(args: argparse.Namespace, watches: Sequence[Watch] = ()) -> None:
         sampler = asyncio.create_task(_sample_engine(engine, metrics))
         # Everything is imported and the engine's Go init has run: what code it touched once
         # goes back to the page cache (internal/memory/pages.py).
-        log.debug("released %d KiB of start-up code pages", pages.release_clean_pages())
+        released = pages.release_clean_pages()
+        log.debug("released %d KiB of start-up code pages", released)
         # Near the memory limit the watcher sets the same event as SIGTERM: the graceful path.
         watcher = asyncio.create_task(watch_memory(oom_watch, stop)) if oom_watch else None
         try:

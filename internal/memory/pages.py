@@ -104,11 +104,11 @@ def release_clean_pages(smaps: Path = Path("/proc/self/smaps")) -> int:
     """Unmap the process's clean file pages; the KiB that were resident in what was released.
     0 where there is no smaps or no madvise (not Linux)."""
     madvise = _madvise()
+    if madvise is None:
+        return 0
     try:
         text = smaps.read_text()
     except OSError:
-        return 0
-    if madvise is None:
         return 0
     released = 0
     for mapping in releasable(parse_smaps(text)):
